@@ -1,0 +1,178 @@
+/**
+ * configureKeepalive / getKeepalive: validate, find the fd, apply, and keep
+ * the policy in force when a client library later calls socket.setKeepAlive
+ * (which on libuv resets interval to 1 s and count to 10).
+ */
+import net from 'node:net';
+import os from 'node:os';
+import { addon } from '../native/load';
+import { systemError, unavailableOnPlatform } from './errors';
+import { type KernelConfig, type KeepaliveOptions, mergeConfig, UNCHANGED, validateOptions } from './options';
+import { capabilities } from './platform';
+import { assertSocket, locate, underlyingSocket } from './socket-handle';
+
+/** What the kernel holds for a socket, in the units of KeepaliveOptions. */
+export interface KeepaliveState {
+  /** SO_KEEPALIVE. */
+  enabled: boolean;
+  /** ms before the first probe (the kernel keeps whole seconds). */
+  idle: number;
+  /** ms between unanswered probes. */
+  interval: number;
+  /** unanswered probes before the connection is dropped. */
+  count: number;
+  /** TCP_USER_TIMEOUT in ms; 0 = kernel default. */
+  userTimeout: number;
+}
+
+interface SocketPolicy {
+  /** Everything configureKeepalive was asked for on this socket, merged. */
+  config: KernelConfig;
+  /** The socket whose 'connect' we wait for, if any: one listener, however many calls. */
+  waitingOn: net.Socket | undefined;
+}
+
+const policies = new WeakMap<net.Socket, SocketPolicy>();
+const nodeSetKeepAlive = net.Socket.prototype.setKeepAlive;
+
+/** Handles whose fd passed the TCP check; a live handle keeps its fd, a new handle is checked again. */
+const checkedHandles = new WeakSet<object>();
+
+/** The fd of a connected TCP socket, or the socket to wait on while it connects. */
+function openTcpFd(socket: net.Socket): number | net.Socket {
+  const where = locate(socket);
+  if (where.kind === 'pending') return where.connectingSocket;
+  if (!checkedHandles.has(where.handle)) {
+    addon!.checkTcp(where.fd);
+    checkedHandles.add(where.handle);
+  }
+  return where.fd;
+}
+
+/** Returns the socket to wait on if it is still connecting. */
+type Applier = (socket: net.Socket, config: KernelConfig) => net.Socket | undefined;
+
+const applyWithSetsockopt: Applier = (socket, config) => {
+  const fd = openTcpFd(socket);
+  if (typeof fd !== 'number') return fd;
+  addon!.apply(fd, config.enable, config.idleSeconds, config.intervalSeconds, config.count, config.userTimeoutMs);
+  return undefined;
+};
+
+/** Windows: Node's own setKeepAlive; capabilities already refused what it cannot do. */
+const applyWithNode: Applier = (socket, config) => {
+  const where = locate(socket);
+  if (where.kind === 'pending') return where.connectingSocket;
+  const idleMs = config.idleSeconds === UNCHANGED ? 0 : config.idleSeconds * 1000;
+  const extra = config.intervalSeconds === UNCHANGED && config.count === UNCHANGED
+    ? []
+    : [config.intervalSeconds === UNCHANGED ? 0 : config.intervalSeconds * 1000, config.count === UNCHANGED ? 0 : config.count];
+  (nodeSetKeepAlive as (...args: unknown[]) => net.Socket).call(socket, config.enable === 1, idleMs, ...extra);
+  return undefined;
+};
+
+const applyConfig = addon === undefined ? applyWithNode : applyWithSetsockopt;
+
+/** Re-applies the whole remembered policy; used after connect and after a client's setKeepAlive. */
+function reapply(socket: net.Socket, policy: SocketPolicy): void {
+  if (socket.destroyed) return;
+  try {
+    const connectingSocket = applyConfig(socket, policy.config);
+    if (connectingSocket !== undefined) waitForConnect(socket, policy, connectingSocket);
+  } catch (error) {
+    // Inside a client's call or our 'connect' listener: throwing would crash the
+    // client. The promise was keepalive on this connection; without it, fail loudly.
+    if ((error as { code?: unknown }).code === 'ERR_SOCKET_CLOSED') return;
+    socket.destroy(error as Error);
+  }
+}
+
+function waitForConnect(socket: net.Socket, policy: SocketPolicy, connectingSocket: net.Socket): void {
+  if (policy.waitingOn !== undefined) return;
+  policy.waitingOn = connectingSocket;
+  const onConnect = (): void => {
+    connectingSocket.removeListener('close', onClose);
+    policy.waitingOn = undefined;
+    reapply(socket, policy);
+  };
+  const onClose = (): void => {
+    connectingSocket.removeListener('connect', onConnect);
+    policy.waitingOn = undefined;
+  };
+  connectingSocket.once('connect', onConnect);
+  connectingSocket.once('close', onClose);
+}
+
+/** Makes later socket.setKeepAlive calls (by pg, mysql2, http.Agent, …) leave our policy in force. */
+function keepPolicyAcrossSetKeepAlive(socket: net.Socket, policy: SocketPolicy): void {
+  for (const target of [socket, underlyingSocket(socket)]) {
+    if (target === undefined || Object.prototype.hasOwnProperty.call(target, 'setKeepAlive')) continue;
+    const clientCall = target.setKeepAlive;
+    Object.defineProperty(target, 'setKeepAlive', {
+      configurable: true,
+      writable: true,
+      value: function setKeepAlive(this: net.Socket, ...args: unknown[]): net.Socket {
+        const result = (clientCall as (...a: unknown[]) => net.Socket).apply(this, args);
+        reapply(socket, policy);
+        return result;
+      },
+    });
+  }
+}
+
+/**
+ * Applies a keepalive policy to a TCP socket (net.Socket, or tls.TLSSocket
+ * direct or upgraded) and returns it. A connected socket is configured now; a
+ * socket still connecting (DNS, Happy Eyeballs, not yet connect()ed) the moment
+ * it connects. The policy stays in force when a client later calls
+ * socket.setKeepAlive.
+ *
+ * Throws, before touching the socket: ERR_INVALID_ARG_TYPE, ERR_INVALID_ARG_VALUE,
+ * ERR_OUT_OF_RANGE (bad options), ERR_FEATURE_UNAVAILABLE_ON_PLATFORM (an option
+ * this platform cannot honour), ERR_SOCKET_CLOSED (destroyed), and errno-coded
+ * errors from the kernel: EAFNOSUPPORT for a Unix-domain socket, ENOTSOCK for a pipe.
+ */
+export function configureKeepalive<S extends net.Socket>(socket: S, options?: KeepaliveOptions): S {
+  assertSocket(socket);
+  const config = validateOptions(options, capabilities);
+  const connectingSocket = applyConfig(socket, config);
+  let policy = policies.get(socket);
+  if (policy === undefined) {
+    policy = { config, waitingOn: undefined };
+    policies.set(socket, policy);
+    keepPolicyAcrossSetKeepAlive(socket, policy);
+  } else {
+    policy.config = mergeConfig(policy.config, config);
+  }
+  if (connectingSocket !== undefined) waitForConnect(socket, policy, connectingSocket);
+  return socket;
+}
+
+const readBuffer = new Int32Array(5);
+
+function secondsToMs(value: number): number {
+  return value < 0 ? value : value * 1000;
+}
+
+/**
+ * What the kernel holds for this socket right now, read with getsockopt.
+ * Throws ENOTCONN for a socket that has not connected yet, ERR_SOCKET_CLOSED
+ * for a destroyed one, ERR_FEATURE_UNAVAILABLE_ON_PLATFORM on Windows.
+ */
+export function getKeepalive(socket: net.Socket): KeepaliveState {
+  assertSocket(socket);
+  if (addon === undefined) throw unavailableOnPlatform('getKeepalive() (Node exposes no socket handle)');
+  const fd = openTcpFd(socket);
+  if (typeof fd !== 'number') {
+    throw systemError('ENOTCONN', -os.constants.errno.ENOTCONN, 'getsockopt',
+      "getKeepalive: the socket is not connected yet; read it after its 'connect' event");
+  }
+  addon.read(fd, readBuffer);
+  return {
+    enabled: readBuffer[0] === 1,
+    idle: secondsToMs(readBuffer[1]!),
+    interval: secondsToMs(readBuffer[2]!),
+    count: readBuffer[3]!,
+    userTimeout: readBuffer[4]!,
+  };
+}

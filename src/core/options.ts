@@ -1,0 +1,131 @@
+/**
+ * Validation of KeepaliveOptions into the kernel's units. Everything is checked
+ * before anything is applied, and every option is read exactly once, so a
+ * getter or Proxy cannot show one value to the check and another to the kernel.
+ */
+import { invalidArgType, invalidArgValue, outOfRange, unavailableOnPlatform } from './errors';
+
+/**
+ * Per-socket keepalive policy. Every field is optional: a field left out (or
+ * `undefined`) leaves what the socket has unchanged.
+ */
+export interface KeepaliveOptions {
+  /** SO_KEEPALIVE. Defaults to `true`: configuring keepalive turns it on. */
+  enable?: boolean;
+  /**
+   * Idle time before the first probe, in milliseconds: 1000 to 32 767 000
+   * (the kernel's 32 767 s), rounded down to whole seconds.
+   */
+  idle?: number;
+  /** Time between unanswered probes, in milliseconds: 1000 to 32 767 000, rounded down to whole seconds. */
+  interval?: number;
+  /** Unanswered probes before the connection is dropped: an integer 1 to 127. */
+  count?: number;
+  /**
+   * TCP_USER_TIMEOUT in milliseconds: an integer 0 to 2 147 483 647. How long
+   * written data may stay unacknowledged before the connection is dropped —
+   * the case keepalive cannot cover. 0 means the kernel's default
+   * (retransmissions, ~15 minutes with tcp_retries2 = 15). Linux only.
+   */
+  userTimeout?: number;
+}
+
+/** Validated options in the addon's units; -1 = unchanged. */
+export interface KernelConfig {
+  enable: number;
+  idleSeconds: number;
+  intervalSeconds: number;
+  count: number;
+  userTimeoutMs: number;
+}
+
+export const UNCHANGED = -1;
+export const SECONDS_MAX = 32767;
+export const COUNT_MAX = 127;
+export const USER_TIMEOUT_MAX = 2 ** 31 - 1;
+
+/** Which options this platform can honour; asked for before anything is applied. */
+export interface OptionSupport {
+  idle: boolean;
+  interval: boolean;
+  count: boolean;
+  userTimeout: boolean;
+}
+
+function seconds(name: string, value: unknown): number {
+  if (typeof value !== 'number') throw invalidArgType(`options.${name}`, 'of type number (milliseconds)', value);
+  if (!(value >= 1000 && value <= SECONDS_MAX * 1000)) {
+    throw outOfRange(`options.${name}`, `>= 1000 && <= ${SECONDS_MAX * 1000} (milliseconds, the kernel's 1..${SECONDS_MAX} s)`, value);
+  }
+  return Math.floor(value / 1000);
+}
+
+function integer(name: string, value: unknown, min: number, max: number, unit: string): number {
+  if (typeof value !== 'number') throw invalidArgType(`options.${name}`, `of type number (${unit})`, value);
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw outOfRange(`options.${name}`, `an integer >= ${min} && <= ${max} (${unit})`, value);
+  }
+  return value;
+}
+
+export function validateOptions(options: unknown, support: OptionSupport): KernelConfig {
+  if (options === undefined) {
+    return { enable: 1, idleSeconds: UNCHANGED, intervalSeconds: UNCHANGED, count: UNCHANGED, userTimeoutMs: UNCHANGED };
+  }
+  if (options === null || typeof options !== 'object' || Array.isArray(options)) {
+    throw invalidArgType('options', 'of type object', options);
+  }
+  let enable: unknown;
+  let idle: unknown;
+  let interval: unknown;
+  let count: unknown;
+  let userTimeout: unknown;
+  let unknownKey: string | undefined;
+  try {
+    for (const key in options) {
+      const value: unknown = (options as Record<string, unknown>)[key];
+      switch (key) {
+        case 'enable': enable = value; break;
+        case 'idle': idle = value; break;
+        case 'interval': interval = value; break;
+        case 'count': count = value; break;
+        case 'userTimeout': userTimeout = value; break;
+        default: if (value !== undefined) unknownKey ??= key;
+      }
+    }
+  } catch (cause) {
+    throw invalidArgValue('options', 'could not be read (a getter or Proxy trap threw)', options, cause);
+  }
+  if (unknownKey !== undefined) {
+    throw invalidArgValue(
+      `options.${unknownKey}`,
+      'is not a keepalive option (known: enable, idle, interval, count, userTimeout)',
+      (options as Record<string, unknown>)[unknownKey],
+    );
+  }
+
+  if (enable !== undefined && typeof enable !== 'boolean') throw invalidArgType('options.enable', 'of type boolean', enable);
+  const config: KernelConfig = {
+    enable: enable === false ? 0 : 1,
+    idleSeconds: idle === undefined ? UNCHANGED : seconds('idle', idle),
+    intervalSeconds: interval === undefined ? UNCHANGED : seconds('interval', interval),
+    count: count === undefined ? UNCHANGED : integer('count', count, 1, COUNT_MAX, 'probes'),
+    userTimeoutMs: userTimeout === undefined ? UNCHANGED : integer('userTimeout', userTimeout, 0, USER_TIMEOUT_MAX, 'milliseconds'),
+  };
+  if (config.idleSeconds !== UNCHANGED && !support.idle) throw unavailableOnPlatform('options.idle');
+  if (config.intervalSeconds !== UNCHANGED && !support.interval) throw unavailableOnPlatform('options.interval (TCP_KEEPINTVL)');
+  if (config.count !== UNCHANGED && !support.count) throw unavailableOnPlatform('options.count (TCP_KEEPCNT)');
+  if (config.userTimeoutMs !== UNCHANGED && !support.userTimeout) throw unavailableOnPlatform('options.userTimeout (TCP_USER_TIMEOUT)');
+  return config;
+}
+
+/** `later` over `earlier`, field by field: what the socket should hold after both calls. */
+export function mergeConfig(earlier: KernelConfig, later: KernelConfig): KernelConfig {
+  return {
+    enable: later.enable,
+    idleSeconds: later.idleSeconds === UNCHANGED ? earlier.idleSeconds : later.idleSeconds,
+    intervalSeconds: later.intervalSeconds === UNCHANGED ? earlier.intervalSeconds : later.intervalSeconds,
+    count: later.count === UNCHANGED ? earlier.count : later.count,
+    userTimeoutMs: later.userTimeoutMs === UNCHANGED ? earlier.userTimeoutMs : later.userTimeoutMs,
+  };
+}

@@ -1,0 +1,56 @@
+/**
+ * The raw native addon (native/binding.cc), as loaded by node-gyp-build.
+ * Nothing here validates beyond keeping the process alive: src/core does the
+ * real validation before any of these is called.
+ */
+
+/** What this build of the addon can do on this platform (compile-time). */
+export interface NativeCapabilities {
+  /** TCP_KEEPIDLE (Linux, BSD) or TCP_KEEPALIVE (macOS). */
+  readonly idle: boolean;
+  /** TCP_KEEPINTVL. */
+  readonly interval: boolean;
+  /** TCP_KEEPCNT. */
+  readonly count: boolean;
+  /** TCP_USER_TIMEOUT (Linux only). */
+  readonly userTimeout: boolean;
+  /** getsockopt of all of the above. */
+  readonly readBack: boolean;
+}
+
+/**
+ * Errors thrown by the addon for a failed syscall. `code` is the errno name,
+ * `errno` is negative as in Node's own system errors.
+ */
+export interface NativeSystemError extends Error {
+  readonly code: string;
+  readonly errno: number;
+  readonly syscall: 'getsockopt' | 'setsockopt' | 'getsockname';
+  /** The socket option being read or written, e.g. "TCP_KEEPCNT" or "SO_TYPE". */
+  readonly option: string;
+}
+
+export interface NativeAddon {
+  /**
+   * Throws a NativeSystemError unless `fd` is a TCP socket over IPv4/IPv6:
+   * ENOTSOCK (not a socket), EPROTOTYPE (not SOCK_STREAM), EAFNOSUPPORT
+   * (e.g. a Unix-domain socket), EPROTONOSUPPORT (a stream socket that is not TCP).
+   */
+  checkTcp(fd: number): void;
+  /**
+   * Writes, in this order, TCP_KEEPIDLE, TCP_KEEPINTVL, TCP_KEEPCNT,
+   * TCP_USER_TIMEOUT and SO_KEEPALIVE; -1 leaves one unchanged. Seconds for
+   * idle and interval, milliseconds for the user timeout. Stops at the first
+   * failure and throws a NativeSystemError naming the option.
+   */
+  apply(fd: number, enable: number, idleSeconds: number, intervalSeconds: number, count: number, userTimeoutMs: number): void;
+  /**
+   * Fills `out[0..4]` with SO_KEEPALIVE (0/1), idle seconds, interval seconds,
+   * count and user timeout in ms, as the kernel holds them; -1 where this
+   * platform has no such option.
+   */
+  read(fd: number, out: Int32Array): void;
+  readonly capabilities: NativeCapabilities;
+  /** Hash of native/ and binding.gyp at build time (see native/source-hash.js). */
+  readonly sourceHash: string;
+}
