@@ -1,0 +1,121 @@
+'use strict';
+// Benchmark 1: one configuration (idle, interval, count) on a connected
+// socket, against Node's setKeepAlive, Node 26's 4-argument setKeepAlive, the
+// same setsockopt calls in C, and net-keepalive; then getKeepalive against five
+// getsockopt calls in C. All contenders of a table run interleaved, in rounds.
+const path = require('node:path');
+const { interleave, pairedRatio } = require('../lib/interleave');
+const { RemoteProcess } = require('../lib/remote');
+const { withConnectedSockets } = require('../lib/sockets');
+const perCall = require('../lib/per-call');
+const report = require('../lib/report');
+
+const NODE26_WORKER = path.join(__dirname, '..', 'node26-worker.js');
+
+function loadNetKeepalive() {
+  try {
+    return { module: require('net-keepalive') };
+  } catch (error) {
+    return { error: `net-keepalive could not be loaded: ${error.message.split('\n')[0]}` };
+  }
+}
+
+async function expectOk(remote, label) {
+  const answer = await remote.request('verify 0');
+  if (answer !== 'ok') throw new Error(`${label}: ${answer}`);
+}
+
+/** @param {{ floorBinary: string, node26Binary: string | undefined, plan: object }} setup */
+async function run({ floorBinary, node26Binary, plan }) {
+  const netKeepalive = loadNetKeepalive();
+  const floor = new RemoteProcess(floorBinary, [], 'C floor');
+  const node26 = node26Binary ? new RemoteProcess(node26Binary, [NODE26_WORKER], 'Node 26 worker') : undefined;
+  try {
+    const node26Version = node26 ? await node26.request('version 0') : undefined;
+    return await withConnectedSockets(['ours', 'node', 'netKeepalive', 'reader'], async (sockets) => {
+      const counters = perCall.createCounters();
+      const setters = [
+        { name: 'configureKeepalive (idle, interval, count)', run: (n) => perCall.runConfigureKeepalive(sockets.ours, counters, n) },
+        { name: `Node ${process.version} socket.setKeepAlive(true, idle)`, run: (n) => perCall.runNodeSetKeepAlive(sockets.node, counters, n) },
+        floor.contender('C: 4 × setsockopt (the floor)', 'set'),
+      ];
+      if (node26) {
+        setters.push(node26.contender(`configureKeepalive under Node ${node26Version}`, 'configure'));
+        setters.push(node26.contender(`Node ${node26Version} socket.setKeepAlive(true, idle, interval, count)`, 'setKeepAlive4'));
+      }
+      if (netKeepalive.module) {
+        setters.push({
+          name: 'net-keepalive (setKeepAlive + setKeepAliveInterval + setKeepAliveProbes)',
+          minCalls: 20,
+          run: (n) => perCall.runNetKeepalive(netKeepalive.module, sockets.netKeepalive, counters, n),
+        });
+      }
+      const set = await interleave(setters, plan);
+
+      // The loops really ran: each socket holds the last values its contender wrote.
+      perCall.assertKernelHolds(sockets.ours, counters.configure - 1, 'configureKeepalive');
+      perCall.assertKernelHolds(sockets.node, counters.nodeSetKeepAlive - 1, 'Node setKeepAlive', true);
+      await expectOk(floor, 'C floor');
+      if (node26) await expectOk(node26, 'Node 26 worker');
+      if (netKeepalive.module) perCall.assertKernelHolds(sockets.netKeepalive, counters.netKeepalive - 1, 'net-keepalive');
+
+      perCall.runConfigureKeepalive(sockets.reader, counters, 1);
+      const get = await interleave([
+        { name: 'getKeepalive', run: (n) => perCall.runGetKeepalive(sockets.reader, counters, n) },
+        floor.contender('C: 5 × getsockopt (the floor)', 'get'),
+      ], plan);
+
+      return summarize(set, get, netKeepalive.error);
+    });
+  } finally {
+    await floor.close();
+    if (node26) await node26.close();
+  }
+}
+
+function summarize(set, get, netKeepaliveError) {
+  const [ours, node, floor, ours26, node26] = set;
+  const netKeepalive = set.find((r) => r.name.startsWith('net-keepalive'));
+  const ratioRows = [
+    ['configureKeepalive / Node setKeepAlive', report.formatRatio(pairedRatio(ours, node))],
+    ['configureKeepalive / C floor', report.formatRatio(pairedRatio(ours, floor))],
+    ['Node setKeepAlive / C floor', report.formatRatio(pairedRatio(node, floor))],
+  ];
+  const targets = [
+    report.target('configureKeepalive ≤ 1.10 × Node setKeepAlive', pairedRatio(ours, node), '<=', 1.1, report.formatRatio),
+    report.target('configureKeepalive ≤ 1.25 × C floor', pairedRatio(ours, floor), '<=', 1.25, report.formatRatio),
+  ];
+  if (ours26 && node26) {
+    ratioRows.push(['configureKeepalive / Node 26 setKeepAlive (4 args), both under Node 26', report.formatRatio(pairedRatio(ours26, node26))]);
+    ratioRows.push(['Node 26 setKeepAlive (4 args) / C floor', report.formatRatio(pairedRatio(node26, floor))]);
+  }
+  if (netKeepalive) {
+    const speedup = pairedRatio(netKeepalive, ours);
+    ratioRows.push(['net-keepalive / configureKeepalive', report.formatRatio(speedup)]);
+    targets.push(report.target('configureKeepalive ≥ 20 × faster than net-keepalive', speedup, '>=', 20, report.formatRatio));
+  }
+  const [read, readFloor] = get;
+  ratioRows.push(['getKeepalive / C floor', report.formatRatio(pairedRatio(read, readFloor))]);
+  targets.push(report.target('getKeepalive ≤ 1.25 × C floor', pairedRatio(read, readFloor), '<=', 1.25, report.formatRatio));
+
+  const notes = netKeepaliveError ? [`**net-keepalive not measured**: ${netKeepaliveError}`] : [];
+  return {
+    title: '1. Per call, on a connected socket',
+    body: [
+      'Every call writes values different from the call before (idle, interval and count all move). ' +
+        'After the rounds, each contender\'s socket is read back from the kernel and must hold the last values written.',
+      '',
+      report.table(report.MEDIAN_HEADER, report.medianRows(set)),
+      '',
+      report.table(report.MEDIAN_HEADER, report.medianRows(get)),
+      '',
+      'Ratios are medians of the per-round ratios (contenders of a round ran back to back):',
+      '',
+      report.table(['pair', 'median ratio'], ratioRows),
+      ...notes,
+    ].join('\n'),
+    targets,
+  };
+}
+
+module.exports = { run };

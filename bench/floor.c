@@ -1,0 +1,117 @@
+/*
+ * The physical floor: the same syscalls configureKeepalive / getKeepalive make,
+ * from C, on a connected loopback TCP socket of its own. Driven by bench/run.js
+ * over stdin/stdout ("set <calls>" | "get <calls>" | "verify 0"), answering ns
+ * per call, so its rounds interleave with the Node contenders'. Values follow
+ * the same sequence as bench/lib/per-call.js: every call writes new values.
+ */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#define SECONDS_SPAN 32000
+#define COUNT_SPAN 127
+
+static void die(const char *what) {
+  perror(what);
+  exit(2);
+}
+
+static int connected_socket(void) {
+  int listener = socket(AF_INET, SOCK_STREAM, 0);
+  struct sockaddr_in address;
+  memset(&address, 0, sizeof address);
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t length = sizeof address;
+  if (listener < 0 || bind(listener, (struct sockaddr *)&address, sizeof address) != 0 || listen(listener, 1) != 0 ||
+      getsockname(listener, (struct sockaddr *)&address, &length) != 0)
+    die("listen");
+  int client = socket(AF_INET, SOCK_STREAM, 0);
+  if (client < 0 || connect(client, (struct sockaddr *)&address, sizeof address) != 0) die("connect");
+  if (accept(listener, NULL, NULL) < 0) die("accept");
+  return client;
+}
+
+static double now_ns(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (double)t.tv_sec * 1e9 + (double)t.tv_nsec;
+}
+
+static void set_int(int fd, int level, int name, int value) {
+  if (setsockopt(fd, level, name, &value, sizeof value) != 0) die("setsockopt");
+}
+
+static int get_int(int fd, int level, int name) {
+  int value = 0;
+  socklen_t length = sizeof value;
+  if (getsockopt(fd, level, name, &value, &length) != 0) die("getsockopt");
+  return value;
+}
+
+static unsigned long configured; /* calls made so far: the next values to write */
+static long sink;
+
+/* What configureKeepalive(socket, { idle, interval, count }) makes: tuning first, switch last. */
+static double run_set(int fd, long calls) {
+  double start = now_ns();
+  for (long k = 0; k < calls; k++, configured++) {
+    set_int(fd, IPPROTO_TCP, TCP_KEEPIDLE, 1 + (int)(configured % SECONDS_SPAN));
+    set_int(fd, IPPROTO_TCP, TCP_KEEPINTVL, 1 + (int)((configured + SECONDS_SPAN / 2) % SECONDS_SPAN));
+    set_int(fd, IPPROTO_TCP, TCP_KEEPCNT, 1 + (int)(configured % COUNT_SPAN));
+    set_int(fd, SOL_SOCKET, SO_KEEPALIVE, 1);
+  }
+  return (now_ns() - start) / (double)calls;
+}
+
+/* What getKeepalive reads: five options. */
+static double run_get(int fd, long calls) {
+  double start = now_ns();
+  for (long k = 0; k < calls; k++) {
+    sink += get_int(fd, SOL_SOCKET, SO_KEEPALIVE) + get_int(fd, IPPROTO_TCP, TCP_KEEPIDLE) +
+            get_int(fd, IPPROTO_TCP, TCP_KEEPINTVL) + get_int(fd, IPPROTO_TCP, TCP_KEEPCNT) +
+            get_int(fd, IPPROTO_TCP, TCP_USER_TIMEOUT);
+  }
+  return (now_ns() - start) / (double)calls;
+}
+
+/* "ok" when the kernel holds the last values written (the loop really ran). */
+static int verify(int fd) {
+  if (configured == 0) return 1;
+  unsigned long last = configured - 1;
+  return get_int(fd, SOL_SOCKET, SO_KEEPALIVE) == 1 &&
+         get_int(fd, IPPROTO_TCP, TCP_KEEPIDLE) == 1 + (int)(last % SECONDS_SPAN) &&
+         get_int(fd, IPPROTO_TCP, TCP_KEEPINTVL) == 1 + (int)((last + SECONDS_SPAN / 2) % SECONDS_SPAN) &&
+         get_int(fd, IPPROTO_TCP, TCP_KEEPCNT) == 1 + (int)(last % COUNT_SPAN);
+}
+
+int main(void) {
+  int setter = connected_socket();
+  int reader = connected_socket();
+  set_int(reader, SOL_SOCKET, SO_KEEPALIVE, 1);
+  char line[128];
+  char command[16];
+  long calls;
+  while (fgets(line, sizeof line, stdin) != NULL) {
+    if (sscanf(line, "%15s %ld", command, &calls) != 2) {
+      printf("bad request\n");
+    } else if (strcmp(command, "set") == 0 && calls > 0) {
+      printf("%.3f\n", run_set(setter, calls));
+    } else if (strcmp(command, "get") == 0 && calls > 0) {
+      printf("%.3f\n", run_get(reader, calls));
+    } else if (strcmp(command, "verify") == 0) {
+      printf(verify(setter) ? "ok\n" : "kernel does not hold the last values written\n");
+    } else {
+      printf("unknown request %s\n", command);
+    }
+    fflush(stdout);
+  }
+  return sink == 42 ? 3 : 0; /* sink is used, so the reads stay observable */
+}
