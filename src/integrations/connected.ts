@@ -1,0 +1,82 @@
+/**
+ * The one step every integration shares: once a client's socket is connected,
+ * hand it to configureKeepalive — without ever throwing into the client.
+ *
+ * Why the integrations wait for 'connect' themselves instead of relying on
+ * configureKeepalive's own pending-socket handling: they must decide AFTER the
+ * connect whether the socket is theirs to configure at all (a Unix-domain
+ * socket from the same factory, a host/port filter that needs the peer's
+ * address). The configuring itself is always the core's.
+ */
+import net from 'node:net';
+import { configureKeepalive } from '../core/keepalive';
+import { type KeepaliveOptions, validateOptions } from '../core/options';
+import { capabilities } from '../core/platform';
+
+/** Errors meaning "not a TCP socket": keepalive does not apply, the client goes on untouched. */
+const NOT_TCP = new Set(['EAFNOSUPPORT', 'ENOTSOCK', 'EOPNOTSUPP', 'ENOPROTOOPT']);
+
+/**
+ * Checks the options once, when the integration is created (so a typo throws
+ * at setup, in the caller's stack, not later inside a client's event), and
+ * keeps a private copy the caller cannot change afterwards.
+ */
+export function checkedOptions(options: KeepaliveOptions | undefined): Readonly<KeepaliveOptions> {
+  validateOptions(options, capabilities);
+  return Object.freeze({ ...options });
+}
+
+/**
+ * Applies the policy; a non-TCP socket is left alone; any other failure
+ * destroys the socket with the error (the client sees an ordinary socket
+ * 'error'), as the core does when applying at connect time fails — a
+ * connection that was promised keepalive does not go on silently without it.
+ */
+export function configureQuietly(socket: net.Socket, options: Readonly<KeepaliveOptions>): void {
+  if (socket.destroyed) return;
+  try {
+    configureKeepalive(socket, options);
+  } catch (error) {
+    const code = (error as { code?: unknown }).code;
+    if (code === 'ERR_SOCKET_CLOSED' || (typeof code === 'string' && NOT_TCP.has(code))) return;
+    socket.destroy(error as Error);
+  }
+}
+
+/** Connected: it has a handle, is not connecting, and the kernel knows its peer. */
+function isConnected(socket: net.Socket): boolean {
+  const handle = (socket as net.Socket & { _handle?: unknown })._handle;
+  return !socket.connecting && handle != null && socket.remoteAddress !== undefined;
+}
+
+/**
+ * Runs `then` when the socket is connected: now if it already is, else on its
+ * 'connect' (TLS sockets emit it too, direct and upgraded, before the
+ * handshake). One listener, removed if the socket closes first. Listeners
+ * added here run before any the client adds later, so the policy is in place
+ * before the client's own 'connect' handler (which may call setKeepAlive —
+ * the core re-applies after that). `connectUnderWay`: the caller knows a
+ * connect() has begun though the socket does not show it yet (diagnostics
+ * channels publish from inside connect(), before `connecting` is set).
+ */
+export function whenConnected(socket: net.Socket, then: () => void, connectUnderWay = false): void {
+  if (socket.destroyed) return;
+  if (!connectUnderWay && isConnected(socket)) {
+    then();
+    return;
+  }
+  const onConnect = (): void => {
+    socket.removeListener('close', onClose);
+    then();
+  };
+  const onClose = (): void => {
+    socket.removeListener('connect', onConnect);
+  };
+  socket.once('connect', onConnect);
+  socket.once('close', onClose);
+}
+
+/** Configures `socket` (now or when it connects) if it turns out to be TCP. */
+export function configureOnConnect(socket: net.Socket, options: Readonly<KeepaliveOptions>): void {
+  whenConnected(socket, () => configureQuietly(socket, options));
+}
