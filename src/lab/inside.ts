@@ -98,8 +98,10 @@ export function installLoadBalancer(spec: LoadBalancerSpec): void {
 export interface SocketTimer {
   /** keepalive, on (retransmission), persist, timewait, … */
   name: string;
-  /** As ss prints it, e.g. "1.2sec" or "412ms". */
+  /** As ss prints it: "1.996ms" (1 s 996 ms), "12sec", "119min", "" when due now. */
   expiresIn: string;
+  /** The same in ms (minutes-long timers are printed, and so parsed, to the minute). */
+  expiresInMs: number;
   /** Probes or retransmissions sent so far. */
   attempts: number;
 }
@@ -113,7 +115,15 @@ export interface SocketLine {
   raw: string;
 }
 
-const TIMER = /timer:\((\w+),([^,]+),(\d+)\)/;
+const TIMER = /timer:\((\w+),([^,]*),(\d+)\)/;
+
+/** Reads ss's print_ms_timer() format: [<m>min][<s>sec | <s>.][<ms>ms]. */
+export function parseSsDuration(text: string): number {
+  const match = /^(?:(\d+)min)?(?:(\d+)(?:sec|\.))?(?:(\d+)ms)?$/.exec(text);
+  if (match === null) return Number.NaN;
+  const [, minutes = '0', seconds = '0', millis = '0'] = match;
+  return Number(minutes) * 60_000 + Number(seconds) * 1000 + Number(millis);
+}
 
 /** `ss -tino` (the modern `netstat -o`): every TCP socket of the namespace with its kernel timer. */
 export function socketTimers(): SocketLine[] {
@@ -132,7 +142,12 @@ export function socketTimers(): SocketLine[] {
       state,
       local,
       peer,
-      timer: match === null ? null : { name: match[1]!, expiresIn: match[2]!, attempts: Number(match[3]) },
+      timer: match === null ? null : {
+        name: match[1]!,
+        expiresIn: match[2]!,
+        expiresInMs: parseSsDuration(match[2]!),
+        attempts: Number(match[3]),
+      },
       raw: line.trim(),
     });
   }

@@ -114,10 +114,17 @@ function sampleSocket(socket: net.Socket): { stop(): SocketLine | null } {
   };
 }
 
+/** Node timers may fire a fraction of a ms early on performance.now()'s clock; a watch must last its full time. */
+async function sleepUntil(untilMs: number): Promise<null> {
+  for (let remaining = untilMs - performance.now(); remaining > 0; remaining = untilMs - performance.now()) {
+    await sleep(Math.ceil(remaining));
+  }
+  return null;
+}
+
 /** Resolves with the socket's first error, or null when `untilMs` (performance.now()) passes. */
 async function watchForError(socket: net.Socket, startedAt: number, untilMs: number): Promise<Detection | null> {
-  const remaining = untilMs - performance.now();
-  const timer = sleep(Math.max(0, remaining), null);
+  const timer = sleepUntil(untilMs);
   const failure = once(socket, 'error').then(([error]) => ({
     code: String((error as NodeJS.ErrnoException).code ?? (error as Error).message),
     afterMs: performance.now() - startedAt,
