@@ -21,8 +21,17 @@ function withCode<E extends Error>(error: E, code: KeepaliveErrorCode): E & Code
   return error as E & CodedError;
 }
 
-/** How Node's own errors describe a received value. */
+/** How Node's own errors describe a received value; never throws, whatever getters or Proxy traps do. */
 export function describeReceived(value: unknown): string {
+  try {
+    return describe(value);
+  } catch {
+    // A throwing getter or revoked Proxy while building a message must not replace the real error.
+    return typeof value === 'object' ? 'an object' : `type ${typeof value}`;
+  }
+}
+
+function describe(value: unknown): string {
   if (value === null) return 'null';
   if (value === undefined) return 'undefined';
   if (typeof value === 'function') return `function ${value.name || '<anonymous>'}`;

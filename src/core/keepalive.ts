@@ -6,7 +6,7 @@
 import net from 'node:net';
 import os from 'node:os';
 import { addon } from '../native/load';
-import { systemError, unavailableOnPlatform } from './errors';
+import { invalidArgValue, systemError, unavailableOnPlatform } from './errors';
 import { type KernelConfig, type KeepaliveOptions, mergeConfig, UNCHANGED, validateOptions } from './options';
 import { capabilities } from './platform';
 import { assertSocket, locate, underlyingSocket } from './socket-handle';
@@ -106,7 +106,7 @@ function waitForConnect(socket: net.Socket, policy: SocketPolicy, connectingSock
 /** Makes later socket.setKeepAlive calls (by pg, mysql2, http.Agent, …) leave our policy in force. */
 function keepPolicyAcrossSetKeepAlive(socket: net.Socket, policy: SocketPolicy): void {
   for (const target of [socket, underlyingSocket(socket)]) {
-    if (target === undefined || Object.prototype.hasOwnProperty.call(target, 'setKeepAlive')) continue;
+    if (target === undefined || Object.prototype.hasOwnProperty.call(target, 'setKeepAlive') || !Object.isExtensible(target)) continue;
     const clientCall = target.setKeepAlive;
     Object.defineProperty(target, 'setKeepAlive', {
       configurable: true,
@@ -135,8 +135,12 @@ function keepPolicyAcrossSetKeepAlive(socket: net.Socket, policy: SocketPolicy):
 export function configureKeepalive<S extends net.Socket>(socket: S, options?: KeepaliveOptions): S {
   assertSocket(socket);
   const config = validateOptions(options, capabilities);
-  const connectingSocket = applyConfig(socket, config);
   let policy = policies.get(socket);
+  if (policy === undefined && !Object.isExtensible(socket)) {
+    // The policy is kept by wrapping the instance's setKeepAlive; refuse before touching the kernel.
+    throw invalidArgValue('socket', 'is frozen, sealed or not extensible, so its keepalive policy could not be kept across setKeepAlive calls', socket);
+  }
+  const connectingSocket = applyConfig(socket, config);
   if (policy === undefined) {
     policy = { config, waitingOn: undefined };
     policies.set(socket, policy);

@@ -72,16 +72,16 @@ export function validateOptions(options: unknown, support: OptionSupport): Kerne
   if (options === undefined) {
     return { enable: 1, idleSeconds: UNCHANGED, intervalSeconds: UNCHANGED, count: UNCHANGED, userTimeoutMs: UNCHANGED };
   }
-  if (options === null || typeof options !== 'object' || Array.isArray(options)) {
-    throw invalidArgType('options', 'of type object', options);
-  }
+  if (options === null || typeof options !== 'object') throw invalidArgType('options', 'of type object', options);
   let enable: unknown;
   let idle: unknown;
   let interval: unknown;
   let count: unknown;
   let userTimeout: unknown;
   let unknownKey: string | undefined;
+  let unknownValue: unknown;
   try {
+    if (Array.isArray(options)) throw invalidArgType('options', 'of type object', options);
     for (const key in options) {
       const value: unknown = (options as Record<string, unknown>)[key];
       switch (key) {
@@ -90,18 +90,19 @@ export function validateOptions(options: unknown, support: OptionSupport): Kerne
         case 'interval': interval = value; break;
         case 'count': count = value; break;
         case 'userTimeout': userTimeout = value; break;
-        default: if (value !== undefined) unknownKey ??= key;
+        default:
+          if (value !== undefined && unknownKey === undefined) {
+            unknownKey = key;
+            unknownValue = value;
+          }
       }
     }
   } catch (cause) {
+    if ((cause as { code?: unknown }).code === 'ERR_INVALID_ARG_TYPE') throw cause;
     throw invalidArgValue('options', 'could not be read (a getter or Proxy trap threw)', options, cause);
   }
   if (unknownKey !== undefined) {
-    throw invalidArgValue(
-      `options.${unknownKey}`,
-      'is not a keepalive option (known: enable, idle, interval, count, userTimeout)',
-      (options as Record<string, unknown>)[unknownKey],
-    );
+    throw invalidArgValue(`options.${unknownKey}`, 'is not a keepalive option (known: enable, idle, interval, count, userTimeout)', unknownValue);
   }
 
   if (enable !== undefined && typeof enable !== 'boolean') throw invalidArgType('options.enable', 'of type boolean', enable);
