@@ -84,11 +84,11 @@ export function locate(socket: net.Socket): Located {
     if (depth > 4 || !isNodeHandle(parent)) throw notOwned(socket);
     handle = parent;
   }
-  const rawSocket = internal._parent;
-  if (handle !== top && ownerOf(handle) !== socket && ownerOf(handle) !== rawSocket) throw notOwned(socket);
   if (handle.constructor.name === 'JSStream') {
     throw invalidArgValue('socket', 'is carried by a JavaScript stream (e.g. TLS over a proxy tunnel), which has no file descriptor; configure the socket underneath it', socket);
   }
+  const rawSocket = internal._parent;
+  if (handle !== top && ownerOf(handle) !== socket && ownerOf(handle) !== rawSocket) throw notOwned(socket);
   const fd = handle.fd as number;
   if (fd < 0) {
     if (rawSocket instanceof net.Socket && !rawSocket.destroyed && (rawSocket.connecting || (rawSocket as InternalSocket)._handle == null)) {

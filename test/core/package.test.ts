@@ -1,0 +1,38 @@
+/** The package as users load it: by name, from CommonJS and from ESM, through the exports map. */
+import { execFileSync } from 'node:child_process';
+import path from 'node:path';
+
+const root = path.join(__dirname, '..', '..');
+const run = (args: string[]): string => execFileSync(process.execPath, args, { cwd: root, encoding: 'utf8' }).trim();
+
+test("require('tcp-keepalive')", () => {
+  expect(run(['-e', "const k = require('tcp-keepalive'); console.log(typeof k.configureKeepalive, typeof k.getKeepalive, k.capabilities.strategy)"]))
+    .toBe('function function setsockopt');
+});
+
+test("import { configureKeepalive } from 'tcp-keepalive'", () => {
+  expect(run(['--input-type=module', '-e', "import { configureKeepalive, getKeepalive, systemDefaults } from 'tcp-keepalive'; console.log(typeof configureKeepalive, typeof getKeepalive, typeof systemDefaults)"]))
+    .toBe('function function function');
+});
+
+test('typed: the published declarations compile against a consumer', () => {
+  const consumer = `
+    import net from 'node:net';
+    import { configureKeepalive, getKeepalive, type KeepaliveOptions, type KeepaliveState } from 'tcp-keepalive';
+    const options: KeepaliveOptions = { idle: 30_000, interval: 5_000, count: 3, userTimeout: 45_000 };
+    const socket: net.Socket = configureKeepalive(new net.Socket(), options);
+    const state: KeepaliveState = getKeepalive(socket);
+    // @ts-expect-error idle is a number of milliseconds
+    configureKeepalive(socket, { idle: '30s' });
+    export const enabled: boolean = state.enabled;
+  `;
+  const fs = require('node:fs') as typeof import('node:fs');
+  const dir = fs.mkdtempSync(path.join(root, '.tmp-consumer-'));
+  try {
+    fs.writeFileSync(path.join(dir, 'consumer.ts'), consumer);
+    const tsc = path.join(root, 'node_modules', 'typescript', 'bin', 'tsc');
+    execFileSync(process.execPath, [tsc, '--noEmit', '--strict', '--module', 'node16', '--moduleResolution', 'node16', '--types', 'node', path.join(dir, 'consumer.ts')], { cwd: root, encoding: 'utf8' });
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
