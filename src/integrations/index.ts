@@ -12,3 +12,4 @@ export {
   type KeepaliveInstallation,
 } from './process-wide';
 export { keepaliveServer } from './server';
+export { keepaliveOnEvent } from './event';

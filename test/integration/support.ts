@@ -1,0 +1,115 @@
+/**
+ * Shared by the client integration tests: the policy under test, the kernel
+ * read-back assertion, service probes that skip loudly (or fail on CI), hard
+ * time bounds, and an independent observer of client sockets.
+ */
+import { spawnSync } from 'node:child_process';
+import diagnosticsChannel from 'node:diagnostics_channel';
+import net from 'node:net';
+import { getKeepalive } from '../../src';
+
+/** Deliberately unlike every default (Linux 7200/75/9, libuv's forced 1 s × 10, clients' 30–120 s). */
+export const POLICY = { idle: 7000, interval: 3000, count: 4, userTimeout: 25000 } as const;
+
+/** What the kernel must hold for a configured socket. */
+export const CONFIGURED = { enabled: true, ...POLICY };
+
+/** Reads the kernel (getsockopt on the socket's fd) and compares with the policy. */
+export function expectConfigured(socket: net.Socket | undefined): void {
+  expect(socket).toBeInstanceOf(net.Socket);
+  expect(getKeepalive(socket!)).toEqual(CONFIGURED);
+}
+
+/** What a client's own setKeepAlive(true, delay) leaves on libuv: interval forced to 1 s, count to 10. */
+export function expectLibuvDefaults(socket: net.Socket | undefined): void {
+  expect(socket).toBeInstanceOf(net.Socket);
+  expect(getKeepalive(socket!)).toMatchObject({ enabled: true, interval: 1000, count: 10 });
+}
+
+const serviceCache = new Map<number, boolean>();
+
+/** Synchronous TCP probe (jest decides describe vs skip at collection time). */
+export function serviceUp(port: number, host = '127.0.0.1'): boolean {
+  const cached = serviceCache.get(port);
+  if (cached !== undefined) return cached;
+  const probe = spawnSync(process.execPath, ['-e', `
+    const s = require('net').connect(${port}, ${JSON.stringify(host)});
+    s.on('connect', () => process.exit(0)); s.on('error', () => process.exit(1));
+    setTimeout(() => process.exit(2), 1500);`], { timeout: 5000 });
+  const up = probe.status === 0;
+  serviceCache.set(port, up);
+  return up;
+}
+
+/**
+ * A describe block that needs a local service: runs if it answers; otherwise
+ * skips LOUDLY — and on CI (process.env.CI set) fails, because CI must run it.
+ */
+export function describeService(name: string, port: number, body: () => void): void {
+  if (serviceUp(port)) {
+    describe(name, body);
+    return;
+  }
+  const reason = `${name} does not answer on 127.0.0.1:${port}`;
+  if (process.env.CI) {
+    describe(name, () => {
+      test(`${name} is reachable (required on CI)`, () => {
+        throw new Error(`${reason}; .ci/integrations.sh starts the local services — check its output`);
+      });
+    });
+    return;
+  }
+  describe(name, () => {
+    // eslint-disable-next-line no-console
+    console.warn(`SKIPPED ${name}: ${reason} (start it, see /work/.library/env/machines/node-svc.md)`);
+    test.skip(`${name} (SKIPPED: ${reason})`, () => undefined);
+  });
+}
+
+/** Rejects after `ms` with what we were waiting for; the timer never outlives the promise. */
+export async function within<T>(ms: number, what: string, promise: Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms);
+  });
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Polls `probe` until it returns a value, bounded by `ms`. */
+export async function eventually<T>(ms: number, what: string, probe: () => T | undefined): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const value = probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+/**
+ * Records every client socket Node reports on `net.client.socket`, on its own
+ * subscription — independent of the helper under test — so a test can find
+ * the client's actual socket to a given server port.
+ */
+export function observeClientSockets(): { connectedTo(port: number): net.Socket[]; stop(): void } {
+  const seen: net.Socket[] = [];
+  const record = (message: unknown): void => {
+    const socket = (message as { socket?: unknown }).socket;
+    if (socket instanceof net.Socket) seen.push(socket);
+  };
+  diagnosticsChannel.subscribe('net.client.socket', record);
+  return {
+    connectedTo: (port) => seen.filter((socket) => !socket.destroyed && !socket.connecting && socket.remotePort === port),
+    stop: () => diagnosticsChannel.unsubscribe('net.client.socket', record),
+  };
+}
+
+/** The one live socket to `port` among those observed; undefined while there is none or several. */
+export function onlySocketTo(observer: ReturnType<typeof observeClientSockets>, port: number): net.Socket | undefined {
+  const live = observer.connectedTo(port);
+  return live.length === 1 ? live[0] : undefined;
+}
