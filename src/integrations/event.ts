@@ -5,7 +5,6 @@
  *
  *   keepaliveOnEvent(redis, 'connect', (r) => r.stream, policy);
  */
-import type { EventEmitter } from 'node:events';
 import net from 'node:net';
 import type { KeepaliveOptions } from '../core/options';
 import { invalidArgType } from '../core/errors';
@@ -19,13 +18,20 @@ import { checkedOptions, configureOnConnect } from './connected';
  * client: a `socketOf` that throws is reported with process.emitWarning.
  * Returns a function that removes the listener.
  */
-export function keepaliveOnEvent<E extends EventEmitter>(
+/** The two EventEmitter methods used; typed loosely so typed emitters (MQTT.js, ioredis) fit. */
+interface ListenerSource {
+  prependListener(event: string | symbol, listener: (...args: unknown[]) => void): unknown;
+  removeListener(event: string | symbol, listener: (...args: unknown[]) => void): unknown;
+}
+
+export function keepaliveOnEvent<E extends object>(
   emitter: E,
   event: string | symbol,
   socketOf: (emitter: E, ...eventArgs: unknown[]) => unknown,
   options?: KeepaliveOptions,
 ): () => void {
-  if (emitter === null || typeof emitter !== 'object' || typeof emitter.prependListener !== 'function') {
+  const source = emitter as Partial<ListenerSource>;
+  if (emitter === null || typeof emitter !== 'object' || typeof source.prependListener !== 'function' || typeof source.removeListener !== 'function') {
     throw invalidArgType('emitter', 'an EventEmitter', emitter);
   }
   if (typeof socketOf !== 'function') throw invalidArgType('socketOf', 'of type function', socketOf);
@@ -41,8 +47,8 @@ export function keepaliveOnEvent<E extends EventEmitter>(
     }
     if (socket instanceof net.Socket) configureOnConnect(socket, policy);
   };
-  emitter.prependListener(event, listener);
+  (emitter as ListenerSource).prependListener(event, listener);
   return () => {
-    emitter.removeListener(event, listener);
+    (emitter as ListenerSource).removeListener(event, listener);
   };
 }
