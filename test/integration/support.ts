@@ -46,24 +46,9 @@ export function serviceUp(port: number, host = '127.0.0.1'): boolean {
  * skips LOUDLY — and on CI (process.env.CI set) fails, because CI must run it.
  */
 export function describeService(name: string, port: number, body: () => void): void {
-  if (serviceUp(port)) {
-    describe(name, body);
-    return;
-  }
-  const reason = `${name} does not answer on 127.0.0.1:${port}`;
-  if (process.env.CI) {
-    describe(name, () => {
-      test(`${name} is reachable (required on CI)`, () => {
-        throw new Error(`${reason}; .ci/integrations.sh starts the local services — check its output`);
-      });
-    });
-    return;
-  }
-  describe(name, () => {
-    // eslint-disable-next-line no-console
-    console.warn(`SKIPPED ${name}: ${reason} (start it, see /work/.library/env/machines/node-svc.md)`);
-    test.skip(`${name} (SKIPPED: ${reason})`, () => undefined);
-  });
+  const down = serviceUp(port) ? undefined
+    : `${name} does not answer on 127.0.0.1:${port} (start it: see .ci/integrations.sh, /work/.library/env/machines/node-svc.md)`;
+  describeWhen(name, down, body);
 }
 
 /** Rejects after `ms` with what we were waiting for; the timer never outlives the promise. */
@@ -112,4 +97,71 @@ export function observeClientSockets(): { connectedTo(port: number): net.Socket[
 export function onlySocketTo(observer: ReturnType<typeof observeClientSockets>, port: number): net.Socket | undefined {
   const live = observer.connectedTo(port);
   return live.length === 1 ? live[0] : undefined;
+}
+
+/** Whether openssl can make a throwaway certificate; the reason it cannot, otherwise. */
+export function opensslMissing(): string | undefined {
+  const found = spawnSync('openssl', ['version'], { encoding: 'utf8' });
+  return found.status === 0 ? undefined : 'openssl is not installed (apt-get install -y openssl): no throwaway TLS certificate';
+}
+
+/** A describe block needing a tool: skips loudly locally, fails on CI. */
+export function describeWhen(name: string, missing: string | undefined, body: () => void): void {
+  if (missing === undefined) {
+    describe(name, body);
+  } else if (process.env.CI) {
+    describe(name, () => test(`${name} can run (required on CI)`, () => {
+      throw new Error(missing);
+    }));
+  } else {
+    describe(name, () => {
+      // eslint-disable-next-line no-console
+      console.warn(`SKIPPED ${name}: ${missing}`);
+      test.skip(`${name} (SKIPPED: ${missing})`, () => undefined);
+    });
+  }
+}
+
+/**
+ * A local HTTP(S) server whose every response body is the client's local
+ * port as the server sees it — so a test can tell which client socket the
+ * server really talked to. `dropIdle()` closes idle keep-alive connections
+ * (forcing the client's next request onto a new socket).
+ */
+export async function portEchoServer(tlsPair?: { key: string; cert: string }): Promise<{
+  url: string; port: number; dropIdle(): void; close(): Promise<void>;
+}> {
+  const handler = (request: import('node:http').IncomingMessage, response: import('node:http').ServerResponse): void => {
+    request.resume();
+    response.end(String(request.socket.remotePort));
+  };
+  const server = tlsPair === undefined
+    ? (await import('node:http')).createServer({ keepAliveTimeout: 30_000 }, handler)
+    : (await import('node:https')).createServer({ ...tlsPair, keepAliveTimeout: 30_000 }, handler);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as net.AddressInfo).port;
+  return {
+    url: `${tlsPair === undefined ? 'http' : 'https'}://127.0.0.1:${port}/`,
+    port,
+    dropIdle: () => server.closeIdleConnections(),
+    close: () => new Promise<void>((resolve) => {
+      server.closeAllConnections();
+      server.close(() => resolve());
+    }),
+  };
+}
+
+/** Child processes require dist/: fail clearly when it is missing or older than src/. */
+export function assertBuilt(): void {
+  const fs = require('node:fs') as typeof import('node:fs');
+  const path = require('node:path') as typeof import('node:path');
+  const root = path.join(__dirname, '..', '..');
+  const built = path.join(root, 'dist', 'integrations', 'index.js');
+  const newestSource = (dir: string): number => fs.readdirSync(dir, { withFileTypes: true }).reduce((newest, entry) => {
+    const full = path.join(dir, entry.name);
+    return Math.max(newest, entry.isDirectory() ? newestSource(full) : fs.statSync(full).mtimeMs);
+  }, 0);
+  if (!fs.existsSync(built) || fs.statSync(built).mtimeMs < newestSource(path.join(root, 'src', 'integrations'))) {
+    throw new Error('dist/ is missing or older than src/integrations: run `npm run build` first (npm test does)');
+  }
 }
