@@ -165,3 +165,40 @@ export function assertBuilt(): void {
     throw new Error('dist/ is missing or older than src/integrations: run `npm run build` first (npm test does)');
   }
 }
+
+/**
+ * A local listener standing in for a server we do not have (Kafka, MongoDB):
+ * it accepts and holds connections, never answering, so the client's socket
+ * stays open long enough to be read. `accepted(n)` waits for the n-th one.
+ */
+export async function holdingListener(): Promise<{
+  port: number; accepted(index: number): Promise<net.Socket>; close(): Promise<void>;
+}> {
+  const sockets: net.Socket[] = [];
+  const waiters: Array<() => void> = [];
+  const server = net.createServer((socket) => {
+    socket.on('error', () => undefined);
+    sockets.push(socket);
+    waiters.splice(0).forEach((wake) => wake());
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    port: (server.address() as net.AddressInfo).port,
+    accepted: (index) => within(10_000, `connection #${index + 1} to the listener`, new Promise<net.Socket>((resolve) => {
+      const check = (): void => {
+        if (sockets[index] !== undefined) resolve(sockets[index]!);
+        else waiters.push(check);
+      };
+      check();
+    })),
+    close: () => new Promise<void>((resolve) => {
+      sockets.forEach((socket) => socket.destroy());
+      server.close(() => resolve());
+    }),
+  };
+}
+
+/** The client-side socket (among `candidates`) whose local port is the peer port of `accepted`. */
+export function clientEndOf(accepted: net.Socket, candidates: readonly net.Socket[]): net.Socket | undefined {
+  return candidates.find((socket) => !socket.destroyed && socket.localPort === accepted.remotePort && socket.remotePort === accepted.localPort);
+}
