@@ -1,0 +1,199 @@
+/**
+ * planKeepalive(): from what a service owner knows — the idle timeouts on the
+ * path and how fast a dead peer must be noticed — to options for
+ * configureKeepalive().
+ *
+ *   const plan = planKeepalive({ path: ['aws-nlb', 'gcp-conntrack'], detectWithin: 60_000 });
+ *   configureKeepalive(socket, plan.options);   // idle 30 s, interval 10 s, count 3, userTimeout 60 s
+ *
+ * The rules, all in whole seconds (the kernel's unit):
+ * - usable = (1 − margin) × the smallest idle timeout among hops whose timer
+ *   keepalive probes reset;
+ * - idle + interval ≤ usable: a flow survives even when one probe is lost;
+ * - idle + interval × count ≤ detectWithin: a dead idle peer is noticed in time;
+ * - userTimeout = idle + interval × count (Cloudflare's advice): data stuck in
+ *   flight, which keepalive never covers, is given up on just as fast.
+ * The budget is split idle ≈ half, probes the rest, count 3 unless asked.
+ */
+import { invalidArgType, invalidArgValue, outOfRange } from '../core/errors';
+import { COUNT_MAX, SECONDS_MAX } from '../core/options';
+import { IDLE_TIMEOUT_PRESETS, type IdleTimeoutPreset, isPresetName, type PresetName } from './presets';
+
+/** One middlebox on the path: its idle timeout in ms, a preset name, or a preset / custom hop with details. */
+export type PathHop =
+  | number
+  | PresetName
+  | { preset: PresetName; idleTimeout?: number }
+  | { name: string; idleTimeout: number; probesRefresh?: boolean };
+
+export interface PlanRequest {
+  /** The load balancers, NATs, firewalls and proxies between the two ends. */
+  path: PathHop | readonly PathHop[];
+  /** A dead peer must be noticed within this many ms (worst case, counted from the last packet received). */
+  detectWithin: number;
+  /** Share of the smallest idle timeout kept in reserve, 0 ≤ margin < 1. Default 0.2. */
+  margin?: number;
+  /** Unanswered probes before giving up, 1..127. Default 3, lowered when the budget is too small for 3. */
+  count?: number;
+}
+
+export interface ResolvedHop {
+  label: string;
+  /** ms */
+  idleTimeout: number;
+  probesRefresh: boolean;
+}
+
+export interface KeepalivePlan {
+  /** Pass to configureKeepalive(socket, plan.options). All ms, whole seconds, within the kernel's ranges. */
+  options: { enable: true; idle: number; interval: number; count: number; userTimeout: number };
+  /** idle + interval × count: when a dead peer is noticed at the latest, idle or with data in flight (ms). */
+  worstCaseDetection: number;
+  /** The hop whose idle timeout bounds `idle`, or null when probes refresh no hop on the path. */
+  limitingHop: ResolvedHop | null;
+  /** The smallest idle timeout among hops that ignore probes: the application must send data more often (ms). */
+  heartbeatWithin: number | null;
+  /** Why the numbers are what they are, and what keepalive cannot do on this path. */
+  notes: string[];
+}
+
+export const DEFAULT_MARGIN = 0.2;
+export const DEFAULT_COUNT = 3;
+
+export interface PlanConflictError extends RangeError {
+  code: 'ERR_KEEPALIVE_PLAN_CONFLICT';
+}
+
+function conflict(message: string): PlanConflictError {
+  const error = new RangeError(`planKeepalive: ${message}`) as PlanConflictError;
+  Object.defineProperty(error, 'code', { value: 'ERR_KEEPALIVE_PLAN_CONFLICT', enumerable: true, writable: true, configurable: true });
+  return error;
+}
+
+function positiveMs(name: string, value: unknown): number {
+  if (typeof value !== 'number') throw invalidArgType(name, 'of type number (milliseconds)', value);
+  if (!Number.isFinite(value) || value <= 0) throw outOfRange(name, 'a finite number > 0 (milliseconds)', value);
+  return value;
+}
+
+function resolveHop(hop: unknown, index: number): ResolvedHop {
+  const where = `request.path[${index}]`;
+  if (typeof hop === 'number') return { label: `path hop #${index + 1}`, idleTimeout: positiveMs(where, hop), probesRefresh: true };
+  if (typeof hop === 'string') {
+    if (!isPresetName(hop)) {
+      throw invalidArgValue(where, `is not a known preset (known: ${Object.keys(IDLE_TIMEOUT_PRESETS).join(', ')})`, hop);
+    }
+    return fromPreset(hop, undefined, where);
+  }
+  if (hop === null || typeof hop !== 'object') {
+    throw invalidArgType(where, 'a number (ms), a preset name or an object', hop);
+  }
+  const { preset, name, idleTimeout, probesRefresh } = hop as Record<string, unknown>;
+  if (preset !== undefined) {
+    if (!isPresetName(preset)) {
+      throw invalidArgValue(`${where}.preset`, `is not a known preset (known: ${Object.keys(IDLE_TIMEOUT_PRESETS).join(', ')})`, preset);
+    }
+    return fromPreset(preset, idleTimeout === undefined ? undefined : positiveMs(`${where}.idleTimeout`, idleTimeout), where);
+  }
+  if (typeof name !== 'string') throw invalidArgType(`${where}.name`, 'of type string (or give a preset)', name);
+  if (probesRefresh !== undefined && typeof probesRefresh !== 'boolean') {
+    throw invalidArgType(`${where}.probesRefresh`, 'of type boolean', probesRefresh);
+  }
+  return { label: name, idleTimeout: positiveMs(`${where}.idleTimeout`, idleTimeout), probesRefresh: probesRefresh ?? true };
+}
+
+function fromPreset(name: PresetName, configured: number | undefined, where: string): ResolvedHop {
+  const preset: IdleTimeoutPreset = IDLE_TIMEOUT_PRESETS[name];
+  const idleTimeout = configured ?? preset.idleTimeout;
+  if (idleTimeout === undefined) {
+    throw invalidArgValue(where, `("${name}") has no default idle timeout: pass { preset: "${name}", idleTimeout: <ms> }. ${preset.note}`, name);
+  }
+  return { label: preset.label, idleTimeout, probesRefresh: preset.probesRefresh };
+}
+
+function validateRequest(request: unknown): { hops: ResolvedHop[]; detectWithin: number; margin: number; count: number | undefined } {
+  if (request === null || typeof request !== 'object') throw invalidArgType('request', 'of type object', request);
+  const { path, detectWithin, margin, count } = request as Record<string, unknown>;
+  const list: unknown[] = Array.isArray(path) ? path : [path];
+  if (path === undefined || list.length === 0) {
+    throw invalidArgValue('request.path', 'must name at least one hop (an idle timeout in ms or a preset)', path);
+  }
+  const hops = list.map((hop, index) => resolveHop(hop, index));
+  const budget = positiveMs('request.detectWithin', detectWithin);
+  if (margin !== undefined && typeof margin !== 'number') throw invalidArgType('request.margin', 'of type number', margin);
+  if (margin !== undefined && !(margin >= 0 && margin < 1)) throw outOfRange('request.margin', '>= 0 && < 1', margin);
+  if (count !== undefined && typeof count !== 'number') throw invalidArgType('request.count', 'of type number', count);
+  if (count !== undefined && !(Number.isInteger(count) && count >= 1 && count <= COUNT_MAX)) {
+    throw outOfRange('request.count', `an integer >= 1 && <= ${COUNT_MAX}`, count);
+  }
+  return { hops, detectWithin: budget, margin: margin ?? DEFAULT_MARGIN, count };
+}
+
+const seconds = (ms: number): number => Math.floor(ms / 1000);
+
+/**
+ * Plans idle/interval/count/userTimeout for a path and a detection budget.
+ * Throws ERR_INVALID_ARG_TYPE / ERR_INVALID_ARG_VALUE / ERR_OUT_OF_RANGE for a
+ * malformed request, and ERR_KEEPALIVE_PLAN_CONFLICT when the kernel's limits
+ * (whole seconds, idle and interval ≥ 1 s) make the two constraints impossible
+ * to meet together.
+ */
+export function planKeepalive(request: PlanRequest): KeepalivePlan {
+  const { hops, detectWithin, margin, count: pinnedCount } = validateRequest(request);
+  const notes: string[] = [];
+  const refreshed = hops.filter((hop) => hop.probesRefresh);
+  const ignoring = hops.filter((hop) => !hop.probesRefresh);
+  const limitingHop = refreshed.reduce<ResolvedHop | null>((min, hop) => (min === null || hop.idleTimeout < min.idleTimeout ? hop : min), null);
+  const heartbeatWithin = ignoring.length === 0 ? null : Math.min(...ignoring.map((hop) => hop.idleTimeout));
+
+  // Whole seconds from here on: the kernel's unit.
+  const budget = seconds(detectWithin);
+  const usable = limitingHop === null ? SECONDS_MAX : Math.min(SECONDS_MAX, seconds(limitingHop.idleTimeout * (1 - margin)));
+  if (usable < 1) {
+    throw conflict(`${limitingHop!.label} forgets idle flows after ${limitingHop!.idleTimeout} ms; with a ${Math.round(margin * 100)} % margin ` +
+      'keepalive would have to probe more often than once a second, the kernel\'s minimum. Raise that idle timeout or lower the margin.');
+  }
+  let count = pinnedCount ?? DEFAULT_COUNT;
+  const smallestDetection = 1 + 1 * (pinnedCount ?? 1);
+  if (budget < smallestDetection) {
+    throw conflict(`detecting a dead peer within ${detectWithin} ms is impossible: the fastest the kernel can do is ` +
+      `idle 1 s + interval 1 s × count ${pinnedCount ?? 1} = ${smallestDetection} s. Allow at least ${smallestDetection * 1000} ms` +
+      (pinnedCount === undefined ? '.' : ' or lower count.'));
+  }
+
+  let idle = Math.max(1, Math.min(Math.floor(budget / 2), Math.floor(usable / 2)));
+  let interval = Math.max(1, Math.min(Math.floor((budget - idle) / count), usable - idle));
+  if (idle + interval * count > budget) {
+    // The 1 s floors overshot a small budget: probe every second, fewer probes if we may choose.
+    interval = 1;
+    if (pinnedCount === undefined) count = Math.min(count, budget - 1);
+    idle = Math.min(idle, budget - count);
+  }
+  if (idle + interval > usable) {
+    notes.push(`${limitingHop!.label}: with idle ${idle} s and interval ${interval} s one lost probe lets it forget the flow ` +
+      `(usable idle time ${usable} s); a wider idle timeout or a lower margin gives room for a retry.`);
+  }
+
+  const detection = idle + interval * count;
+  if (limitingHop !== null) {
+    notes.push(`idle ${idle} s is below the ${limitingHop.idleTimeout / 1000} s idle timeout of ${limitingHop.label} ` +
+      `(${Math.round(margin * 100)} % margin): a probe each idle period keeps its flow entry fresh.`);
+  } else {
+    notes.push('no hop on the path is refreshed by keepalive probes: idle is chosen for detection only.');
+  }
+  for (const hop of ignoring) {
+    notes.push(`${hop.label} terminates TCP and counts application data only: keepalive probes do not keep it open; ` +
+      `send an application heartbeat (MQTT keepalive, PING, …) more often than every ${hop.idleTimeout / 1000} s.`);
+  }
+  notes.push(`a dead peer is noticed within ${detection} s (idle ${idle} + ${interval} × ${count}); userTimeout ${detection} s ` +
+    'ends a connection whose written data stays unacknowledged as fast (the kernel checks it on its retransmission timer, ' +
+    'so expect a few hundred ms more).');
+
+  return {
+    options: { enable: true, idle: idle * 1000, interval: interval * 1000, count, userTimeout: detection * 1000 },
+    worstCaseDetection: detection * 1000,
+    limitingHop,
+    heartbeatWithin,
+    notes,
+  };
+}

@@ -1,0 +1,161 @@
+/**
+ * planKeepalive: the numbers it returns satisfy both constraints, are what the
+ * kernel then holds, and impossible requests fail with a coded error.
+ * (One plan is proven end to end in test/faults/planner.test.ts.)
+ */
+import fc from 'fast-check';
+import { configureKeepalive, getKeepalive } from '../../src';
+import { IDLE_TIMEOUT_PRESETS, planKeepalive, type PlanRequest } from '../../src/planner';
+import { closeAll, connection } from '../helpers/sockets';
+
+afterEach(closeAll);
+
+describe('presets', () => {
+  test.each(Object.entries(IDLE_TIMEOUT_PRESETS))('%s is documented with a source and a note', (_name, preset) => {
+    expect(preset.source).toMatch(/^https:\/\//);
+    expect(preset.note.length).toBeGreaterThan(20);
+  });
+
+  test('the issue\'s numbers: NLB 350 s, Azure 4 min, GCP conntrack 10 min, NAT gateway 350 s, nginx stream 10 min', () => {
+    expect(IDLE_TIMEOUT_PRESETS['aws-nlb'].idleTimeout).toBe(350_000);
+    expect(IDLE_TIMEOUT_PRESETS['azure-lb'].idleTimeout).toBe(240_000);
+    expect(IDLE_TIMEOUT_PRESETS['gcp-conntrack'].idleTimeout).toBe(600_000);
+    expect(IDLE_TIMEOUT_PRESETS['aws-nat-gateway'].idleTimeout).toBe(350_000);
+    expect(IDLE_TIMEOUT_PRESETS['nginx-stream'].idleTimeout).toBe(600_000);
+  });
+
+  test('proxies that terminate TCP are marked: probes do not reset their idle timers', () => {
+    for (const name of ['aws-alb', 'nginx-stream', 'haproxy'] as const) expect(IDLE_TIMEOUT_PRESETS[name].probesRefresh).toBe(false);
+    for (const name of ['aws-nlb', 'aws-nat-gateway', 'azure-lb', 'gcp-conntrack', 'gcp-cloud-nat'] as const) {
+      expect(IDLE_TIMEOUT_PRESETS[name].probesRefresh).toBe(true);
+    }
+  });
+});
+
+describe('plans', () => {
+  test('AWS NLB, dead peer within 60 s: idle 30 s, 10 s × 3, userTimeout 60 s', () => {
+    const plan = planKeepalive({ path: 'aws-nlb', detectWithin: 60_000 });
+    expect(plan.options).toEqual({ enable: true, idle: 30_000, interval: 10_000, count: 3, userTimeout: 60_000 });
+    expect(plan.worstCaseDetection).toBe(60_000);
+    expect(plan.limitingHop).toMatchObject({ label: 'AWS Network Load Balancer', idleTimeout: 350_000 });
+    expect(plan.heartbeatWithin).toBeNull();
+  });
+
+  test('a generous budget is not spent: idle + interval stays within the balancer\'s usable time', () => {
+    const plan = planKeepalive({ path: 'aws-nlb', detectWithin: 3_600_000 });
+    expect(plan.options.idle + plan.options.interval).toBeLessThanOrEqual(350_000 * 0.8);
+    expect(plan.worstCaseDetection).toBeLessThan(3_600_000);
+  });
+
+  test('the smallest idle timeout on the path wins', () => {
+    const plan = planKeepalive({ path: ['gcp-cloud-nat', 'azure-lb', 600_000], detectWithin: 600_000 });
+    expect(plan.limitingHop?.label).toBe('Azure Load Balancer');
+    expect(plan.options.idle).toBeLessThanOrEqual(240_000 * 0.8);
+  });
+
+  test('an L7 hop (ALB) does not bound idle but asks for an application heartbeat', () => {
+    const plan = planKeepalive({ path: ['aws-alb', 'aws-nat-gateway'], detectWithin: 120_000 });
+    expect(plan.limitingHop?.label).toBe('AWS NAT gateway');
+    expect(plan.heartbeatWithin).toBe(60_000);
+    expect(plan.notes.join('\n')).toMatch(/AWS Application Load Balancer terminates TCP .* application heartbeat/);
+  });
+
+  test('HAProxy needs its configured timeout', () => {
+    expect(() => planKeepalive({ path: 'haproxy', detectWithin: 30_000 })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_VALUE' }));
+    const plan = planKeepalive({ path: [{ preset: 'haproxy', idleTimeout: 50_000 }, { preset: 'aws-nlb', idleTimeout: 120_000 }], detectWithin: 30_000 });
+    expect(plan.heartbeatWithin).toBe(50_000);
+    expect(plan.limitingHop?.idleTimeout).toBe(120_000);
+  });
+
+  test('a small budget probes every second and lowers count when count was not pinned', () => {
+    expect(planKeepalive({ path: 3000, detectWithin: 4000 }).options).toEqual({ enable: true, idle: 1000, interval: 1000, count: 3, userTimeout: 4000 });
+    expect(planKeepalive({ path: 60_000, detectWithin: 3000 }).options).toMatchObject({ idle: 1000, interval: 1000, count: 2 });
+  });
+
+  test('a pinned count is kept', () => {
+    expect(planKeepalive({ path: 'azure-lb', detectWithin: 120_000, count: 5 }).options.count).toBe(5);
+  });
+
+  test('too tight to retry a lost probe before the balancer forgets: planned, with a note saying so', () => {
+    const plan = planKeepalive({ path: 2000, detectWithin: 10_000 });
+    expect(plan.options.idle).toBe(1000);
+    expect(plan.notes.join('\n')).toMatch(/one lost probe/);
+  });
+});
+
+describe('conflicts and bad input', () => {
+  test.each<[string, PlanRequest]>([
+    ['a balancer idle timeout too short for a 1 s probe', { path: 1000, detectWithin: 60_000 }],
+    ['a detection budget below 2 s', { path: 'aws-nlb', detectWithin: 1500 }],
+    ['a pinned count that cannot fit the budget', { path: 'aws-nlb', detectWithin: 5000, count: 10 }],
+  ])('%s → ERR_KEEPALIVE_PLAN_CONFLICT', (_why, request) => {
+    expect(() => planKeepalive(request)).toThrow(expect.objectContaining({ code: 'ERR_KEEPALIVE_PLAN_CONFLICT', name: 'RangeError' }));
+  });
+
+  test.each<[unknown, string]>([
+    [undefined, 'ERR_INVALID_ARG_TYPE'],
+    [{ path: [], detectWithin: 1000 }, 'ERR_INVALID_ARG_VALUE'],
+    [{ path: 'f5-bigip', detectWithin: 10_000 }, 'ERR_INVALID_ARG_VALUE'],
+    [{ path: '350000', detectWithin: 10_000 }, 'ERR_INVALID_ARG_VALUE'],
+    [{ path: -5, detectWithin: 10_000 }, 'ERR_OUT_OF_RANGE'],
+    [{ path: Number.NaN, detectWithin: 10_000 }, 'ERR_OUT_OF_RANGE'],
+    [{ path: 'aws-nlb', detectWithin: '60s' }, 'ERR_INVALID_ARG_TYPE'],
+    [{ path: 'aws-nlb', detectWithin: Infinity }, 'ERR_OUT_OF_RANGE'],
+    [{ path: 'aws-nlb', detectWithin: 60_000, margin: 1 }, 'ERR_OUT_OF_RANGE'],
+    [{ path: 'aws-nlb', detectWithin: 60_000, count: 0 }, 'ERR_OUT_OF_RANGE'],
+    [{ path: 'aws-nlb', detectWithin: 60_000, count: 2.5 }, 'ERR_OUT_OF_RANGE'],
+    [{ path: [{ name: 'f5', idleTimeout: 300_000, probesRefresh: 'yes' }], detectWithin: 60_000 }, 'ERR_INVALID_ARG_TYPE'],
+    [{ path: [{ idleTimeout: 300_000 }], detectWithin: 60_000 }, 'ERR_INVALID_ARG_TYPE'],
+    [{ path: [null], detectWithin: 60_000 }, 'ERR_INVALID_ARG_TYPE'],
+  ])('%o → %s', (request, code) => {
+    expect(() => planKeepalive(request as PlanRequest)).toThrow(expect.objectContaining({ code }));
+  });
+});
+
+describe('every plan is valid for configureKeepalive and keeps its promises', () => {
+  const request = fc.record({
+    path: fc.array(fc.oneof(
+      fc.integer({ min: 1, max: 10_000_000 }),
+      fc.constantFrom('aws-nlb', 'aws-nat-gateway', 'aws-alb', 'azure-lb', 'gcp-conntrack', 'gcp-cloud-nat', 'nginx-stream'),
+    ), { minLength: 1, maxLength: 4 }),
+    detectWithin: fc.integer({ min: 1, max: 100_000_000 }),
+    margin: fc.option(fc.double({ min: 0, max: 0.9, noNaN: true }), { nil: undefined }),
+    count: fc.option(fc.integer({ min: 1, max: 127 }), { nil: undefined }),
+  });
+
+  test('whole seconds, kernel ranges, detection within budget, idle within the usable idle time', () => {
+    fc.assert(fc.property(request, (input) => {
+      let plan;
+      try {
+        plan = planKeepalive(input as PlanRequest);
+      } catch (error) {
+        expect((error as { code?: string }).code).toBe('ERR_KEEPALIVE_PLAN_CONFLICT');
+        return;
+      }
+      const { idle, interval, count, userTimeout } = plan.options;
+      for (const ms of [idle, interval]) {
+        expect(ms % 1000).toBe(0);
+        expect(ms).toBeGreaterThanOrEqual(1000);
+        expect(ms).toBeLessThanOrEqual(32_767_000);
+      }
+      expect(Number.isInteger(count) && count >= 1 && count <= 127).toBe(true);
+      expect(userTimeout).toBe(idle + interval * count);
+      expect(plan.worstCaseDetection).toBe(userTimeout);
+      expect(plan.worstCaseDetection).toBeLessThanOrEqual(input.detectWithin);
+      if (input.count !== undefined) expect(count).toBe(input.count);
+      if (plan.limitingHop !== null) expect(idle).toBeLessThanOrEqual(plan.limitingHop.idleTimeout * (1 - (input.margin ?? 0.2)));
+    }), { numRuns: 2000 });
+  });
+
+  test.each<PlanRequest>([
+    { path: 'aws-nlb', detectWithin: 60_000 },
+    { path: ['azure-lb', 'aws-alb'], detectWithin: 600_000 },
+    { path: 3000, detectWithin: 4000 },
+  ])('the kernel holds the plan for %o', async (input) => {
+    const plan = planKeepalive(input);
+    const { client } = await connection();
+    configureKeepalive(client, plan.options);
+    const { enable, ...numbers } = plan.options;
+    expect(getKeepalive(client)).toEqual({ enabled: enable, ...numbers });
+  });
+});
