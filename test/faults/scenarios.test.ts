@@ -7,6 +7,7 @@
  * takes as long as its longest scenario (Node's fixed 11 s).
  */
 import type { KeepaliveOptions } from '../../src';
+import { planKeepalive } from '../../src/planner';
 import type { KeepaliveChoice, ScenarioReport, VanishingPeerScenario } from '../../src/lab';
 import { describeInLab, ensureBuilt, expectWithinDeadline, ScenarioBatch } from './lab';
 
@@ -156,5 +157,41 @@ describeInLab('namespaces', '5. Node\'s own setKeepAlive(true, 1000), same vanis
     expect(result.detected?.code).toBe('ETIMEDOUT');
     expectWithinDeadline(result.detected!.afterMs, keepaliveDeadline(result));
     expectProbesCounted(result);
+  });
+});
+
+describeInLab('loadBalancer', '6. a planKeepalive() plan, end to end behind the balancer', () => {
+  // A 10 s balancer and "notice a dead peer within 8 s": the planner's answer is put through all three faults.
+  const balancerIdleSeconds = 10;
+  const plan = planKeepalive({ path: { name: 'simulated L4 balancer', idleTimeout: balancerIdleSeconds * 1000 }, detectWithin: 8000 });
+  const keepalive = withKeepalive(plan.options);
+  const observeMs = plan.worstCaseDetection * 1.1 + 1000;
+  const behindBalancer = batch.add({ name: 'load-balancer-idle', keepalive, balancerIdleSeconds, silenceMs: 12_000, observeMs: 2000 });
+  const idlePeerVanishes = batch.add({ name: 'vanishing-peer', side: 'client', vanish: 'link-down', dataInFlight: false, keepalive, observeMs });
+  const inFlight = batch.add({ name: 'vanishing-peer', side: 'client', vanish: 'drop-incoming', dataInFlight: true, keepalive, observeMs });
+
+  test('the plan itself: whole seconds, idle below the balancer with margin, userTimeout = idle + interval × count', () => {
+    expect(plan.options).toEqual({ enable: true, idle: 4000, interval: 1000, count: 3, userTimeout: 7000 });
+    expect(plan.worstCaseDetection).toBeLessThanOrEqual(8000);
+  });
+
+  test('the kernel holds it, and the flow survives 12 s of silence behind a 10 s balancer', async () => {
+    const result = await behindBalancer();
+    const { enable, ...numbers } = plan.options;
+    expect(result.kernel).toEqual({ enabled: enable, ...numbers });
+    expect(result.detected).toBeNull();
+    expect(result.deliveredAfterMs).not.toBeNull();
+  });
+
+  test('an idle peer that vanishes is noticed within the planned worst case (+10 %)', async () => {
+    const result = await idlePeerVanishes();
+    expect(result.detected?.code).toBe('ETIMEDOUT');
+    expectWithinDeadline(result.detected!.afterMs, plan.worstCaseDetection);
+  });
+
+  test('a peer that vanishes under unacknowledged data is noticed within the planned worst case (+10 %)', async () => {
+    const result = await inFlight();
+    expect(result.detected?.code).toBe('ETIMEDOUT');
+    expectWithinDeadline(result.detected!.afterMs, plan.worstCaseDetection);
   });
 });
