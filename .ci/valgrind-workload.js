@@ -1,0 +1,118 @@
+'use strict';
+// What .ci/sanitizers.sh runs under valgrind memcheck: every path through the
+// addon (load, checkTcp, apply, read, each kind of failure) on real loopback
+// sockets, with results checked against the kernel so a broken build cannot
+// pass quietly. Usage: node valgrind-workload.js <package dir> [rounds]
+const assert = require('node:assert/strict');
+const dgram = require('node:dgram');
+const fs = require('node:fs');
+const net = require('node:net');
+const os = require('node:os');
+const path = require('node:path');
+const { once } = require('node:events');
+
+const packageDir = path.resolve(process.argv[2] || '.');
+const rounds = Number(process.argv[3] || 20);
+const { configureKeepalive, getKeepalive, capabilities, systemDefaults } = require(path.join(packageDir, 'dist'));
+const { addon } = require(path.join(packageDir, 'dist', 'native', 'load.js'));
+
+// A hard stop: under valgrind everything is slow, but a hang is still a failure.
+setTimeout(() => {
+  console.error('valgrind workload: timed out');
+  process.exit(2);
+}, 240_000).unref();
+
+function expectCode(code, action) {
+  assert.throws(action, (error) => error.code === code, `expected ${code}`);
+}
+
+async function connectedPair(server) {
+  const client = net.connect(server.address().port, '127.0.0.1');
+  const [accepted] = await Promise.all([once(server, 'connection'), once(client, 'connect')]);
+  return { client, accepted: accepted[0] };
+}
+
+async function exerciseErrorPaths() {
+  // Raw binding: wrong types and ranges are refused before any syscall.
+  assert.throws(() => addon.checkTcp('3'), TypeError);
+  assert.throws(() => addon.apply(-5, 1, 1, 1, 1, 0), RangeError);
+  assert.throws(() => addon.apply(0, 1, 1, 1, 1, Number.NaN), RangeError);
+  assert.throws(() => addon.read(0, new Int32Array(2)), TypeError);
+  assert.throws(() => addon.read(0, new Float64Array(5)), TypeError);
+  // Kernel refusals, each with its errno name.
+  expectCode('EBADF', () => addon.checkTcp(2 ** 31 - 1));
+  expectCode('EBADF', () => addon.read(2 ** 31 - 1, new Int32Array(5)));
+  const file = fs.openSync(__filename, 'r');
+  try {
+    expectCode('ENOTSOCK', () => addon.checkTcp(file));
+  } finally {
+    fs.closeSync(file);
+  }
+  const udp = dgram.createSocket('udp4');
+  // dgram offers its fd only through the deprecated _handle; the warning is noise here.
+  process.noDeprecation = true;
+  await new Promise((resolve) => udp.bind(0, '127.0.0.1', resolve));
+  expectCode('EPROTOTYPE', () => addon.checkTcp(udp._handle.fd));
+  udp.close();
+
+  const socketPath = path.join(os.tmpdir(), `tcpka-valgrind-${process.pid}.sock`);
+  const unixServer = net.createServer().listen(socketPath);
+  await once(unixServer, 'listening');
+  const unixClient = net.connect(socketPath);
+  await once(unixClient, 'connect');
+  expectCode('EAFNOSUPPORT', () => configureKeepalive(unixClient, { idle: 5000 }));
+  unixClient.destroy();
+  unixServer.close();
+
+  // The public API: option validation and closed sockets.
+  const server = net.createServer().listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { client, accepted } = await connectedPair(server);
+  expectCode('ERR_OUT_OF_RANGE', () => configureKeepalive(client, { count: 0 }));
+  expectCode('ERR_INVALID_ARG_TYPE', () => configureKeepalive(client, { idle: '5s' }));
+  expectCode('ERR_INVALID_ARG_TYPE', () => configureKeepalive({}, {}));
+  client.destroy();
+  accepted.destroy();
+  await once(client, 'close');
+  expectCode('ERR_SOCKET_CLOSED', () => getKeepalive(client));
+  server.close();
+}
+
+async function exerciseConfigureAndRead() {
+  const server = net.createServer().listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  for (let round = 0; round < rounds; round++) {
+    const policy = { idle: 1000 * (round + 1), interval: 2000, count: (round % 127) + 1, userTimeout: 1000 + round };
+    const { client, accepted } = await connectedPair(server);
+    configureKeepalive(client, policy);
+    configureKeepalive(accepted, { ...policy, enable: false });
+    assert.deepEqual(getKeepalive(client), { enabled: true, ...policy });
+    assert.deepEqual(getKeepalive(accepted), { enabled: false, ...policy });
+    // A pending socket is configured on 'connect'.
+    const pending = net.connect(server.address().port, '127.0.0.1');
+    configureKeepalive(pending, policy);
+    const [pendingAccepted] = await Promise.all([once(server, 'connection'), once(pending, 'connect')]);
+    assert.deepEqual(getKeepalive(pending), { enabled: true, ...policy });
+    // A client library's setKeepAlive does not undo the policy.
+    client.setKeepAlive(true, 1000);
+    assert.deepEqual(getKeepalive(client), { enabled: true, ...policy });
+    for (const socket of [client, accepted, pending, pendingAccepted[0]]) socket.destroy();
+  }
+  server.close();
+}
+
+async function main() {
+  // .ci/sanitizers.sh checks this line: the binary under test is the one it built.
+  console.log(`addon: ${require(path.join(packageDir, 'node_modules', 'node-gyp-build')).path(packageDir)}`);
+  assert.equal(typeof addon.sourceHash, 'string');
+  assert.equal(capabilities.userTimeout, true);
+  assert.ok(systemDefaults().idle > 0);
+  await exerciseErrorPaths();
+  await exerciseConfigureAndRead();
+  console.log(`valgrind workload: ${rounds} rounds of configure/read plus every error path, all checked against the kernel`);
+}
+
+main().catch((error) => {
+  console.error(error);
+  process.exit(1);
+});
