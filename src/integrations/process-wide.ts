@@ -154,10 +154,12 @@ export function installKeepalive(options: InstallOptions = {}): KeepaliveInstall
   const onHttpRequestStart = (message: unknown): void => {
     const request = (message as { request?: http.ClientRequest }).request;
     if (request === undefined || typeof request.once !== 'function') return;
-    request.once('socket', (socket: unknown) => {
-      if (!firstSight(socket)) return;
-      whenConnected(socket, () => decide(socket, HTTP_REQUEST_START, request.host));
-    });
+    const consider = (socket: unknown): void => {
+      if (firstSight(socket)) whenConnected(socket, () => decide(socket, HTTP_REQUEST_START, request.host));
+    };
+    // Published from ClientRequest#_finish (Node 20-26, checked), often after the socket was assigned.
+    if (request.socket != null) consider(request.socket);
+    else request.once('socket', consider);
   };
 
   const subscriptions: ReadonlyArray<readonly [string, (message: unknown) => void]> = [

@@ -223,6 +223,25 @@ describe('installKeepalive', () => {
     expect(getKeepalive(socket).enabled).toBe(false);
   });
 
+  test('tls.connect is seen exactly where the Node line publishes it (seesTlsConnect); https.request on every line', async () => {
+    const { key, cert } = selfSignedCertificate();
+    const { port } = await tlsServer(key, cert);
+    const installation = install({ ...POLICY, match: { port } });
+    const direct = await connected(tls.connect({ port, host: '127.0.0.1', rejectUnauthorized: false }), 'secureConnect');
+    if (installation.seesTlsConnect) expect(getKeepalive(direct)).toEqual(CONFIGURED);
+    else expect(getKeepalive(direct).enabled).toBe(false); // Node 20: documented gap
+
+    // https.request: its TLS socket comes through http.client.request.start on every line.
+    const https = await import('node:https');
+    const socket = await new Promise<net.Socket>((resolve, reject) => {
+      const request = https.get({ host: '127.0.0.1', port, rejectUnauthorized: false, agent: false });
+      request.on('socket', (s: net.Socket) => s.once('secureConnect', () => { resolve(s); }));
+      request.on('error', reject);
+    });
+    track(socket);
+    expect(getKeepalive(socket)).toEqual(CONFIGURED);
+  });
+
   test('after uninstall nothing new is configured', async () => {
     const { port } = await listen();
     install({ ...POLICY, match: { port } }).uninstall();
