@@ -2,7 +2,9 @@
 import net from 'node:net';
 import mysql from 'mysql2/promise';
 import { withKeepalive } from '../../src/integrations';
-import { describeService, expectConfigured, expectLibuvDefaults, POLICY, within } from './support';
+import {
+  describeService, expectConfigured, expectEveryPoolConnectionConfigured, expectLibuvDefaults, POLICY, within,
+} from './support';
 
 const MARIADB = { host: '127.0.0.1', port: 3306, user: 'root', password: '', database: 'test', connectTimeout: 5000 };
 
@@ -52,25 +54,16 @@ describeService('mysql2 on MariaDB 127.0.0.1:3306', 3306, () => {
   test('pool: every pool connection is configured, including the one replacing a destroyed connection', async () => {
     const pool = mysql.createPool({ ...MARIADB, stream, connectionLimit: 2 });
     try {
-      const a = await within(10_000, 'pool connection a', pool.getConnection());
-      const b = await within(10_000, 'pool connection b', pool.getConnection());
-      expect(socketOf(a)).not.toBe(socketOf(b));
-      expectConfigured(socketOf(a));
-      expectConfigured(socketOf(b));
-      const oldSocket = socketOf(a);
-      a.destroy(); // the pool forgets it and opens a new one on demand
-      b.release();
-      const c = await within(10_000, 'pool connection c', pool.getConnection());
-      const d = await within(10_000, 'pool connection d', pool.getConnection());
-      try {
-        const sockets = [socketOf(c), socketOf(d)];
-        expect(sockets).not.toContain(oldSocket);
-        sockets.forEach(expectConfigured);
-        await c.query('SELECT 1');
-      } finally {
-        c.release();
-        d.release();
-      }
+      await expectEveryPoolConnectionConfigured<mysql.PoolConnection>({
+        checkout: () => pool.getConnection(),
+        socketOf,
+        release: (connection) => connection.release(),
+        drop: async (victim, other) => {
+          victim.destroy(); // the pool forgets it and opens a new one on demand
+          other.release();
+        },
+        query: (connection) => connection.query('SELECT 1'),
+      });
     } finally {
       await pool.end();
     }

@@ -3,7 +3,9 @@ import net from 'node:net';
 import { Client, Pool, type PoolClient } from 'pg';
 import { getKeepalive } from '../../src';
 import { withKeepalive } from '../../src/integrations';
-import { describeService, expectConfigured, expectLibuvDefaults, POLICY, within } from './support';
+import {
+  describeService, expectConfigured, expectEveryPoolConnectionConfigured, expectLibuvDefaults, POLICY, within,
+} from './support';
 
 const PG = { host: '127.0.0.1', port: 5432, user: 'postgres', database: 'test', connectionTimeoutMillis: 5000 };
 
@@ -61,32 +63,22 @@ describeService('pg on PostgreSQL 127.0.0.1:5432', 5432, () => {
     const poolErrors: Error[] = [];
     pool.on('error', (error) => poolErrors.push(error));
     try {
-      const a = await within(10_000, 'pool connect a', pool.connect());
-      const b = await within(10_000, 'pool connect b', pool.connect());
-      expect(socketOf(a)).not.toBe(socketOf(b));
-      expectConfigured(socketOf(a));
-      expectConfigured(socketOf(b));
-
-      const oldSocket = socketOf(a);
-      const pidA = (a as unknown as { processID: number }).processID;
-      a.release();
-      await b.query('SELECT pg_terminate_backend($1)', [pidA]);
-      b.release();
-      await within(5000, 'pg to notice the terminated backend', new Promise<void>((resolve) => {
-        if (oldSocket.destroyed) resolve(); else oldSocket.once('close', () => resolve());
-      }));
-
-      const c = await within(10_000, 'pool connect c', pool.connect());
-      const d = await within(10_000, 'pool connect d', pool.connect());
-      try {
-        const sockets = [socketOf(c), socketOf(d)];
-        expect(sockets).not.toContain(oldSocket);
-        sockets.forEach(expectConfigured);
-        await c.query('SELECT 1');
-      } finally {
-        c.release();
-        d.release();
-      }
+      await expectEveryPoolConnectionConfigured<PoolClient>({
+        checkout: () => pool.connect(),
+        socketOf,
+        release: (client) => client.release(),
+        drop: async (victim, other) => {
+          const socket = socketOf(victim);
+          const pid = (victim as unknown as { processID: number }).processID;
+          victim.release();
+          await other.query('SELECT pg_terminate_backend($1)', [pid]); // the server ends it; the pool drops it
+          other.release();
+          await within(5000, 'pg to notice the terminated backend', new Promise<void>((resolve) => {
+            if (socket.destroyed) resolve(); else socket.once('close', () => resolve());
+          }));
+        },
+        query: (client) => client.query('SELECT 1'),
+      });
     } finally {
       await pool.end();
     }

@@ -202,3 +202,38 @@ export async function holdingListener(): Promise<{
 export function clientEndOf(accepted: net.Socket, candidates: readonly net.Socket[]): net.Socket | undefined {
   return candidates.find((socket) => !socket.destroyed && socket.localPort === accepted.remotePort && socket.remotePort === accepted.localPort);
 }
+
+/** How a test drives one client library's pool. */
+export interface PoolUnderTest<C> {
+  checkout(): Promise<C>;
+  socketOf(connection: C): net.Socket;
+  release(connection: C): void;
+  /** Ends `victim`'s connection for good (returning both to the pool); `other` is a second checked-out connection. */
+  drop(victim: C, other: C): Promise<void>;
+  query(connection: C): Promise<unknown>;
+}
+
+/**
+ * Two pool connections, each on its own configured socket; one dropped; the
+ * two the pool hands out next are configured too, neither on the dropped socket.
+ */
+export async function expectEveryPoolConnectionConfigured<C>(pool: PoolUnderTest<C>): Promise<void> {
+  const a = await within(10_000, 'pool connection a', pool.checkout());
+  const b = await within(10_000, 'pool connection b', pool.checkout());
+  expect(pool.socketOf(a)).not.toBe(pool.socketOf(b));
+  expectConfigured(pool.socketOf(a));
+  expectConfigured(pool.socketOf(b));
+  const dropped = pool.socketOf(a);
+  await pool.drop(a, b);
+  const c = await within(10_000, 'pool connection c', pool.checkout());
+  const d = await within(10_000, 'pool connection d', pool.checkout());
+  try {
+    const sockets = [pool.socketOf(c), pool.socketOf(d)];
+    expect(sockets).not.toContain(dropped);
+    sockets.forEach(expectConfigured);
+    await pool.query(c);
+  } finally {
+    pool.release(c);
+    pool.release(d);
+  }
+}
