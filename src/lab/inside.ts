@@ -18,7 +18,8 @@ import fs from 'node:fs';
 import { REPORT_MARKER, type ReportEnvelope } from './run';
 
 function run(command: string, args: string[], input?: string): string {
-  return execFileSync(command, args, { encoding: 'utf8', input, stdio: ['pipe', 'pipe', 'pipe'] });
+  // ss on a busy host (10 000 sockets) prints megabytes.
+  return execFileSync(command, args, { encoding: 'utf8', input, stdio: ['pipe', 'pipe', 'pipe'], maxBuffer: 256 * 1024 * 1024 });
 }
 
 export function bringLoopbackUp(): void {
@@ -125,10 +126,14 @@ export function parseSsDuration(text: string): number {
   return Number(minutes) * 60_000 + Number(seconds) * 1000 + Number(millis);
 }
 
-/** `ss -tino` (the modern `netstat -o`): every TCP socket of the namespace with its kernel timer. */
-export function socketTimers(): SocketLine[] {
+/**
+ * `ss -tino` (the modern `netstat -o`): the TCP sockets of this network
+ * namespace with their kernel timers; `filter` is an ss filter expression,
+ * e.g. ['sport', '=', ':9000'].
+ */
+export function socketTimers(filter: readonly string[] = []): SocketLine[] {
   const lines: SocketLine[] = [];
-  for (const line of run('ss', ['-tinoaH']).split('\n')) {
+  for (const line of run('ss', ['-tinoaH', ...filter]).split('\n')) {
     if (line.trim() === '') continue;
     if (/^\s/.test(line)) {
       // ss -i puts details on a continuation line.
@@ -156,7 +161,8 @@ export function socketTimers(): SocketLine[] {
 
 /** One connection as ss sees it, by its local and peer ports. */
 export function socketTimerFor(localPort: number, peerPort: number): SocketLine | undefined {
-  return socketTimers().find((line) => line.local.endsWith(`:${localPort}`) && line.peer.endsWith(`:${peerPort}`));
+  return socketTimers(['sport', '=', `:${localPort}`, 'and', 'dport', '=', `:${peerPort}`])
+    .find((line) => line.local.endsWith(`:${localPort}`) && line.peer.endsWith(`:${peerPort}`));
 }
 
 /** The JSON argument runInNamespace passed to this script. */
