@@ -4,6 +4,7 @@
  * must never lead us to touch someone else's fd.
  */
 import net from 'node:net';
+import { types } from 'node:util';
 import { invalidArgType, invalidArgValue, socketClosed } from './errors';
 
 /** The parts of Node's internal handles (TCPWrap, TLSWrap, Pipe, JSStream) we read. */
@@ -25,38 +26,55 @@ export type Located =
   | { readonly kind: 'open'; readonly handle: object; readonly fd: number }
   | { readonly kind: 'pending'; readonly connectingSocket: net.Socket };
 
-/** Node's C++ handle classes a socket can sit on; only TCP has a TCP fd, Pipe gets a clear errno from the addon. */
-const HANDLE_CLASSES = new Set(['TCP', 'TLSWrap', 'Pipe', 'JSStream']);
+/**
+ * Node's TCP handle class and the private symbol (`owner_symbol`) under which
+ * every handle names its socket, taken from a handle Node itself made: a
+ * socket given an IP literal creates its TCP handle synchronously and defers
+ * the connect() syscall to the next tick, so destroying it at once costs no
+ * syscall. Learning them from user-supplied objects would let a forged first
+ * handle poison the check for the whole process.
+ */
+function inspectRealHandle(): { TcpHandle: abstract new (...args: never[]) => object; ownerSymbol: symbol } {
+  const probe = new net.Socket();
+  probe.connect(9, '127.0.0.1');
+  const handle = (probe as InternalSocket)._handle as object;
+  probe.destroy();
+  const ownerSymbol = Object.getOwnPropertySymbols(handle).find((symbol) => (handle as Record<symbol, unknown>)[symbol] === probe);
+  if (ownerSymbol === undefined) throw new Error(`tcp-keepalive: Node ${process.version} no longer marks socket handles with their owner`);
+  return { TcpHandle: handle.constructor as abstract new (...args: never[]) => object, ownerSymbol };
+}
+
+const { TcpHandle, ownerSymbol } = inspectRealHandle();
+
+/** The other C++ handle classes a socket can sit on: TLS, Unix-domain/pipe (refused by the addon's check), JS streams. */
+const OTHER_HANDLE_CLASSES = new Set(['TLSWrap', 'Pipe', 'JSStream']);
 const nativeConstructors = new WeakSet<object>();
 
 function isNodeHandle(handle: unknown): handle is InternalHandle {
+  if (handle instanceof TcpHandle) return true;
   if (typeof handle !== 'object' || handle === null) return false;
   const constructor = (handle as { constructor?: unknown }).constructor;
   if (typeof constructor !== 'function') return false;
   if (nativeConstructors.has(constructor)) return true;
-  if (!HANDLE_CLASSES.has(constructor.name)) return false;
+  // A Proxy of a function also prints "[native code]"; a real handle class is never a Proxy.
+  if (types.isProxy(constructor) || !OTHER_HANDLE_CLASSES.has(constructor.name)) return false;
   if (!/\{\s*\[native code\]\s*\}$/.test(Function.prototype.toString.call(constructor))) return false;
   nativeConstructors.add(constructor);
   return true;
 }
 
-/**
- * Node marks every handle with its owning socket under a private symbol
- * (`owner_symbol`); found once on a real handle, it lets us refuse a handle
- * that belongs to another socket.
- */
-let ownerSymbol: symbol | undefined;
-
 function ownerOf(handle: InternalHandle): unknown {
-  if (ownerSymbol === undefined) {
-    ownerSymbol = Object.getOwnPropertySymbols(handle).find((symbol) => symbol.description === 'owner_symbol');
-    if (ownerSymbol === undefined) return undefined;
-  }
   return handle[ownerSymbol];
 }
 
 export function assertSocket(socket: unknown, argument = 'socket'): asserts socket is net.Socket {
-  if (!(socket instanceof net.Socket)) {
+  let isSocket: boolean;
+  try {
+    isSocket = socket instanceof net.Socket;
+  } catch {
+    isSocket = false; // a Proxy whose getPrototypeOf trap throws
+  }
+  if (!isSocket) {
     throw invalidArgType(argument, 'an instance of net.Socket or tls.TLSSocket', socket);
   }
 }
@@ -89,7 +107,12 @@ export function locate(socket: net.Socket): Located {
   }
   const rawSocket = internal._parent;
   if (handle !== top && ownerOf(handle) !== socket && ownerOf(handle) !== rawSocket) throw notOwned(socket);
-  const fd = handle.fd as number;
+  let fd: number;
+  try {
+    fd = handle.fd as number; // a native getter: throws on an object that only borrows the prototype
+  } catch {
+    throw notOwned(socket);
+  }
   if (fd < 0) {
     if (rawSocket instanceof net.Socket && !rawSocket.destroyed && (rawSocket.connecting || (rawSocket as InternalSocket)._handle == null)) {
       return { kind: 'pending', connectingSocket: rawSocket };
