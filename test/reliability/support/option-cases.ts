@@ -62,14 +62,22 @@ const validFor = {
   userTimeout: fc.integer({ min: 0, max: 2 ** 31 - 1 }),
 };
 
-/** Mostly valid values per key, so that successes are exercised as much as refusals. */
-const valueFor: Record<(typeof KEEPALIVE_KEYS)[number], fc.Arbitrary<unknown>> = {
-  enable: fc.oneof({ weight: 4, arbitrary: validFor.enable }, { weight: 1, arbitrary: oddValues }),
-  idle: fc.oneof({ weight: 4, arbitrary: validFor.idle }, anyNumber, oddValues),
-  interval: fc.oneof({ weight: 4, arbitrary: validFor.interval }, anyNumber, oddValues),
-  count: fc.oneof({ weight: 4, arbitrary: validFor.count }, anyNumber, oddValues),
-  userTimeout: fc.oneof({ weight: 4, arbitrary: validFor.userTimeout }, anyNumber, oddValues),
+/** Each key's own edges: the last valid value, the first invalid one, and near misses. */
+const edgesFor = {
+  enable: fc.constantFrom<unknown>(0, 1, 'true', null),
+  idle: fc.constantFrom(999, 999.999, 1000, 1000.5, 32_767_000, 32_767_000.5, 32_767_001, 32_767_999, 0, -0, -1000),
+  interval: fc.constantFrom(999, 999.999, 1000, 1999.999, 32_767_000, 32_767_000.5, 32_767_001, 0, -0, -1000),
+  count: fc.constantFrom(0, -0, 1, 1.5, 126.5, 127, 128, 255, -1),
+  userTimeout: fc.constantFrom(-1, 0, -0, 0.5, 1, 2 ** 31 - 1, 2 ** 31, 2 ** 32, 2 ** 31 - 0.5),
 };
+
+/** Mostly valid values per key, so that successes are exercised as much as refusals. */
+const valueFor = Object.fromEntries(KEEPALIVE_KEYS.map((key) => [key, fc.oneof(
+  { weight: 4, arbitrary: validFor[key] as fc.Arbitrary<unknown> },
+  { weight: 2, arbitrary: edgesFor[key] },
+  { weight: 1, arbitrary: anyNumber },
+  { weight: 1, arbitrary: oddValues },
+)])) as Record<(typeof KEEPALIVE_KEYS)[number], fc.Arbitrary<unknown>>;
 
 const extraKey = fc.oneof(
   fc.constantFrom('idleMs', 'keepAlive', 'Idle', 'timeout', 'constructor', 'toString', '__proto__', 'hasOwnProperty', ''),

@@ -13,7 +13,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Duplex } from 'node:stream';
 import tls from 'node:tls';
-import { closeAll, connection, tlsServer, track } from '../../helpers/sockets';
+import { closeAll, connection, ipv6Available, tlsServer, track } from '../../helpers/sockets';
 import { selfSignedCertificate } from '../../helpers/tls-cert';
 
 export type TargetKind =
@@ -47,11 +47,10 @@ export interface Zoo {
 /**
  * Targets that break the invariant in src/core (/tmp/core-requests/reliability.md):
  * fuzzed in test.failing blocks until fixed, then removed from here. #1 (fakes
- * reaching the victim's fd) and #3 (non-extensible socket) were fixed in 9af76b1.
+ * reaching the victim's fd) and #3 (non-extensible socket) were fixed in
+ * 9af76b1, #4 (a Proxy whose getPrototypeOf throws) after it.
  */
-export const KNOWN_BUG_TARGETS: ReadonlySet<string> = new Set([
-  'Proxy of a socket whose getPrototypeOf trap throws',
-]);
+export const KNOWN_BUG_TARGETS: ReadonlySet<string> = new Set<string>([]);
 
 function fakeSocket(handle: unknown): net.Socket {
   const fake = Object.create(net.Socket.prototype) as net.Socket & { _handle: unknown };
@@ -78,6 +77,8 @@ export async function buildZoo(): Promise<Zoo> {
   const children: ChildProcess[] = [];
   const disposers: Array<() => void> = [];
   const { client, accepted, server, port } = await connection();
+  const ipv6 = ipv6Available() ? (await connection('::1')).client : undefined;
+  if (ipv6 === undefined) console.warn('socket zoo: no ::1 on this machine, the IPv6 target is SKIPPED');
   const victim = (await connection()).client;
   const victimFd = (victim as unknown as { _handle: { fd: number } })._handle.fd;
 
@@ -109,8 +110,10 @@ export async function buildZoo(): Promise<Zoo> {
 
   const { key, cert } = selfSignedCertificate();
   const secure = await tlsServer(key, cert);
+  const tlsAccepted = once(secure.server, 'secureConnection');
   const tlsClient = track(tls.connect({ port: secure.port, host: '127.0.0.1', rejectUnauthorized: false }));
   await once(tlsClient, 'secureConnect');
+  const [tlsServerSide] = (await tlsAccepted) as [tls.TLSSocket];
   const raw = await connectedPair({ port: secure.port });
   const upgraded = track(tls.connect({ socket: raw, rejectUnauthorized: false }));
   await once(upgraded, 'secureConnect');
@@ -148,6 +151,8 @@ export async function buildZoo(): Promise<Zoo> {
     { name: 'client after end() (FIN sent)', kind: 'tcp', value: ended, tcp: ended },
     { name: 'half-closed (FIN received, allowHalfOpen)', kind: 'tcp', value: halfClosed, tcp: halfClosed },
     { name: 'TLS client', kind: 'tcp', value: tlsClient, tcp: tlsClient },
+    { name: 'TLS server-accepted socket', kind: 'tcp', value: tlsServerSide, tcp: tlsServerSide },
+    ...(ipv6 === undefined ? [] : [{ name: 'IPv6 client', kind: 'tcp' as const, value: ipv6, tcp: ipv6 }]),
     { name: 'TLS upgraded over a net.Socket', kind: 'tcp', value: upgraded, tcp: raw },
     { name: 'transparent Proxy of a connected socket', kind: 'tcp-either', value: new Proxy(proxiedSocket, {}), tcp: proxiedSocket },
     { name: 'new net.Socket() never connected', kind: 'pending', value: track(new net.Socket()) },
