@@ -23,6 +23,9 @@ import { checkedOptions, configureOnConnect } from './connected';
  * returning it (`http.Agent#createConnection(options, (err, socket) => …)`,
  * undici connectors) is covered too: a trailing function argument is wrapped
  * so that a socket passed to it is configured before the callback sees it.
+ * (A plain connect listener in that position, as in `net.connect(port, host,
+ * listener)`, still runs as before; only `socket.removeListener('connect',
+ * listener)` with the original function would no longer find it.)
  *
  * Unix-domain sockets are left alone. Options are checked now (throws
  * ERR_INVALID_ARG_TYPE / ERR_OUT_OF_RANGE / ERR_INVALID_ARG_VALUE /
