@@ -211,8 +211,9 @@ async function main(): Promise<number> {
     print('Reading the table:');
     print('  A. Only probes (idle below the balancer\'s timeout) keep the flow in its table. Without them');
     print('     the publish is silently dropped and the client hears nothing: it retransmits for ~15 min.');
-    print('  B. No keepalive: the socket stays ESTABLISHED forever. Node: delay + 10 × 1 s, the count and');
-    print('     interval libuv forces (Node < 26.4). Planned: idle + interval × count, as configured.');
+    print('  B. No keepalive: the socket stays ESTABLISHED forever. Node: delay + 10 × 1 s, the interval');
+    print('     and count libuv forces on every setKeepAlive(enable, delay) call (and the only ones');
+    print('     possible before Node 26.4). Planned: idle + interval × count, as configured.');
     print('  C. Keepalive never probes while data is unacknowledged; only TCP_USER_TIMEOUT ends it.');
     print('     Node cannot set it; the plan sets it to idle + interval × count.');
     print('  Timers, as `ss -tino` shows them: keepalive,<due in>,<probes sent> while idle or probing;');

@@ -1,8 +1,9 @@
 /**
  * Helpers for a script running inside the namespace (started by runInNamespace).
+ * The script is plain JS, so it requires the compiled file (`npm run build` first):
  *
  *   const { runInside, bringLoopbackUp, installLoadBalancer, takeLoopbackDown, socketTimers } =
- *     require('tcp-keepalive/dist/lab/inside');          // or '../dist/lab/inside' in this repo
+ *     require(path.join(repoRoot, 'dist', 'lab', 'inside.js'));
  *   runInside(async (args) => {
  *     bringLoopbackUp();
  *     installLoadBalancer({ virtualIp: '127.0.0.2', virtualPort: 9000, backendPort: 9001, idleTimeoutSeconds: 3 });
