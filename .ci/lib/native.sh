@@ -36,7 +36,8 @@ ka_node_binary() {
   local binary="$prefix/node_modules/node-linux-$arch/bin/node"
   if [ ! -x "$binary" ]; then
     ka_log "installing node-linux-$arch@$line into $prefix"
-    npm install --no-save --no-audit --no-fund --prefix "$prefix" "node-linux-$arch@$line" >&2 ||
+    # --force: npm refuses a binary for another CPU (wanted to run under qemu) otherwise.
+    npm install --no-save --no-audit --no-fund --force --prefix "$prefix" "node-linux-$arch@$line" >&2 ||
       ka_die "npm install node-linux-$arch@$line"
   fi
   printf '%s\n' "$binary"

@@ -1,0 +1,170 @@
+/*
+ * The portable C core (native/keepalive.h) on real loopback sockets, without
+ * Node: what it writes is read back with plain getsockopt, not with ka_read.
+ * Built and run by test/native/core.test.ts with the host compiler, and by
+ * .ci/cross.sh statically against musl and for arm64 (run under qemu), so
+ * the same checks cover every C library and CPU we can execute here.
+ * Prints "N passed, N failed" and exits non-zero on any failure.
+ */
+#include "keepalive.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+static int passed, failed;
+
+#define CHECK(condition, ...)                                       \
+  do {                                                              \
+    if (condition) {                                                \
+      passed++;                                                     \
+    } else {                                                        \
+      failed++;                                                     \
+      fprintf(stderr, "FAIL %s:%d: %s: ", __FILE__, __LINE__, #condition); \
+      fprintf(stderr, __VA_ARGS__);                                 \
+      fputc('\n', stderr);                                          \
+    }                                                               \
+  } while (0)
+
+static int kernel_value(int fd, int level, int option) {
+  int value = -12345;
+  socklen_t length = sizeof value;
+  if (getsockopt(fd, level, option, &value, &length) != 0) return -errno;
+  return value;
+}
+
+/* A connected loopback TCP client over the given family; -1 if the family is unavailable. */
+static int tcp_client(int family, int *accepted) {
+  struct sockaddr_storage address;
+  socklen_t length;
+  memset(&address, 0, sizeof address);
+  if (family == AF_INET) {
+    struct sockaddr_in *v4 = (struct sockaddr_in *)&address;
+    v4->sin_family = AF_INET;
+    v4->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    length = sizeof *v4;
+  } else {
+    struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)&address;
+    v6->sin6_family = AF_INET6;
+    v6->sin6_addr = in6addr_loopback;
+    length = sizeof *v6;
+  }
+  int listener = socket(family, SOCK_STREAM, 0);
+  if (listener < 0) return -1;
+  if (bind(listener, (struct sockaddr *)&address, length) != 0 || listen(listener, 1) != 0 ||
+      getsockname(listener, (struct sockaddr *)&address, &length) != 0) {
+    close(listener);
+    return -1;
+  }
+  int client = socket(family, SOCK_STREAM, 0);
+  if (client < 0 || connect(client, (struct sockaddr *)&address, length) != 0) {
+    close(listener);
+    if (client >= 0) close(client);
+    return -1;
+  }
+  *accepted = accept(listener, NULL, NULL);
+  close(listener);
+  return client;
+}
+
+static void expect_failure(int result, const ka_error_t *error, int err, const char *option, const char *what) {
+  CHECK(result == -1, "%s: expected failure, got %d", what, result);
+  if (result != -1) return; /* error was not filled in */
+  CHECK(error->err == err, "%s: errno %s, expected %s", what, ka_errno_name(error->err), ka_errno_name(err));
+  CHECK(strcmp(error->option, option) == 0, "%s: option %s, expected %s", what, error->option, option);
+}
+
+static void check_tcp_socket(int family, const char *name) {
+  int accepted = -1;
+  int fd = tcp_client(family, &accepted);
+  if (fd < 0) {
+    printf("SKIPPED: no loopback %s here (%s)\n", name, strerror(errno));
+    return;
+  }
+  ka_error_t error;
+  CHECK(ka_check_tcp(fd, &error) == 0, "%s: check_tcp failed with %s", name, ka_errno_name(error.err));
+
+  ka_config_t config = {1, 30, 5, 3, 45000};
+  CHECK(ka_apply(fd, &config, &error) == 0, "%s: apply failed: %s(%s)", name, error.option, ka_errno_name(error.err));
+  CHECK(kernel_value(fd, SOL_SOCKET, SO_KEEPALIVE) == 1, "%s: SO_KEEPALIVE", name);
+#ifdef TCP_KEEPIDLE
+  CHECK(kernel_value(fd, IPPROTO_TCP, TCP_KEEPIDLE) == 30, "%s: idle", name);
+#endif
+#ifdef TCP_KEEPINTVL
+  CHECK(kernel_value(fd, IPPROTO_TCP, TCP_KEEPINTVL) == 5, "%s: interval", name);
+#endif
+#ifdef TCP_KEEPCNT
+  CHECK(kernel_value(fd, IPPROTO_TCP, TCP_KEEPCNT) == 3, "%s: count", name);
+#endif
+#ifdef TCP_USER_TIMEOUT
+  CHECK(kernel_value(fd, IPPROTO_TCP, TCP_USER_TIMEOUT) == 45000, "%s: user timeout", name);
+#endif
+
+  /* KA_UNCHANGED leaves a value alone; enable 0 keeps the tuning. */
+  ka_config_t partial = {0, KA_UNCHANGED, KA_UNCHANGED, 7, KA_UNCHANGED};
+  CHECK(ka_apply(fd, &partial, &error) == 0, "%s: partial apply", name);
+  ka_state_t state;
+  CHECK(ka_read(fd, &state, &error) == 0, "%s: read failed: %s", name, ka_errno_name(error.err));
+  CHECK(state.enable == 0 && state.idle_s == 30 && state.interval_s == 5 && state.count == 7 && state.user_timeout_ms == 45000,
+        "%s: read back %d %d %d %d %d", name, state.enable, state.idle_s, state.interval_s, state.count, state.user_timeout_ms);
+  CHECK(kernel_value(fd, SOL_SOCKET, SO_KEEPALIVE) == 0, "%s: SO_KEEPALIVE off", name);
+
+  /* The kernel refuses a count of 0; the error names the option and SO_KEEPALIVE is left as it was. */
+  ka_config_t refused = {1, KA_UNCHANGED, KA_UNCHANGED, 0, KA_UNCHANGED};
+  expect_failure(ka_apply(fd, &refused, &error), &error, EINVAL, "TCP_KEEPCNT", name);
+  CHECK(strcmp(error.syscall, "setsockopt") == 0, "%s: syscall %s", name, error.syscall);
+  CHECK(kernel_value(fd, SOL_SOCKET, SO_KEEPALIVE) == 0, "%s: a failed apply switched keepalive on", name);
+
+  /* The accepted side is a TCP socket too, and independent of the client. */
+  CHECK(ka_check_tcp(accepted, &error) == 0, "%s: accepted check_tcp", name);
+  CHECK(kernel_value(accepted, IPPROTO_TCP, TCP_KEEPCNT) != 7, "%s: accepted socket changed with the client", name);
+  close(accepted);
+  close(fd);
+  /* A closed fd is EBADF, never a crash. */
+  expect_failure(ka_check_tcp(fd, &error), &error, EBADF, "SO_TYPE", "closed fd");
+  expect_failure(ka_read(fd, &state, &error), &error, EBADF, "SO_KEEPALIVE", "read on closed fd");
+}
+
+static void check_refusals(void) {
+  ka_error_t error;
+  int udp = socket(AF_INET, SOCK_DGRAM, 0);
+  expect_failure(ka_check_tcp(udp, &error), &error, EPROTOTYPE, "SO_TYPE", "udp socket");
+  close(udp);
+
+  int pair[2];
+  CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, pair) == 0, "socketpair: %s", strerror(errno));
+  expect_failure(ka_check_tcp(pair[0], &error), &error, EAFNOSUPPORT, "SO_DOMAIN", "unix stream socket");
+  close(pair[0]);
+  close(pair[1]);
+
+  int pipe_ends[2];
+  CHECK(pipe(pipe_ends) == 0, "pipe: %s", strerror(errno));
+  expect_failure(ka_check_tcp(pipe_ends[0], &error), &error, ENOTSOCK, "SO_TYPE", "pipe");
+  close(pipe_ends[0]);
+  close(pipe_ends[1]);
+
+  CHECK(strcmp(ka_errno_name(EBADF), "EBADF") == 0, "errno name %s", ka_errno_name(EBADF));
+  CHECK(strcmp(ka_errno_name(-77), "UNKNOWN") == 0, "unknown errno name %s", ka_errno_name(-77));
+  CHECK(strcmp(ka_errno_description(ENOTSOCK), "not a socket") == 0, "description %s", ka_errno_description(ENOTSOCK));
+
+  unsigned capabilities = ka_capabilities();
+  CHECK((capabilities & KA_CAP_READ_BACK) != 0, "capabilities %u", capabilities);
+#ifdef __linux__
+  unsigned linux_has_all = KA_CAP_IDLE | KA_CAP_INTERVAL | KA_CAP_COUNT | KA_CAP_USER_TIMEOUT | KA_CAP_READ_BACK;
+  CHECK(capabilities == linux_has_all, "capabilities %u on Linux", capabilities);
+#endif
+}
+
+int main(void) {
+  check_tcp_socket(AF_INET, "IPv4");
+  check_tcp_socket(AF_INET6, "IPv6");
+  check_refusals();
+  printf("%d passed, %d failed\n", passed, failed);
+  return failed == 0 && passed > 0 ? 0 : 1;
+}
