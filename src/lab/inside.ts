@@ -14,13 +14,17 @@
  * Every helper acts on this process's private namespace only (loopback, its own
  * conntrack table): nothing outside the namespace is touched.
  */
-import { execFileSync } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import fs from 'node:fs';
+import { promisify } from 'node:util';
 import { REPORT_MARKER, type ReportEnvelope } from './run';
 
+// ss on a busy host (10 000 sockets) prints megabytes.
+const MAX_OUTPUT = 256 * 1024 * 1024;
+const execFileAsync = promisify(execFile);
+
 function run(command: string, args: string[], input?: string): string {
-  // ss on a busy host (10 000 sockets) prints megabytes.
-  return execFileSync(command, args, { encoding: 'utf8', input, stdio: ['pipe', 'pipe', 'pipe'], maxBuffer: 256 * 1024 * 1024 });
+  return execFileSync(command, args, { encoding: 'utf8', input, stdio: ['pipe', 'pipe', 'pipe'], maxBuffer: MAX_OUTPUT });
 }
 
 export function bringLoopbackUp(): void {
@@ -133,8 +137,21 @@ export function parseSsDuration(text: string): number {
  * e.g. ['sport', '=', ':9000'].
  */
 export function socketTimers(filter: readonly string[] = []): SocketLine[] {
+  return parseSs(run('ss', ['-tinoaH', ...filter]));
+}
+
+/**
+ * socketTimers() without blocking the event loop: for sampling while a
+ * measurement runs, so the socket's error event is never held up by ss.
+ */
+export async function readSocketTimers(filter: readonly string[] = []): Promise<SocketLine[]> {
+  const { stdout } = await execFileAsync('ss', ['-tinoaH', ...filter], { encoding: 'utf8', maxBuffer: MAX_OUTPUT });
+  return parseSs(stdout);
+}
+
+function parseSs(output: string): SocketLine[] {
   const lines: SocketLine[] = [];
-  for (const line of run('ss', ['-tinoaH', ...filter]).split('\n')) {
+  for (const line of output.split('\n')) {
     if (line.trim() === '') continue;
     if (/^\s/.test(line)) {
       // ss -i puts details on a continuation line.
@@ -160,10 +177,19 @@ export function socketTimers(filter: readonly string[] = []): SocketLine[] {
   return lines;
 }
 
+const connectionFilter = (localPort: number, peerPort: number): string[] =>
+  ['sport', '=', `:${localPort}`, 'and', 'dport', '=', `:${peerPort}`];
+const isConnection = (localPort: number, peerPort: number) => (line: SocketLine): boolean =>
+  line.local.endsWith(`:${localPort}`) && line.peer.endsWith(`:${peerPort}`);
+
 /** One connection as ss sees it, by its local and peer ports. */
 export function socketTimerFor(localPort: number, peerPort: number): SocketLine | undefined {
-  return socketTimers(['sport', '=', `:${localPort}`, 'and', 'dport', '=', `:${peerPort}`])
-    .find((line) => line.local.endsWith(`:${localPort}`) && line.peer.endsWith(`:${peerPort}`));
+  return socketTimers(connectionFilter(localPort, peerPort)).find(isConnection(localPort, peerPort));
+}
+
+/** socketTimerFor() without blocking the event loop. */
+export async function readSocketTimerFor(localPort: number, peerPort: number): Promise<SocketLine | undefined> {
+  return (await readSocketTimers(connectionFilter(localPort, peerPort))).find(isConnection(localPort, peerPort));
 }
 
 /** The JSON argument runInNamespace passed to this script. */

@@ -17,7 +17,7 @@ import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { configureKeepalive, getKeepalive, type KeepaliveState } from '../core/keepalive';
 import type { KeepaliveOptions } from '../core/options';
-import { bringLoopbackUp, dropAllIncoming, installLoadBalancer, type SocketLine, socketTimerFor, takeLoopbackDown } from './inside';
+import { bringLoopbackUp, dropAllIncoming, installLoadBalancer, readSocketTimerFor, type SocketLine, socketTimerFor, takeLoopbackDown } from './inside';
 import { runInNamespace, scenarioRunnerPath } from './run';
 
 /** How the watched socket is kept alive. */
@@ -98,17 +98,29 @@ function ssLine(socket: net.Socket): SocketLine | null {
 
 const SS_SAMPLE_MS = 500;
 
-/** Samples the socket's `ss -tino` line while it is open; stop() returns the last one seen. */
-function sampleSocket(socket: net.Socket): { stop(): SocketLine | null } {
+/**
+ * Samples the socket's `ss -tino` line while it is open, without blocking the
+ * event loop (the measurement is the time the error event is seen);
+ * stop() takes a last sample if still open and returns the last line seen.
+ */
+function sampleSocket(socket: net.Socket): { stop(): Promise<SocketLine | null> } {
   let last: SocketLine | null = null;
-  const sample = (): void => {
-    if (!socket.destroyed) last = ssLine(socket) ?? last;
+  const ports = [socket.localPort ?? -1, socket.remotePort ?? -1] as const;
+  let pending: Promise<void> = Promise.resolve();
+  const sample = (): Promise<void> => {
+    if (socket.destroyed) return pending;
+    pending = pending.then(async () => {
+      const line = await readSocketTimerFor(...ports).catch(() => undefined);
+      // A line read after the socket died would show the kernel's cleanup, not the connection.
+      if (line !== undefined && !socket.destroyed) last = line;
+    });
+    return pending;
   };
-  const sampler = setInterval(sample, SS_SAMPLE_MS);
+  const sampler = setInterval(() => void sample(), SS_SAMPLE_MS);
   return {
-    stop() {
+    async stop() {
       clearInterval(sampler);
-      sample();
+      await sample();
       return last;
     },
   };
@@ -168,7 +180,7 @@ async function vanishingPeer(scenario: VanishingPeerScenario): Promise<ScenarioR
   }
   const detected = await watchForError(watched, startedAt, startedAt + scenario.observeMs);
   const watchedMs = performance.now() - startedAt;
-  return { scenario, kernel, ssBefore, ssLastSeen: sampler.stop(), detected, deliveredAfterMs: null, watchedMs };
+  return { scenario, kernel, ssBefore, ssLastSeen: await sampler.stop(), detected, deliveredAfterMs: null, watchedMs };
 }
 
 async function loadBalancerIdle(scenario: LoadBalancerScenario): Promise<ScenarioReport> {
@@ -206,7 +218,7 @@ async function loadBalancerIdle(scenario: LoadBalancerScenario): Promise<Scenari
     watchForError(client, writtenAt, until).then((detected) => ({ deliveredAfterMs: null, detected })),
   ]);
   const watchedMs = performance.now() - writtenAt;
-  return { scenario, kernel, ssBefore, ssLastSeen: sampler.stop(), ...outcome, watchedMs };
+  return { scenario, kernel, ssBefore, ssLastSeen: await sampler.stop(), ...outcome, watchedMs };
 }
 
 /** Runs inside the namespace (called by child.js). */
