@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The addon under AddressSanitizer + UndefinedBehaviorSanitizer (the core jest
 # suite against a clang -fsanitize=address,undefined build) and under valgrind
-# memcheck (.ci/valgrind-workload.js against a -g build). Fails on any finding
+# memcheck (.ci/addon-workload.js against a -g build). Fails on any finding
 # that involves the addon, and also if a deliberately broken canary goes unseen.
 #
 # Usage: bash .ci/sanitizers.sh [asan|valgrind|all]   (default all)
@@ -123,7 +123,7 @@ valgrind_run() {
   CFLAGS="-g -O1" CXXFLAGS="-g -O1" ka_build_addon "$copy" "$(command -v node)"
   (cd "$copy" && npm run --silent build) || ka_die "tsc in $copy"
   local log="$work/memcheck.log" rounds="${TCPKA_VALGRIND_ROUNDS:-20}"
-  timeout 600 bash -c "$(declare -f run_memcheck); run_memcheck '$log' '$KA_REPO_ROOT/.ci/valgrind-workload.js' '$copy' '$rounds'" |
+  timeout 600 bash -c "$(declare -f run_memcheck); run_memcheck '$log' '$KA_REPO_ROOT/.ci/addon-workload.js' '$copy' '$rounds'" |
     tee "$work/memcheck.out"
   status=${PIPESTATUS[0]}
   grep -qxF "addon: $copy/build/Release/tcp_keepalive.node" "$work/memcheck.out" ||

@@ -1,8 +1,9 @@
 'use strict';
-// What .ci/sanitizers.sh runs under valgrind memcheck: every path through the
-// addon (load, checkTcp, apply, read, each kind of failure) on real loopback
-// sockets, with results checked against the kernel so a broken build cannot
-// pass quietly. Usage: node valgrind-workload.js <package dir> [rounds]
+// Every path through the addon (load, checkTcp, apply, read, each kind of
+// failure) on real loopback sockets, with results checked against the kernel so
+// a broken build cannot pass quietly. Run under valgrind memcheck by
+// .ci/sanitizers.sh and under qemu with the arm64 prebuild by .ci/cross.sh.
+// Usage: node addon-workload.js <package dir> [rounds]
 const assert = require('node:assert/strict');
 const dgram = require('node:dgram');
 const fs = require('node:fs');
@@ -16,9 +17,9 @@ const rounds = Number(process.argv[3] || 20);
 const { configureKeepalive, getKeepalive, capabilities, systemDefaults } = require(path.join(packageDir, 'dist'));
 const { addon } = require(path.join(packageDir, 'dist', 'native', 'load.js'));
 
-// A hard stop: under valgrind everything is slow, but a hang is still a failure.
+// A hard stop: under valgrind or qemu everything is slow, but a hang is still a failure.
 setTimeout(() => {
-  console.error('valgrind workload: timed out');
+  console.error('addon workload: timed out');
   process.exit(2);
 }, 240_000).unref();
 
@@ -109,7 +110,7 @@ async function main() {
   assert.ok(systemDefaults().idle > 0);
   await exerciseErrorPaths();
   await exerciseConfigureAndRead();
-  console.log(`valgrind workload: ${rounds} rounds of configure/read plus every error path, all checked against the kernel`);
+  console.log(`addon workload: ${rounds} rounds of configure/read plus every error path, all checked against the kernel`);
 }
 
 main().catch((error) => {
