@@ -60,8 +60,8 @@ test(`${CONCURRENT} workers at once, ${CHURN_ROUNDS * 2} created and terminated:
     expect(worker.errors).toEqual([]);
     expect([0, 1]).toContain(worker.code); // 1 = terminated, 0 = terminated before it ran any code
   }
-  // The point is terminating workers that hold a loaded addon and open sockets: make sure that happened.
-  expect(report.churned.filter((worker) => worker.loaded).length).toBeGreaterThanOrEqual(5);
+  // The point is terminating workers that hold a loaded addon and open sockets: every even round waits for that.
+  expect(report.churned.filter((worker) => worker.loaded).length).toBeGreaterThanOrEqual(CHURN_ROUNDS);
 
   expect(report.mainThread).toEqual(bothSides);
 }, 45_000);
