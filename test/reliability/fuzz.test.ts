@@ -51,6 +51,13 @@ afterAll(async () => {
     + `${outcomes.applied.toLocaleString('en')} applied, ${outcomes.refused.toLocaleString('en')} refused with a code`);
 });
 
+/** A connected client of its own, so that one test's policy cannot be mistaken for another's. */
+async function freshClient(port: number): Promise<net.Socket> {
+  const client = track(net.connect(port, '127.0.0.1'));
+  await once(client, 'connect');
+  return client;
+}
+
 function merged(before: KeepaliveState, change: Partial<KeepaliveState>): KeepaliveState {
   return { ...before, ...change };
 }
@@ -120,9 +127,7 @@ test(`every option shape on every socket-like input (${RUNS.toLocaleString('en')
 
 test(`sockets mid-connect: applied exactly on 'connect', or refused and untouched (${CONNECT_RUNS} runs)`, async () => {
   const { port } = await listen();
-  const fresh = track(net.connect(port, '127.0.0.1'));
-  await once(fresh, 'connect');
-  const defaults = getKeepalive(fresh);
+  const defaults = getKeepalive(await freshClient(port));
   const connectFamilies = fc.constantFrom('net.connect', 'new Socket then connect', 'localhost, autoSelectFamily');
 
   await fc.assert(
@@ -156,6 +161,24 @@ test(`sockets mid-connect: applied exactly on 'connect', or refused and untouche
     }),
     { numRuns: CONNECT_RUNS },
   );
+});
+
+const STICKY_RUNS = Math.max(300, Math.floor(RUNS / 10));
+test(`a client library's setKeepAlive with any arguments leaves the policy in force (${STICKY_RUNS} runs)`, async () => {
+  const client = await freshClient((await listen()).port);
+  const policy = { idle: 30_000, interval: 5_000, count: 3, userTimeout: 45_000 };
+  configureKeepalive(client, policy);
+  const argument = fc.oneof(fc.boolean(), fc.integer({ min: -5, max: 100_000 }), fc.double(), fc.anything(), fc.constant(undefined));
+  fc.assert(fc.property(fc.array(argument, { maxLength: 4 }), (args) => {
+    executed++;
+    try {
+      (client.setKeepAlive as (...a: unknown[]) => unknown)(...args);
+    } catch (error) {
+      assertCoded(error, `setKeepAlive(${show(args)})`); // Node's own argument errors pass through
+    }
+    const state = getKeepalive(client);
+    if (!sameState(state, { enabled: true, ...policy })) throw new Error(`after setKeepAlive(${show(args)}) the kernel holds ${show(state)}`);
+  }), { numRuns: STICKY_RUNS });
 });
 
 test('getKeepalive on every socket-like input: the kernel state of a TCP socket, otherwise a coded error', () => {
