@@ -247,17 +247,17 @@ describe('over and over on the same pending socket', () => {
   test('10 000 configure calls and 1 000 setKeepAlive calls: one listener, no warning, the last values win', async () => {
     const { port } = await listen();
     const client = track(net.connect(port, '127.0.0.1'));
-    {
-      const base = { connect: client.listenerCount('connect'), close: client.listenerCount('close') };
-      for (let i = 1; i <= 10_000; i++) configureKeepalive(client, { idle: 1000 + (i % 100) * 1000, count: (i % 127) + 1 });
-      for (let i = 0; i < 1000; i++) client.setKeepAlive(true, 1000 + i); // a client library; each call re-applies our policy
-      expect(client.listenerCount('connect')).toBe(base.connect + 1);
-      expect(client.listenerCount('close')).toBe(base.close + 1);
-      await within(2000, once(client, 'connect'), "'connect'");
-      expect(getKeepalive(client)).toMatchObject({ enabled: true, idle: 1000 + (10_000 % 100) * 1000, count: (10_000 % 127) + 1 });
-      expect(client.listenerCount('connect')).toBe(base.connect);
-      expect(client.listenerCount('close')).toBe(base.close);
-    }
+    const base = { connect: client.listenerCount('connect'), close: client.listenerCount('close') };
+    for (let i = 1; i <= 10_000; i++) configureKeepalive(client, { idle: 1000 + (i % 100) * 1000, count: (i % 127) + 1 });
+    configureKeepalive(client, { idle: 123_000, userTimeout: 4567 }); // the last word, distinct from every earlier one
+    for (let i = 0; i < 1000; i++) client.setKeepAlive(true, 1000 + i); // a client library; each call re-applies our policy
+    expect(client.listenerCount('connect')).toBe(base.connect + 1);
+    expect(client.listenerCount('close')).toBe(base.close + 1);
+    await within(2000, once(client, 'connect'), "'connect'");
+    // count comes from the last call that set it (i = 10 000); idle and userTimeout from the final call.
+    expect(getKeepalive(client)).toMatchObject({ enabled: true, idle: 123_000, count: (10_000 % 127) + 1, userTimeout: 4567 });
+    expect(client.listenerCount('connect')).toBe(base.connect);
+    expect(client.listenerCount('close')).toBe(base.close);
     expect(maxListenersWarned(client, 'connect') || maxListenersWarned(client, 'close')).toBe(false);
   });
 
