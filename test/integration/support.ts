@@ -7,6 +7,10 @@ import { spawnSync } from 'node:child_process';
 import diagnosticsChannel from 'node:diagnostics_channel';
 import net from 'node:net';
 import { getKeepalive } from '../../src';
+import { kernelReader, readFromOutside } from '../helpers/independent-kernel';
+
+/** CI must run everything (same reading of CI as test/faults/lab.ts). */
+const inCi = process.env.CI !== undefined && process.env.CI !== '' && process.env.CI !== 'false';
 
 /** Deliberately unlike every default (Linux 7200/75/9, libuv's forced 1 s × 10, clients' 30–120 s). */
 export const POLICY = { idle: 7000, interval: 3000, count: 4, userTimeout: 25000 } as const;
@@ -14,10 +18,36 @@ export const POLICY = { idle: 7000, interval: 3000, count: 4, userTimeout: 25000
 /** What the kernel must hold for a configured socket. */
 export const CONFIGURED = { enabled: true, ...POLICY };
 
-/** Reads the kernel (getsockopt on the socket's fd) and compares with the policy. */
+/** The TCP fd under a socket (through TLSWrap's _parent), for the outside reader. */
+function tcpFd(socket: net.Socket): number {
+  type Handle = { fd?: number; _parent?: Handle | null };
+  let handle = (socket as unknown as { _handle: Handle | null })._handle;
+  while (handle?._parent) handle = handle._parent;
+  return handle?.fd ?? -1;
+}
+
+let outsideReaderNoticeShown = false;
+
+/**
+ * Reads the kernel and compares with the policy — twice: through getKeepalive
+ * (our addon's getsockopt) and from outside the process (a separately
+ * compiled reader using pidfd_getfd + getsockopt, test/helpers), so a bug in
+ * the addon's read-back cannot make a test pass.
+ */
 export function expectConfigured(socket: net.Socket | undefined): void {
   expect(socket).toBeInstanceOf(net.Socket);
   expect(getKeepalive(socket!)).toEqual(CONFIGURED);
+  const reader = kernelReader();
+  if ('binary' in reader) {
+    expect(readFromOutside(reader.binary, tcpFd(socket!))).toEqual({
+      enabled: 1, idle: POLICY.idle / 1000, interval: POLICY.interval / 1000, count: POLICY.count, userTimeout: POLICY.userTimeout,
+    });
+  } else if (inCi) {
+    throw new Error(`the outside kernel reader is required on CI: ${reader.unavailable}`);
+  } else if (!outsideReaderNoticeShown) {
+    outsideReaderNoticeShown = true;
+    process.stderr.write(`\nNOTE: only getKeepalive checked; outside reader unavailable: ${reader.unavailable}\n`);
+  }
 }
 
 /** What a client's own setKeepAlive(true, delay) leaves on libuv: interval forced to 1 s, count to 10. */
@@ -104,9 +134,6 @@ export function opensslMissing(): string | undefined {
   const found = spawnSync('openssl', ['version'], { encoding: 'utf8' });
   return found.status === 0 ? undefined : 'openssl is not installed (apt-get install -y openssl): no throwaway TLS certificate';
 }
-
-/** CI must run everything (same reading of CI as test/faults/lab.ts). */
-const inCi = process.env.CI !== undefined && process.env.CI !== '' && process.env.CI !== 'false';
 
 /** A describe block needing a tool or service: skips loudly locally, fails on CI. */
 export function describeWhen(name: string, missing: string | undefined, body: () => void): void {
