@@ -223,13 +223,21 @@ describe('installKeepalive', () => {
     expect(getKeepalive(socket).enabled).toBe(false);
   });
 
-  test('tls.connect is seen exactly where the Node line publishes it (seesTlsConnect); https.request on every line', async () => {
+  test('tls.connect and Socket#connect are seen exactly where the Node line publishes them (seesTlsConnect); https.request on every line', async () => {
     const { key, cert } = selfSignedCertificate();
     const { port } = await tlsServer(key, cert);
     const installation = install({ ...POLICY, match: { port } });
     const direct = await connected(tls.connect({ port, host: '127.0.0.1', rejectUnauthorized: false }), 'secureConnect');
     if (installation.seesTlsConnect) expect(getKeepalive(direct)).toEqual(CONFIGURED);
     else expect(getKeepalive(direct).enabled).toBe(false); // Node 20: documented gap
+
+    // pg's way: connect() on a socket not made by net.connect — seen on the same lines as tls.connect.
+    const plain = await listen();
+    install({ ...POLICY, match: { port: plain.port } });
+    const unconnected = new net.Socket();
+    unconnected.connect(plain.port, '127.0.0.1');
+    await connected(unconnected);
+    expect(getKeepalive(unconnected).enabled).toBe(installation.seesTlsConnect);
 
     // https.request: its TLS socket comes through http.client.request.start on every line.
     const https = await import('node:https');
