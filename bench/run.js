@@ -1,7 +1,8 @@
 'use strict';
 // `npm run bench`: builds what it needs (dist/, the C floor, the Node 26
-// binary in .bench-tmp/), runs the four benchmarks, prints the results and
-// writes them to bench/RESULTS.md. BENCH_STRICT=1 exits 1 when a target is missed.
+// binary in .bench-tmp/), runs the benchmarks (four timed, one counting
+// instructions with callgrind), prints the results and writes them to
+// bench/RESULTS.md. BENCH_STRICT=1 exits 1 when a target is missed.
 // BENCH_QUICK=1 runs fewer rounds and sockets (for trying the harness, not for RESULTS.md).
 const { execFileSync } = require('node:child_process');
 const fs = require('node:fs');
@@ -72,6 +73,7 @@ async function main() {
     ['pending sockets', () => require('./benchmarks/pending').run({ plan: quick ? plan : { rounds: 9, warmupRounds: 1, roundMs: 60 } })],
     ['scale and memory', () => require('./benchmarks/scale').run({ sockets: quick ? 10_000 : 100_000 })],
     ['import cost', () => require('./benchmarks/import-cost').run({ plan: { rounds: quick ? 5 : 21, warmupRounds: 1 } })],
+    ['instructions per call (callgrind)', () => require('./benchmarks/instructions').run({ floorBinary })],
   ];
   const sections = [];
   for (const [name, step] of steps) {
