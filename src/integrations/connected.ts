@@ -22,8 +22,16 @@ const NOT_TCP = new Set(['EAFNOSUPPORT', 'ENOTSOCK', 'EOPNOTSUPP', 'ENOPROTOOPT'
  * keeps a private copy the caller cannot change afterwards.
  */
 export function checkedOptions(options: KeepaliveOptions | undefined): Readonly<KeepaliveOptions> {
-  validateOptions(options, capabilities);
-  return Object.freeze({ ...options });
+  if (options === undefined) return Object.freeze({});
+  let copy: KeepaliveOptions;
+  try {
+    // Copy first, validate the copy: a getter is read once, and what was checked is what gets applied.
+    copy = typeof options === 'object' && options !== null && !Array.isArray(options) ? { ...options } : options;
+  } catch {
+    copy = options; // a throwing getter: let the core report it with its coded error
+  }
+  validateOptions(copy, capabilities);
+  return Object.freeze(copy);
 }
 
 /**

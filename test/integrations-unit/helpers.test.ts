@@ -51,6 +51,18 @@ describe('withKeepalive', () => {
     expect(() => withKeepalive(() => new net.Socket(), { idle: 10 })).toThrow(expect.objectContaining({ code: 'ERR_OUT_OF_RANGE' }));
     expect(() => withKeepalive(() => new net.Socket(), { idel: 1000 } as object)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_VALUE' }));
     expect(() => withKeepalive('net.connect' as unknown as () => net.Socket)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE' }));
+    expect(() => withKeepalive(() => new net.Socket(), 'fast' as unknown as object)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE' }));
+    const throwing = new Proxy({}, { ownKeys: () => { throw new Error('trap'); } });
+    expect(() => withKeepalive(() => new net.Socket(), throwing)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_VALUE' }));
+  });
+
+  test('a getter is read once: what was validated is what the kernel gets', async () => {
+    const { port } = await listen();
+    let reads = 0;
+    const shifty = { get idle() { reads += 1; return reads === 1 ? 9000 : 0; } };
+    const factory = withKeepalive(() => net.connect(port, '127.0.0.1'), shifty);
+    expect(getKeepalive(await connected(factory())).idle).toBe(9000);
+    expect(reads).toBe(1);
   });
 
   test('the options object is copied: changing it later changes nothing', async () => {
