@@ -16,6 +16,15 @@ const SOCKETS = Number(process.argv[2] ?? 100_000);
 const BATCH = Number(process.argv[3] ?? 1000);
 const CONFIGURE = process.argv[4] !== 'plain';
 const WARMUP_BATCHES = 5;
+/** Heap samples taken along the run; retention shows as a slope, table resizes and bytecode flushing as noise. */
+const HEAP_SAMPLES = 10;
+
+/** Every client socket, once closed, must be collectable: nothing of ours may keep it. */
+let socketsCollected = 0;
+let socketsRegistered = 0;
+const collection = new FinalizationRegistry(() => {
+  socketsCollected++;
+});
 
 function optionsFor(i) {
   const c = configurationFor(i);
@@ -24,6 +33,29 @@ function optionsFor(i) {
 
 function listenerCounts(socket) {
   return socket.eventNames().map((name) => `${String(name)}:${socket.listenerCount(name)}`).sort().join(',');
+}
+
+/** Least-squares slope of y over x. */
+function slope(points) {
+  const n = points.length;
+  const meanX = points.reduce((sum, [x]) => sum + x, 0) / n;
+  const meanY = points.reduce((sum, [, y]) => sum + y, 0) / n;
+  let covariance = 0;
+  let variance = 0;
+  for (const [x, y] of points) {
+    covariance += (x - meanX) * (y - meanY);
+    variance += (x - meanX) ** 2;
+  }
+  return covariance / variance;
+}
+
+/** Forces GCs and lets finalizers run until every registered socket is collected (or gives up). */
+async function collectClosedSockets() {
+  for (let round = 0; round < 50 && socketsCollected < socketsRegistered; round++) {
+    global.gc();
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  return socketsRegistered - socketsCollected;
 }
 
 function settledMemory() {
@@ -45,6 +77,8 @@ async function batch(port, first, size, problems) {
   for (let k = 0; k < size; k++) {
     const i = first + k;
     const socket = net.connect({ port, host: '127.0.0.1' });
+    collection.register(socket, undefined);
+    socketsRegistered++;
     socket.on('error', (error) => problems.push(`socket ${i}: ${error.code ?? error.message}`));
     before.push(listenerCounts(socket));
     if (CONFIGURE && i % 2 === 0) configureKeepalive(socket, optionsFor(i));
@@ -84,17 +118,28 @@ async function main() {
     // Warm-up: the JIT's code and feedback, the addon and the WeakMaps reach their steady size before the baseline.
     for (let k = 0; k < WARMUP_BATCHES; k++) await batch(server.port, SOCKETS + k * BATCH, BATCH, problems);
     const baseline = settledMemory();
+    const heapSamples = [[0, baseline.heapUsed]];
+    const batches = Math.ceil(SOCKETS / BATCH);
+    const sampleEvery = Math.max(1, Math.floor(batches / HEAP_SAMPLES));
+    let samplingNs = 0;
     const start = process.hrtime.bigint();
     let configureNs = 0n;
     const batchNsPerSocket = [];
-    for (let first = 0; first < SOCKETS; first += BATCH) {
+    for (let index = 0, first = 0; first < SOCKETS; index++, first += BATCH) {
       const size = Math.min(BATCH, SOCKETS - first);
       const timing = await batch(server.port, first, size, problems);
       configureNs += timing.configureNs;
       batchNsPerSocket.push(timing.batchNs / size);
+      if ((index + 1) % sampleEvery === 0 && first + size < SOCKETS) {
+        const sampleStart = process.hrtime.bigint();
+        heapSamples.push([first + size, settledMemory().heapUsed]);
+        samplingNs += Number(process.hrtime.bigint() - sampleStart);
+      }
     }
-    const wallNs = Number(process.hrtime.bigint() - start);
+    const wallNs = Number(process.hrtime.bigint() - start) - samplingNs;
     const final = settledMemory();
+    heapSamples.push([SOCKETS, final.heapUsed]);
+    const notCollected = await collectClosedSockets();
     process.stdout.write(`${JSON.stringify({
       mode: CONFIGURE ? 'configured' : 'plain',
       sockets: SOCKETS,
@@ -106,6 +151,9 @@ async function main() {
       configureNsPerConnectedSocket: Number(configureNs) / Math.ceil(SOCKETS / 2),
       baseline,
       final,
+      heapSlopeBytesPerSocket: slope(heapSamples),
+      socketsRegistered,
+      notCollected,
       problems: problems.slice(0, 10),
       problemCount: problems.length,
     })}\n`);
