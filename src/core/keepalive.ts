@@ -7,7 +7,7 @@ import net from 'node:net';
 import os from 'node:os';
 import { addon } from '../native/load';
 import { invalidArgValue, systemError, unavailableOnPlatform } from './errors';
-import { type KernelConfig, type KeepaliveOptions, mergeConfig, UNCHANGED, validateOptions } from './options';
+import { type KernelConfig, type KeepaliveOptions, mergeConfigInto, UNCHANGED, validateOptions } from './options';
 import { capabilities } from './platform';
 import { assertSocket, locate, underlyingSocket } from './socket-handle';
 
@@ -146,7 +146,7 @@ export function configureKeepalive<S extends net.Socket>(socket: S, options?: Ke
     policies.set(socket, policy);
     keepPolicyAcrossSetKeepAlive(socket, policy);
   } else {
-    policy.config = mergeConfig(policy.config, config);
+    mergeConfigInto(policy.config, config); // the policy owns its config object: no allocation per call
   }
   if (connectingSocket !== undefined) waitForConnect(socket, policy, connectingSocket);
   return socket;

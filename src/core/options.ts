@@ -120,13 +120,11 @@ export function validateOptions(options: unknown, support: OptionSupport): Kerne
   return config;
 }
 
-/** `later` over `earlier`, field by field: what the socket should hold after both calls. */
-export function mergeConfig(earlier: KernelConfig, later: KernelConfig): KernelConfig {
-  return {
-    enable: later.enable,
-    idleSeconds: later.idleSeconds === UNCHANGED ? earlier.idleSeconds : later.idleSeconds,
-    intervalSeconds: later.intervalSeconds === UNCHANGED ? earlier.intervalSeconds : later.intervalSeconds,
-    count: later.count === UNCHANGED ? earlier.count : later.count,
-    userTimeoutMs: later.userTimeoutMs === UNCHANGED ? earlier.userTimeoutMs : later.userTimeoutMs,
-  };
+/** Writes `later` over `earlier` in place, field by field: what the socket should hold after both calls. */
+export function mergeConfigInto(earlier: KernelConfig, later: KernelConfig): void {
+  earlier.enable = later.enable;
+  if (later.idleSeconds !== UNCHANGED) earlier.idleSeconds = later.idleSeconds;
+  if (later.intervalSeconds !== UNCHANGED) earlier.intervalSeconds = later.intervalSeconds;
+  if (later.count !== UNCHANGED) earlier.count = later.count;
+  if (later.userTimeoutMs !== UNCHANGED) earlier.userTimeoutMs = later.userTimeoutMs;
 }

@@ -44,14 +44,16 @@ function inspectRealHandle(): { TcpHandle: abstract new (...args: never[]) => ob
   return { TcpHandle: handle.constructor as abstract new (...args: never[]) => object, ownerSymbol };
 }
 
-const { TcpHandle, ownerSymbol } = inspectRealHandle();
+/** Inspected on first use, so importing the package opens no socket handle. */
+let realHandle: ReturnType<typeof inspectRealHandle> | undefined;
 
 /** The other C++ handle classes a socket can sit on: TLS, Unix-domain/pipe (refused by the addon's check), JS streams. */
 const OTHER_HANDLE_CLASSES = new Set(['TLSWrap', 'Pipe', 'JSStream']);
 const nativeConstructors = new WeakSet<object>();
 
 function isNodeHandle(handle: unknown): handle is InternalHandle {
-  if (handle instanceof TcpHandle) return true;
+  realHandle ??= inspectRealHandle();
+  if (handle instanceof realHandle.TcpHandle) return true;
   if (typeof handle !== 'object' || handle === null) return false;
   const constructor = (handle as { constructor?: unknown }).constructor;
   if (typeof constructor !== 'function') return false;
@@ -63,8 +65,9 @@ function isNodeHandle(handle: unknown): handle is InternalHandle {
   return true;
 }
 
+/** Only called after isNodeHandle(), which has inspected the real handle. */
 function ownerOf(handle: InternalHandle): unknown {
-  return handle[ownerSymbol];
+  return handle[realHandle!.ownerSymbol];
 }
 
 export function assertSocket(socket: unknown, argument = 'socket'): asserts socket is net.Socket {
@@ -102,7 +105,8 @@ export function locate(socket: net.Socket): Located {
     if (depth > 4 || !isNodeHandle(parent)) throw notOwned(socket);
     handle = parent;
   }
-  if (handle.constructor.name === 'JSStream') {
+  // Function#name is a slow accessor; a TCP handle (the hot path) cannot be a JSStream.
+  if (!(handle instanceof realHandle!.TcpHandle) && handle.constructor.name === 'JSStream') {
     throw invalidArgValue('socket', 'is carried by a JavaScript stream (e.g. TLS over a proxy tunnel), which has no file descriptor; configure the socket underneath it', socket);
   }
   const rawSocket = internal._parent;
