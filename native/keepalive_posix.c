@@ -2,6 +2,7 @@
 #include "keepalive.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
@@ -37,20 +38,52 @@ static int get_int(int fd, int level, int name, int *value, const char *option, 
   return 0;
 }
 
-unsigned ka_capabilities(void) {
-  unsigned capabilities = KA_CAP_READ_BACK;
+/*
+ * The four tuning options in the order they are written. An option this
+ * platform's headers lack is listed with supported = 0: asking for it is
+ * ENOPROTOOPT, reading it gives KA_UNCHANGED. Constant data, no state.
+ */
+typedef struct {
+  int supported;
+  int name;
+  const char *label;
+  size_t field; /* offset of the value in ka_config_t */
+  unsigned capability;
+} ka_tuning_option_t;
+
 #ifdef TCP_KEEPIDLE
-  capabilities |= KA_CAP_IDLE;
+#define KA_IDLE {1, TCP_KEEPIDLE, KA_IDLE_OPTION_NAME, offsetof(ka_config_t, idle_s), KA_CAP_IDLE}
+#else
+#define KA_IDLE {0, 0, "TCP_KEEPIDLE", offsetof(ka_config_t, idle_s), KA_CAP_IDLE}
 #endif
 #ifdef TCP_KEEPINTVL
-  capabilities |= KA_CAP_INTERVAL;
+#define KA_INTERVAL {1, TCP_KEEPINTVL, "TCP_KEEPINTVL", offsetof(ka_config_t, interval_s), KA_CAP_INTERVAL}
+#else
+#define KA_INTERVAL {0, 0, "TCP_KEEPINTVL", offsetof(ka_config_t, interval_s), KA_CAP_INTERVAL}
 #endif
 #ifdef TCP_KEEPCNT
-  capabilities |= KA_CAP_COUNT;
+#define KA_COUNT {1, TCP_KEEPCNT, "TCP_KEEPCNT", offsetof(ka_config_t, count), KA_CAP_COUNT}
+#else
+#define KA_COUNT {0, 0, "TCP_KEEPCNT", offsetof(ka_config_t, count), KA_CAP_COUNT}
 #endif
 #ifdef TCP_USER_TIMEOUT
-  capabilities |= KA_CAP_USER_TIMEOUT;
+#define KA_USER_TIMEOUT {1, TCP_USER_TIMEOUT, "TCP_USER_TIMEOUT", offsetof(ka_config_t, user_timeout_ms), KA_CAP_USER_TIMEOUT}
+#else
+#define KA_USER_TIMEOUT {0, 0, "TCP_USER_TIMEOUT", offsetof(ka_config_t, user_timeout_ms), KA_CAP_USER_TIMEOUT}
 #endif
+
+static const ka_tuning_option_t tuning_options[] = {KA_IDLE, KA_INTERVAL, KA_COUNT, KA_USER_TIMEOUT};
+#define KA_TUNING_OPTIONS (sizeof tuning_options / sizeof tuning_options[0])
+
+static int *field_of(ka_config_t *config, const ka_tuning_option_t *option) {
+  return (int *)((char *)config + option->field);
+}
+
+unsigned ka_capabilities(void) {
+  unsigned capabilities = KA_CAP_READ_BACK;
+  for (size_t i = 0; i < KA_TUNING_OPTIONS; i++) {
+    if (tuning_options[i].supported) capabilities |= tuning_options[i].capability;
+  }
   return capabilities;
 }
 
@@ -84,31 +117,14 @@ int ka_check_tcp(int fd, ka_error_t *error) {
 }
 
 int ka_apply(int fd, const ka_config_t *config, ka_error_t *error) {
-  /* Tuning first, switch last: a failure never leaves probes running on old timings it just half-replaced. */
-#ifdef TCP_KEEPIDLE
-  if (config->idle_s != KA_UNCHANGED &&
-      set_int(fd, IPPROTO_TCP, TCP_KEEPIDLE, config->idle_s, KA_IDLE_OPTION_NAME, error) != 0) return -1;
-#else
-  if (config->idle_s != KA_UNCHANGED) return fail(error, ENOPROTOOPT, "setsockopt", "TCP_KEEPIDLE");
-#endif
-#ifdef TCP_KEEPINTVL
-  if (config->interval_s != KA_UNCHANGED &&
-      set_int(fd, IPPROTO_TCP, TCP_KEEPINTVL, config->interval_s, "TCP_KEEPINTVL", error) != 0) return -1;
-#else
-  if (config->interval_s != KA_UNCHANGED) return fail(error, ENOPROTOOPT, "setsockopt", "TCP_KEEPINTVL");
-#endif
-#ifdef TCP_KEEPCNT
-  if (config->count != KA_UNCHANGED &&
-      set_int(fd, IPPROTO_TCP, TCP_KEEPCNT, config->count, "TCP_KEEPCNT", error) != 0) return -1;
-#else
-  if (config->count != KA_UNCHANGED) return fail(error, ENOPROTOOPT, "setsockopt", "TCP_KEEPCNT");
-#endif
-#ifdef TCP_USER_TIMEOUT
-  if (config->user_timeout_ms != KA_UNCHANGED &&
-      set_int(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, config->user_timeout_ms, "TCP_USER_TIMEOUT", error) != 0) return -1;
-#else
-  if (config->user_timeout_ms != KA_UNCHANGED) return fail(error, ENOPROTOOPT, "setsockopt", "TCP_USER_TIMEOUT");
-#endif
+  /* Tuning first, switch last: a failure never leaves probes running on timings it half-replaced. */
+  for (size_t i = 0; i < KA_TUNING_OPTIONS; i++) {
+    const ka_tuning_option_t *option = &tuning_options[i];
+    int value = *field_of((ka_config_t *)config, option);
+    if (value == KA_UNCHANGED) continue;
+    if (!option->supported) return fail(error, ENOPROTOOPT, "setsockopt", option->label);
+    if (set_int(fd, IPPROTO_TCP, option->name, value, option->label, error) != 0) return -1;
+  }
   if (config->enable != KA_UNCHANGED &&
       set_int(fd, SOL_SOCKET, SO_KEEPALIVE, config->enable ? 1 : 0, "SO_KEEPALIVE", error) != 0) return -1;
   return 0;
@@ -117,25 +133,11 @@ int ka_apply(int fd, const ka_config_t *config, ka_error_t *error) {
 int ka_read(int fd, ka_state_t *state, ka_error_t *error) {
   if (get_int(fd, SOL_SOCKET, SO_KEEPALIVE, &state->enable, "SO_KEEPALIVE", error) != 0) return -1;
   state->enable = state->enable != 0;
-#ifdef TCP_KEEPIDLE
-  if (get_int(fd, IPPROTO_TCP, TCP_KEEPIDLE, &state->idle_s, KA_IDLE_OPTION_NAME, error) != 0) return -1;
-#else
-  state->idle_s = KA_UNCHANGED;
-#endif
-#ifdef TCP_KEEPINTVL
-  if (get_int(fd, IPPROTO_TCP, TCP_KEEPINTVL, &state->interval_s, "TCP_KEEPINTVL", error) != 0) return -1;
-#else
-  state->interval_s = KA_UNCHANGED;
-#endif
-#ifdef TCP_KEEPCNT
-  if (get_int(fd, IPPROTO_TCP, TCP_KEEPCNT, &state->count, "TCP_KEEPCNT", error) != 0) return -1;
-#else
-  state->count = KA_UNCHANGED;
-#endif
-#ifdef TCP_USER_TIMEOUT
-  if (get_int(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &state->user_timeout_ms, "TCP_USER_TIMEOUT", error) != 0) return -1;
-#else
-  state->user_timeout_ms = KA_UNCHANGED;
-#endif
+  for (size_t i = 0; i < KA_TUNING_OPTIONS; i++) {
+    const ka_tuning_option_t *option = &tuning_options[i];
+    int *value = field_of(state, option);
+    *value = KA_UNCHANGED;
+    if (option->supported && get_int(fd, IPPROTO_TCP, option->name, value, option->label, error) != 0) return -1;
+  }
   return 0;
 }
