@@ -1,0 +1,78 @@
+/**
+ * The Windows strategy ("node-setKeepAlive": Node exposes no fd there) run on
+ * this Linux machine: the package is loaded as if process.platform were
+ * 'win32', so it never loads the addon and goes through Node's own
+ * socket.setKeepAlive. The kernel is then read with the real addon, which the
+ * strategy under test never touches.
+ */
+import type net from 'node:net';
+import { addon } from '../../src/native/load';
+import { closeAll, connection } from '../helpers/sockets';
+
+type Package = typeof import('../../src');
+
+function loadAsWindows(): Package {
+  const platform = Object.getOwnPropertyDescriptor(process, 'platform')!;
+  Object.defineProperty(process, 'platform', { ...platform, value: 'win32' });
+  try {
+    let loaded: Package | undefined;
+    jest.isolateModules(() => { loaded = require('../../src') as Package; });
+    return loaded!;
+  } finally {
+    Object.defineProperty(process, 'platform', platform);
+  }
+}
+
+function kernel(socket: net.Socket): { enabled: boolean; idle: number; interval: number; count: number } {
+  const out = new Int32Array(5);
+  addon!.read((socket as unknown as { _handle: { fd: number } })._handle.fd, out);
+  return { enabled: out[0] === 1, idle: out[1]! * 1000, interval: out[2]! * 1000, count: out[3]! };
+}
+
+const windows = loadAsWindows();
+const [major, minor] = process.versions.node.split('.').map(Number) as [number, number];
+const nodeHasIntervalAndCount = major > 26 || (major === 26 && minor >= 4);
+
+afterEach(closeAll);
+
+test('capabilities: idle always; interval and count only where Node has them (26.4+); never userTimeout or read-back', () => {
+  expect(windows.capabilities).toEqual({
+    strategy: 'node-setKeepAlive', idle: true, interval: nodeHasIntervalAndCount, count: nodeHasIntervalAndCount,
+    userTimeout: false, readBack: false, systemDefaults: false,
+  });
+});
+
+test('idle goes through Node and reaches the kernel', async () => {
+  const { client } = await connection();
+  windows.configureKeepalive(client, { idle: 12_000 });
+  expect(kernel(client)).toMatchObject({ enabled: true, idle: 12_000 });
+});
+
+(nodeHasIntervalAndCount ? test : test.skip)(`interval and count through Node's setKeepAlive (Node ${process.version})`, async () => {
+  const { client } = await connection();
+  windows.configureKeepalive(client, { idle: 12_000, interval: 3000, count: 4 });
+  expect(kernel(client)).toEqual({ enabled: true, idle: 12_000, interval: 3000, count: 4 });
+  client.setKeepAlive(true, 60_000); // a client library's later call: the policy is re-applied
+  expect(kernel(client)).toEqual({ enabled: true, idle: 12_000, interval: 3000, count: 4 });
+});
+
+test('what Node cannot do is refused before the socket is touched', async () => {
+  const { client } = await connection();
+  const before = kernel(client);
+  expect(() => windows.configureKeepalive(client, { idle: 5000, userTimeout: 1000 }))
+    .toThrow(expect.objectContaining({ code: 'ERR_FEATURE_UNAVAILABLE_ON_PLATFORM' }));
+  if (!nodeHasIntervalAndCount) {
+    expect(() => windows.configureKeepalive(client, { idle: 5000, count: 3 }))
+      .toThrow(expect.objectContaining({ code: 'ERR_FEATURE_UNAVAILABLE_ON_PLATFORM' }));
+  }
+  expect(() => windows.getKeepalive(client)).toThrow(expect.objectContaining({ code: 'ERR_FEATURE_UNAVAILABLE_ON_PLATFORM' }));
+  expect(() => windows.systemDefaults()).toThrow(expect.objectContaining({ code: 'ERR_FEATURE_UNAVAILABLE_ON_PLATFORM' }));
+  expect(kernel(client)).toEqual(before);
+});
+
+test('enable: false turns keepalive off through Node', async () => {
+  const { client } = await connection();
+  windows.configureKeepalive(client, { idle: 7000 });
+  windows.configureKeepalive(client, { enable: false });
+  expect(kernel(client).enabled).toBe(false);
+});
