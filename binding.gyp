@@ -7,6 +7,7 @@
       "defines": [
         "NAPI_VERSION=8",
         "NAPI_DISABLE_CPP_EXCEPTIONS",
+        "NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS",
         "TCPKA_SOURCE_HASH=<!(node native/source-hash.js)"
       ],
       "cflags": ["-Wall", "-Wextra"],

@@ -36,8 +36,9 @@ async function connectedPair(server) {
 async function exerciseErrorPaths() {
   // Raw binding: wrong types and ranges are refused before any syscall.
   assert.throws(() => addon.checkTcp('3'), TypeError);
-  assert.throws(() => addon.apply(-5, 1, 1, 1, 1, 0), RangeError);
-  assert.throws(() => addon.apply(0, 1, 1, 1, 1, Number.NaN), RangeError);
+  assert.throws(() => addon.apply(-5, Int32Array.of(1, 1, 1, 1, 0)), RangeError);
+  assert.throws(() => addon.apply(0, Int32Array.of(1, 1, 1, 1, -7)), RangeError);
+  assert.throws(() => addon.apply(0, [1, 1, 1, 1, 0]), TypeError);
   assert.throws(() => addon.read(0, new Int32Array(2)), TypeError);
   assert.throws(() => addon.read(0, new Float64Array(5)), TypeError);
   // Kernel refusals, each with its errno name.

@@ -91,16 +91,19 @@ void CheckTcp(const Napi::CallbackInfo& info) {
   if (ka_check_tcp(fd, &failure) != 0) ThrowSystemError(info.Env(), failure, fd, "not a TCP socket");
 }
 
-// apply(fd, enable, idleSeconds, intervalSeconds, count, userTimeoutMs); -1 leaves a value unchanged.
+// apply(fd, config): config is an Int32Array of 5 — enable, idleSeconds,
+// intervalSeconds, count, userTimeoutMs — where -1 leaves a value unchanged.
+// One typed array instead of five numbers: one N-API call instead of five.
 void Apply(const Napi::CallbackInfo& info) {
   int fd;
-  ka_config_t config;
-  if (!ReadInt(info, 0, "fd", 0, kMaxInt, &fd) || !ReadInt(info, 1, "enable", KA_UNCHANGED, 1, &config.enable) ||
-      !ReadInt(info, 2, "idleSeconds", KA_UNCHANGED, kMaxInt, &config.idle_s) ||
-      !ReadInt(info, 3, "intervalSeconds", KA_UNCHANGED, kMaxInt, &config.interval_s) ||
-      !ReadInt(info, 4, "count", KA_UNCHANGED, kMaxInt, &config.count) ||
-      !ReadInt(info, 5, "userTimeoutMs", KA_UNCHANGED, kMaxInt, &config.user_timeout_ms)) {
-    return;
+  if (!ReadInt(info, 0, "fd", 0, kMaxInt, &fd)) return;
+  const int32_t* values = FiveSlots(info, 1, "config");
+  if (values == nullptr) return;
+  ka_config_t config = {values[0], values[1], values[2], values[3], values[4]};
+  if (config.enable < KA_UNCHANGED || config.enable > 1) return ThrowNotInteger(info.Env(), "config[0] (enable)", KA_UNCHANGED, 1);
+  if (config.idle_s < KA_UNCHANGED || config.interval_s < KA_UNCHANGED || config.count < KA_UNCHANGED ||
+      config.user_timeout_ms < KA_UNCHANGED) {
+    return ThrowNotInteger(info.Env(), "config[1..4]", KA_UNCHANGED, kMaxInt);
   }
   ka_error_t failure;
   if (ka_apply(fd, &config, &failure) != 0) ThrowSystemError(info.Env(), failure, fd, "cannot configure keepalive");

@@ -30,6 +30,15 @@ interface SocketPolicy {
   config: KernelConfig;
   /** The socket whose 'connect' we wait for, if any: one listener, however many calls. */
   waitingOn: net.Socket | undefined;
+  /**
+   * The socket's own handle when locate() last verified it (Node's, owned by
+   * this socket, over a checked TCP fd), and the TCP handle under it. While
+   * socket._handle is still that object, a repeated call skips the walk; the
+   * fd is still read fresh from the TCP handle, so a closed one (fd -1) goes
+   * back through locate().
+   */
+  verifiedHandle: object | undefined;
+  tcpHandle: { readonly fd?: unknown } | undefined;
 }
 
 const policies = new WeakMap<net.Socket, SocketPolicy>();
@@ -39,23 +48,40 @@ const nodeSetKeepAlive = net.Socket.prototype.setKeepAlive;
 const checkedHandles = new WeakSet<object>();
 
 /** The fd of a connected TCP socket, or the socket to wait on while it connects. */
-function openTcpFd(socket: net.Socket): number | net.Socket {
+function openTcpFd(socket: net.Socket, policy: SocketPolicy | undefined): number | net.Socket {
+  const top = (socket as { _handle?: unknown })._handle;
+  if (policy !== undefined && top === policy.verifiedHandle && top != null && !socket.destroyed && !socket.connecting) {
+    const fd = policy.tcpHandle!.fd as number;
+    if (fd >= 0) return fd;
+  }
   const where = locate(socket);
   if (where.kind === 'pending') return where.connectingSocket;
   if (!checkedHandles.has(where.handle)) {
     addon!.checkTcp(where.fd);
     checkedHandles.add(where.handle);
   }
+  if (policy !== undefined) {
+    policy.verifiedHandle = top as object;
+    policy.tcpHandle = where.handle;
+  }
   return where.fd;
 }
 
 /** Returns the socket to wait on if it is still connecting. */
-type Applier = (socket: net.Socket, config: KernelConfig) => net.Socket | undefined;
+type Applier = (socket: net.Socket, config: KernelConfig, policy: SocketPolicy) => net.Socket | undefined;
 
-const applyWithSetsockopt: Applier = (socket, config) => {
-  const fd = openTcpFd(socket);
+/** Reused for every call: the values cross into the addon in one typed array. */
+const applyBuffer = new Int32Array(5);
+
+const applyWithSetsockopt: Applier = (socket, config, policy) => {
+  const fd = openTcpFd(socket, policy);
   if (typeof fd !== 'number') return fd;
-  addon!.apply(fd, config.enable, config.idleSeconds, config.intervalSeconds, config.count, config.userTimeoutMs);
+  applyBuffer[0] = config.enable;
+  applyBuffer[1] = config.idleSeconds;
+  applyBuffer[2] = config.intervalSeconds;
+  applyBuffer[3] = config.count;
+  applyBuffer[4] = config.userTimeoutMs;
+  addon!.apply(fd, applyBuffer);
   return undefined;
 };
 
@@ -77,7 +103,7 @@ const applyConfig = addon === undefined ? applyWithNode : applyWithSetsockopt;
 function reapply(socket: net.Socket, policy: SocketPolicy): void {
   if (socket.destroyed) return;
   try {
-    const connectingSocket = applyConfig(socket, policy.config);
+    const connectingSocket = applyConfig(socket, policy.config, policy);
     if (connectingSocket !== undefined) waitForConnect(socket, policy, connectingSocket);
   } catch (error) {
     // Inside a client's call or our 'connect' listener: throwing would crash the
@@ -135,14 +161,14 @@ function keepPolicyAcrossSetKeepAlive(socket: net.Socket, policy: SocketPolicy):
 export function configureKeepalive<S extends net.Socket>(socket: S, options?: KeepaliveOptions): S {
   assertSocket(socket);
   const config = validateOptions(options, capabilities);
-  let policy = policies.get(socket);
-  if (policy === undefined && !Object.isExtensible(socket)) {
+  const known = policies.get(socket);
+  if (known === undefined && !Object.isExtensible(socket)) {
     // The policy is kept by wrapping the instance's setKeepAlive; refuse before touching the kernel.
     throw invalidArgValue('socket', 'is frozen, sealed or not extensible, so its keepalive policy could not be kept across setKeepAlive calls', socket);
   }
-  const connectingSocket = applyConfig(socket, config);
-  if (policy === undefined) {
-    policy = { config, waitingOn: undefined };
+  const policy: SocketPolicy = known ?? { config, waitingOn: undefined, verifiedHandle: undefined, tcpHandle: undefined };
+  const connectingSocket = applyConfig(socket, config, policy);
+  if (known === undefined) {
     policies.set(socket, policy);
     keepPolicyAcrossSetKeepAlive(socket, policy);
   } else {
@@ -166,7 +192,7 @@ function secondsToMs(value: number): number {
 export function getKeepalive(socket: net.Socket): KeepaliveState {
   assertSocket(socket);
   if (addon === undefined) throw unavailableOnPlatform('getKeepalive() (Node exposes no socket handle)');
-  const fd = openTcpFd(socket);
+  const fd = openTcpFd(socket, policies.get(socket));
   if (typeof fd !== 'number') {
     throw systemError('ENOTCONN', -os.constants.errno.ENOTCONN, 'getsockopt',
       "getKeepalive: the socket is not connected yet; read it after its 'connect' event");

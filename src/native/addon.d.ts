@@ -39,11 +39,12 @@ export interface NativeAddon {
   checkTcp(fd: number): void;
   /**
    * Writes, in this order, TCP_KEEPIDLE, TCP_KEEPINTVL, TCP_KEEPCNT,
-   * TCP_USER_TIMEOUT and SO_KEEPALIVE; -1 leaves one unchanged. Seconds for
-   * idle and interval, milliseconds for the user timeout. Stops at the first
-   * failure and throws a NativeSystemError naming the option.
+   * TCP_USER_TIMEOUT and SO_KEEPALIVE from `config` = [enable (0/1),
+   * idle seconds, interval seconds, count, user timeout ms]; -1 leaves one
+   * unchanged. (One Int32Array rather than five numbers: one N-API call.)
+   * Stops at the first failure and throws a NativeSystemError naming the option.
    */
-  apply(fd: number, enable: number, idleSeconds: number, intervalSeconds: number, count: number, userTimeoutMs: number): void;
+  apply(fd: number, config: Int32Array): void;
   /**
    * Fills `out[0..4]` with SO_KEEPALIVE (0/1), idle seconds, interval seconds,
    * count and user timeout in ms, as the kernel holds them; -1 where this
