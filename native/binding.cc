@@ -1,12 +1,13 @@
 // The only file that knows about Node: converts JS arguments for the portable
 // core (keepalive.h) and turns its failures into Node-style errors.
 //
-// node-addon-api for the module, its functions and its errors; on the per-call
-// path (apply, read) the arguments are read with one N-API call each
-// (napi_get_value_double, napi_get_typedarray_info) rather than through
-// Value::IsNumber()/As<>() pairs, and error building is out of line: the call
-// sits next to four or five syscalls, so what we add must stay small
-// (docs/performance.md has the instruction counts).
+// node-addon-api for the functions' arguments and errors (registration is
+// plain N-API, see Init). On the
+// per-call path (apply, read) nothing is converted at all: the fd and the
+// values travel in a small Int32Array ("slots") that each environment gets
+// at load, reached through the function's data pointer, so a call costs the
+// N-API trampoline and nothing more. It sits next to four or five syscalls,
+// so what we add must stay small (docs/performance.md has the counts).
 #include <napi.h>
 
 #include <string>
@@ -47,11 +48,6 @@ constexpr int kMaxInt = 2147483647;
       .ThrowAsJavaScriptException();
 }
 
-[[gnu::noinline, gnu::cold]] void ThrowNotFiveSlots(Napi::Env env, const char* name) {
-  Napi::TypeError::New(env, std::string(name) + " must be an Int32Array of at least 5 elements")
-      .ThrowAsJavaScriptException();
-}
-
 // The JS layer validates everything; these checks only keep a direct caller
 // of the raw binding from reaching the kernel with garbage. A missing
 // argument is undefined, which napi_get_value_double refuses.
@@ -69,19 +65,16 @@ inline bool ReadInt(const Napi::CallbackInfo& info, size_t index, const char* na
   return true;
 }
 
-// The first five slots of an Int32Array argument, or nullptr after throwing:
-// one query answers "typed array?", its type, its length and where its data is.
-int32_t* FiveSlots(const Napi::CallbackInfo& info, size_t index, const char* name) {
-  napi_typedarray_type type;
-  size_t length = 0;
-  void* data = nullptr;
-  if (napi_get_typedarray_info(info.Env(), info[index], &type, &length, &data, nullptr, nullptr) != napi_ok ||
-      type != napi_int32_array || length < 5 || data == nullptr) {
-    ThrowNotFiveSlots(info.Env(), name);
-    return nullptr;
-  }
-  return static_cast<int32_t*>(data);
-}
+// Per environment (each Worker loads its own): the slots shared with JS.
+// Instance data owns a reference to their ArrayBuffer, so the memory lives as
+// long as the environment, whatever JS keeps of the exports.
+struct Slots {
+  napi_ref buffer;
+  int32_t* values;  // [0] fd, [1..5] enable, idleSeconds, intervalSeconds, count, userTimeoutMs
+};
+constexpr size_t kSlotCount = 6;
+
+int32_t* SlotsOf(const Napi::CallbackInfo& info) { return static_cast<Slots*>(info.Data())->values; }
 
 // checkTcp(fd): throws unless fd is a TCP socket over IPv4/IPv6.
 void CheckTcp(const Napi::CallbackInfo& info) {
@@ -91,64 +84,111 @@ void CheckTcp(const Napi::CallbackInfo& info) {
   if (ka_check_tcp(fd, &failure) != 0) ThrowSystemError(info.Env(), failure, fd, "not a TCP socket");
 }
 
-// apply(fd, config): config is an Int32Array of 5 — enable, idleSeconds,
-// intervalSeconds, count, userTimeoutMs — where -1 leaves a value unchanged.
-// One typed array instead of five numbers: one N-API call instead of five.
+// apply(): slots[0] = fd, slots[1..5] = enable, idleSeconds, intervalSeconds,
+// count, userTimeoutMs; -1 leaves a value unchanged.
 void Apply(const Napi::CallbackInfo& info) {
-  int fd;
-  if (!ReadInt(info, 0, "fd", 0, kMaxInt, &fd)) return;
-  const int32_t* values = FiveSlots(info, 1, "config");
-  if (values == nullptr) return;
-  ka_config_t config = {values[0], values[1], values[2], values[3], values[4]};
-  if (config.enable < KA_UNCHANGED || config.enable > 1) return ThrowNotInteger(info.Env(), "config[0] (enable)", KA_UNCHANGED, 1);
+  const int32_t* slots = SlotsOf(info);
+  int fd = slots[0];
+  ka_config_t config = {slots[1], slots[2], slots[3], slots[4], slots[5]};
+  // The JS layer validates everything; these checks only keep a direct caller
+  // of the raw binding from reaching the kernel with garbage.
+  if (fd < 0) return ThrowNotInteger(info.Env(), "slots[0] (fd)", 0, kMaxInt);
+  if (config.enable < KA_UNCHANGED || config.enable > 1) return ThrowNotInteger(info.Env(), "slots[1] (enable)", KA_UNCHANGED, 1);
   if (config.idle_s < KA_UNCHANGED || config.interval_s < KA_UNCHANGED || config.count < KA_UNCHANGED ||
       config.user_timeout_ms < KA_UNCHANGED) {
-    return ThrowNotInteger(info.Env(), "config[1..4]", KA_UNCHANGED, kMaxInt);
+    return ThrowNotInteger(info.Env(), "slots[2..5]", KA_UNCHANGED, kMaxInt);
   }
   ka_error_t failure;
   if (ka_apply(fd, &config, &failure) != 0) ThrowSystemError(info.Env(), failure, fd, "cannot configure keepalive");
 }
 
-// read(fd, out): fills out (an Int32Array of 5) with enabled, idleSeconds,
-// intervalSeconds, count, userTimeoutMs; -1 where the platform has no such option.
+// read(): reads the socket slots[0] names into slots[1..5] (enabled,
+// idleSeconds, intervalSeconds, count, userTimeoutMs; -1 where the platform
+// has no such option).
 void Read(const Napi::CallbackInfo& info) {
-  int fd;
-  if (!ReadInt(info, 0, "fd", 0, kMaxInt, &fd)) return;
-  int32_t* out = FiveSlots(info, 1, "out");
-  if (out == nullptr) return;
+  int32_t* slots = SlotsOf(info);
+  int fd = slots[0];
+  if (fd < 0) return ThrowNotInteger(info.Env(), "slots[0] (fd)", 0, kMaxInt);
   ka_state_t state;
   ka_error_t failure;
-  if (ka_read(fd, &state, &failure) != 0) {
-    ThrowSystemError(info.Env(), failure, fd, "cannot read keepalive");
-    return;
-  }
-  out[0] = state.enable;
-  out[1] = state.idle_s;
-  out[2] = state.interval_s;
-  out[3] = state.count;
-  out[4] = state.user_timeout_ms;
+  if (ka_read(fd, &state, &failure) != 0) return ThrowSystemError(info.Env(), failure, fd, "cannot read keepalive");
+  slots[1] = state.enable;
+  slots[2] = state.idle_s;
+  slots[3] = state.interval_s;
+  slots[4] = state.count;
+  slots[5] = state.user_timeout_ms;
 }
 
-Napi::Object Init(Napi::Env env, Napi::Object exports) {
-  unsigned capabilities = ka_capabilities();
-  Napi::Object capabilityObject = Napi::Object::New(env);
-  capabilityObject.Set("idle", Napi::Boolean::New(env, (capabilities & KA_CAP_IDLE) != 0));
-  capabilityObject.Set("interval", Napi::Boolean::New(env, (capabilities & KA_CAP_INTERVAL) != 0));
-  capabilityObject.Set("count", Napi::Boolean::New(env, (capabilities & KA_CAP_COUNT) != 0));
-  capabilityObject.Set("userTimeout", Napi::Boolean::New(env, (capabilities & KA_CAP_USER_TIMEOUT) != 0));
-  capabilityObject.Set("readBack", Napi::Boolean::New(env, (capabilities & KA_CAP_READ_BACK) != 0));
-  capabilityObject.Freeze();
+// Registration is plain N-API. When a Worker is terminated while the addon
+// loads, every N-API call fails, and node-addon-api's wrappers turn a failed
+// call into Napi::Error::New(env), which is fatal in a terminating
+// environment (SIGABRT, seen in test/reliability/workers.test.ts). Here the
+// first failure returns quietly and the dying environment never uses the addon.
+#define RETURN_IF_FAILED(call) \
+  if ((call) != napi_ok) return nullptr
 
-  // Templated Function::New: the callback is a compile-time constant, no per-function heap data.
-  exports.Set("checkTcp", Napi::Function::New<CheckTcp>(env, "checkTcp"));
-  exports.Set("apply", Napi::Function::New<Apply>(env, "apply"));
-  exports.Set("read", Napi::Function::New<Read>(env, "read"));
-  exports.Set("capabilities", capabilityObject);
-  exports.Set("sourceHash", Napi::String::New(env, TCPKA_STRINGIFY(TCPKA_SOURCE_HASH)));
-  exports.Freeze();
+// What Napi::Function::New<cb> generates, without its fatal error path.
+template <void (*Callback)(const Napi::CallbackInfo&)>
+napi_value Trampoline(napi_env env, napi_callback_info info) {
+  Napi::CallbackInfo callbackInfo(env, info);
+  Callback(callbackInfo);
+  return nullptr;
+}
+
+void DeleteSlots(napi_env env, void* data, void* /*hint*/) {
+  Slots* slots = static_cast<Slots*>(data);
+  napi_delete_reference(env, slots->buffer);
+  delete slots;
+}
+
+napi_status SetBoolean(napi_env env, napi_value object, const char* key, bool value) {
+  napi_value boolean;
+  napi_status status = napi_get_boolean(env, value, &boolean);
+  return status == napi_ok ? napi_set_named_property(env, object, key, boolean) : status;
+}
+
+napi_status SetFunction(napi_env env, napi_value object, const char* name, napi_callback callback, void* data) {
+  napi_value function;
+  napi_status status = napi_create_function(env, name, NAPI_AUTO_LENGTH, callback, data, &function);
+  return status == napi_ok ? napi_set_named_property(env, object, name, function) : status;
+}
+
+napi_value Init(napi_env env, napi_value exports) {
+  unsigned capabilities = ka_capabilities();
+  napi_value capabilityObject;
+  RETURN_IF_FAILED(napi_create_object(env, &capabilityObject));
+  RETURN_IF_FAILED(SetBoolean(env, capabilityObject, "idle", (capabilities & KA_CAP_IDLE) != 0));
+  RETURN_IF_FAILED(SetBoolean(env, capabilityObject, "interval", (capabilities & KA_CAP_INTERVAL) != 0));
+  RETURN_IF_FAILED(SetBoolean(env, capabilityObject, "count", (capabilities & KA_CAP_COUNT) != 0));
+  RETURN_IF_FAILED(SetBoolean(env, capabilityObject, "userTimeout", (capabilities & KA_CAP_USER_TIMEOUT) != 0));
+  RETURN_IF_FAILED(SetBoolean(env, capabilityObject, "readBack", (capabilities & KA_CAP_READ_BACK) != 0));
+  RETURN_IF_FAILED(napi_object_freeze(env, capabilityObject));
+
+  void* data = nullptr;
+  napi_value buffer;
+  napi_value slotArray;
+  napi_ref reference;
+  RETURN_IF_FAILED(napi_create_arraybuffer(env, kSlotCount * sizeof(int32_t), &data, &buffer));
+  RETURN_IF_FAILED(napi_create_typedarray(env, napi_int32_array, kSlotCount, buffer, 0, &slotArray));
+  RETURN_IF_FAILED(napi_create_reference(env, buffer, 1, &reference));
+  Slots* slots = new Slots{reference, static_cast<int32_t*>(data)};
+  if (napi_set_instance_data(env, slots, DeleteSlots, nullptr) != napi_ok) {
+    DeleteSlots(env, slots, nullptr);
+    return nullptr;
+  }
+
+  napi_value sourceHash;
+  RETURN_IF_FAILED(SetFunction(env, exports, "checkTcp", Trampoline<CheckTcp>, nullptr));
+  RETURN_IF_FAILED(SetFunction(env, exports, "apply", Trampoline<Apply>, slots));
+  RETURN_IF_FAILED(SetFunction(env, exports, "read", Trampoline<Read>, slots));
+  RETURN_IF_FAILED(napi_set_named_property(env, exports, "slots", slotArray));
+  RETURN_IF_FAILED(napi_set_named_property(env, exports, "capabilities", capabilityObject));
+  RETURN_IF_FAILED(napi_create_string_utf8(env, TCPKA_STRINGIFY(TCPKA_SOURCE_HASH), NAPI_AUTO_LENGTH, &sourceHash));
+  RETURN_IF_FAILED(napi_set_named_property(env, exports, "sourceHash", sourceHash));
+  RETURN_IF_FAILED(napi_object_freeze(env, exports));
   return exports;
 }
 
 }  // namespace
 
-NODE_API_MODULE(NODE_GYP_MODULE_NAME, Init)
+NAPI_MODULE(NODE_GYP_MODULE_NAME, Init)

@@ -70,18 +70,18 @@ function openTcpFd(socket: net.Socket, policy: SocketPolicy | undefined): number
 /** Returns the socket to wait on if it is still connecting. */
 type Applier = (socket: net.Socket, config: KernelConfig, policy: SocketPolicy) => net.Socket | undefined;
 
-/** Reused for every call: the values cross into the addon in one typed array. */
-const applyBuffer = new Int32Array(5);
 
 const applyWithSetsockopt: Applier = (socket, config, policy) => {
   const fd = openTcpFd(socket, policy);
   if (typeof fd !== 'number') return fd;
-  applyBuffer[0] = config.enable;
-  applyBuffer[1] = config.idleSeconds;
-  applyBuffer[2] = config.intervalSeconds;
-  applyBuffer[3] = config.count;
-  applyBuffer[4] = config.userTimeoutMs;
-  addon!.apply(fd, applyBuffer);
+  const slots = addon!.slots;
+  slots[0] = fd;
+  slots[1] = config.enable;
+  slots[2] = config.idleSeconds;
+  slots[3] = config.intervalSeconds;
+  slots[4] = config.count;
+  slots[5] = config.userTimeoutMs;
+  addon!.apply();
   return undefined;
 };
 
@@ -178,8 +178,6 @@ export function configureKeepalive<S extends net.Socket>(socket: S, options?: Ke
   return socket;
 }
 
-const readBuffer = new Int32Array(5);
-
 function secondsToMs(value: number): number {
   return value < 0 ? value : value * 1000;
 }
@@ -197,12 +195,14 @@ export function getKeepalive(socket: net.Socket): KeepaliveState {
     throw systemError('ENOTCONN', -os.constants.errno.ENOTCONN, 'getsockopt',
       "getKeepalive: the socket is not connected yet; read it after its 'connect' event");
   }
-  addon.read(fd, readBuffer);
+  const slots = addon.slots;
+  slots[0] = fd;
+  addon.read();
   return {
-    enabled: readBuffer[0] === 1,
-    idle: secondsToMs(readBuffer[1]!),
-    interval: secondsToMs(readBuffer[2]!),
-    count: readBuffer[3]!,
-    userTimeout: readBuffer[4]!,
+    enabled: slots[1] === 1,
+    idle: secondsToMs(slots[2]!),
+    interval: secondsToMs(slots[3]!),
+    count: slots[4]!,
+    userTimeout: slots[5]!,
   };
 }

@@ -38,19 +38,25 @@ export interface NativeAddon {
    */
   checkTcp(fd: number): void;
   /**
-   * Writes, in this order, TCP_KEEPIDLE, TCP_KEEPINTVL, TCP_KEEPCNT,
-   * TCP_USER_TIMEOUT and SO_KEEPALIVE from `config` = [enable (0/1),
-   * idle seconds, interval seconds, count, user timeout ms]; -1 leaves one
-   * unchanged. (One Int32Array rather than five numbers: one N-API call.)
-   * Stops at the first failure and throws a NativeSystemError naming the option.
+   * Where apply() and read() take their fd and values and leave their results:
+   * six int32 slots shared with the addon, one set per environment (Worker).
+   * Passing nothing as arguments keeps a call down to the N-API trampoline.
+   * - slots[0]: the fd, set by the caller before either call;
+   * - slots[1..5]: enable (0/1), idle seconds, interval seconds, count, user timeout ms.
    */
-  apply(fd: number, config: Int32Array): void;
+  readonly slots: Int32Array;
   /**
-   * Fills `out[0..4]` with SO_KEEPALIVE (0/1), idle seconds, interval seconds,
-   * count and user timeout in ms, as the kernel holds them; -1 where this
-   * platform has no such option.
+   * Writes, in this order, TCP_KEEPIDLE, TCP_KEEPINTVL, TCP_KEEPCNT,
+   * TCP_USER_TIMEOUT and SO_KEEPALIVE from slots[1..5] on the fd in slots[0];
+   * -1 leaves one unchanged. Stops at the first failure and throws a
+   * NativeSystemError naming the option.
    */
-  read(fd: number, out: Int32Array): void;
+  apply(): void;
+  /**
+   * Reads the fd in slots[0] and leaves what the kernel holds in slots[1..5];
+   * -1 where this platform has no such option.
+   */
+  read(): void;
   readonly capabilities: NativeCapabilities;
   /** Hash of native/ and binding.gyp at build time (see native/source-hash.js). */
   readonly sourceHash: string;

@@ -37,8 +37,9 @@ test('a pipe is not a socket: ENOTSOCK', () => {
 test('a closed fd: EBADF', () => {
   const fd = fs.openSync('/dev/null', 'r');
   fs.closeSync(fd);
-  expect(errorOf(() => native.apply(fd, Int32Array.of(1, 30, 5, 3, 0)))).toMatchObject({ code: 'EBADF', syscall: 'setsockopt', option: 'TCP_KEEPIDLE' });
-  expect(errorOf(() => native.read(fd, new Int32Array(5)))).toMatchObject({ code: 'EBADF', syscall: 'getsockopt', option: 'SO_KEEPALIVE' });
+  native.slots.set([fd, 1, 30, 5, 3, 0]);
+  expect(errorOf(() => native.apply())).toMatchObject({ code: 'EBADF', syscall: 'setsockopt', option: 'TCP_KEEPIDLE' });
+  expect(errorOf(() => native.read())).toMatchObject({ code: 'EBADF', syscall: 'getsockopt', option: 'SO_KEEPALIVE' });
 });
 
 test('arguments from a direct caller are checked, never passed on', () => {
@@ -51,14 +52,12 @@ test('arguments from a direct caller are checked, never passed on', () => {
   "syscall": undefined,
 }
 `);
-  expect(errorOf(() => native.apply(-5, Int32Array.of(1, 1, 1, 1, 1))).message).toMatchInlineSnapshot(`"fd must be an integer from 0 to 2147483647"`);
-  expect(errorOf(() => native.apply(1.5, Int32Array.of(1, 1, 1, 1, 1))).message).toMatchInlineSnapshot(`"fd must be an integer from 0 to 2147483647"`);
-  expect(errorOf(() => native.apply(0, Int32Array.of(2, 1, 1, 1, 1))).message).toMatchInlineSnapshot(`"config[0] (enable) must be an integer from -1 to 1"`);
-  expect(errorOf(() => native.apply(0, Int32Array.of(1, -2, 1, 1, 1))).message).toMatchInlineSnapshot(`"config[1..4] must be an integer from -1 to 2147483647"`);
-  expect(errorOf(() => native.apply(0, [1, 30, 5, 3, 0] as unknown as Int32Array)).message).toMatchInlineSnapshot(`"config must be an Int32Array of at least 5 elements"`);
-  expect(errorOf(() => native.apply(0, new Int32Array(4))).message).toMatchInlineSnapshot(`"config must be an Int32Array of at least 5 elements"`);
-  expect(errorOf(() => native.read(0, new Float64Array(5) as unknown as Int32Array)).message).toMatchInlineSnapshot(`"out must be an Int32Array of at least 5 elements"`);
-  expect(errorOf(() => native.read(0, new Int32Array(4))).message).toMatchInlineSnapshot(`"out must be an Int32Array of at least 5 elements"`);
+  const withSlots = (values: number[], call: () => void) => () => { native.slots.set(values); call(); };
+  expect(errorOf(withSlots([-5, 1, 1, 1, 1, 1], native.apply)).message).toMatchInlineSnapshot(`"slots[0] (fd) must be an integer from 0 to 2147483647"`);
+  expect(errorOf(withSlots([0, 2, 1, 1, 1, 1], native.apply)).message).toMatchInlineSnapshot(`"slots[1] (enable) must be an integer from -1 to 1"`);
+  expect(errorOf(withSlots([0, 1, -2, 1, 1, 1], native.apply)).message).toMatchInlineSnapshot(`"slots[2..5] must be an integer from -1 to 2147483647"`);
+  expect(errorOf(withSlots([-1, 0, 0, 0, 0, 0], native.read)).message).toMatchInlineSnapshot(`"slots[0] (fd) must be an integer from 0 to 2147483647"`);
+  expect(native.slots).toHaveLength(6);
   expect(() => (native.checkTcp as unknown as () => void)()).toThrow('fd must be a number');
 });
 

@@ -24,9 +24,10 @@ function loadAsWindows(): Package {
 }
 
 function kernel(socket: net.Socket): { enabled: boolean; idle: number; interval: number; count: number } {
-  const out = new Int32Array(5);
-  addon!.read((socket as unknown as { _handle: { fd: number } })._handle.fd, out);
-  return { enabled: out[0] === 1, idle: out[1]! * 1000, interval: out[2]! * 1000, count: out[3]! };
+  const slots = addon!.slots;
+  slots[0] = (socket as unknown as { _handle: { fd: number } })._handle.fd;
+  addon!.read();
+  return { enabled: slots[1] === 1, idle: slots[2]! * 1000, interval: slots[3]! * 1000, count: slots[4]! };
 }
 
 const windows = loadAsWindows();
