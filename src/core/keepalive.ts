@@ -70,7 +70,6 @@ function openTcpFd(socket: net.Socket, policy: SocketPolicy | undefined): number
 /** Returns the socket to wait on if it is still connecting. */
 type Applier = (socket: net.Socket, config: KernelConfig, policy: SocketPolicy) => net.Socket | undefined;
 
-
 const applyWithSetsockopt: Applier = (socket, config, policy) => {
   const fd = openTcpFd(socket, policy);
   if (typeof fd !== 'number') return fd;
