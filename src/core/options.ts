@@ -2,6 +2,7 @@
  * Validation of KeepaliveOptions into the kernel's units. Everything is checked
  * before anything is applied, and every option is read exactly once, so a
  * getter or Proxy cannot show one value to the check and another to the kernel.
+ * This runs on every configureKeepalive call: keep it allocation-light.
  */
 import { invalidArgType, invalidArgValue, outOfRange, unavailableOnPlatform } from './errors';
 
@@ -82,21 +83,23 @@ export function validateOptions(options: unknown, support: OptionSupport): Kerne
   let unknownValue: unknown;
   try {
     if (Array.isArray(options)) throw invalidArgType('options', 'of type object', options);
+    // Keys only: an unknown key (a typo) is an error unless its value is undefined. Known
+    // options are then read directly, once each, like Node's own option parsing.
     for (const key in options) {
-      const value: unknown = (options as Record<string, unknown>)[key];
-      switch (key) {
-        case 'enable': enable = value; break;
-        case 'idle': idle = value; break;
-        case 'interval': interval = value; break;
-        case 'count': count = value; break;
-        case 'userTimeout': userTimeout = value; break;
-        default:
-          if (value !== undefined && unknownKey === undefined) {
-            unknownKey = key;
-            unknownValue = value;
-          }
+      if (key !== 'idle' && key !== 'interval' && key !== 'count' && key !== 'userTimeout' && key !== 'enable' && unknownKey === undefined) {
+        const value: unknown = (options as Record<string, unknown>)[key];
+        if (value !== undefined) {
+          unknownKey = key;
+          unknownValue = value;
+        }
       }
     }
+    const known = options as KeepaliveOptions;
+    enable = known.enable;
+    idle = known.idle;
+    interval = known.interval;
+    count = known.count;
+    userTimeout = known.userTimeout;
   } catch (cause) {
     if ((cause as { code?: unknown }).code === 'ERR_INVALID_ARG_TYPE') throw cause;
     throw invalidArgValue('options', 'could not be read (a getter or Proxy trap threw)', options, cause);

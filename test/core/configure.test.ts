@@ -63,6 +63,16 @@ describe('on a connected socket', () => {
     expect(getKeepalive(client).count).toBe(127);
   });
 
+  test('options are read as properties: a class with getters is honoured, not silently dropped', async () => {
+    const { client } = await connection();
+    class Policy {
+      get idle(): number { return 4000; }
+      get count(): number { return 6; }
+    }
+    configureKeepalive(client, new Policy());
+    expect(getKeepalive(client)).toMatchObject({ enabled: true, idle: 4000, count: 6 });
+  });
+
   test('server-accepted sockets', async () => {
     const { client, accepted } = await connection();
     configureKeepalive(accepted, policy);

@@ -22,9 +22,13 @@ export type Requested = Partial<KeepaliveState>;
 export function expectedChange(options: unknown): Requested | undefined {
   if (options === undefined) return { enabled: true };
   if (options === null || typeof options !== 'object' || Array.isArray(options)) return undefined;
-  const change: Requested = { enabled: true };
-  // for-in: what a caller's object "has" includes inherited enumerable keys, never symbols.
+  // Unknown keys are what for-in enumerates (own and inherited, never symbols), unless undefined.
   for (const key in options) {
+    if (!(KEEPALIVE_KEYS as readonly string[]).includes(key) && (options as Record<string, unknown>)[key] !== undefined) return undefined;
+  }
+  // Known options are read as properties, enumerable or not: a class's prototype getters count too.
+  const change: Requested = { enabled: true };
+  for (const key of KEEPALIVE_KEYS) {
     const value: unknown = (options as Record<string, unknown>)[key];
     if (value === undefined) continue;
     switch (key) {
@@ -45,8 +49,6 @@ export function expectedChange(options: unknown): Requested | undefined {
         if (!Number.isInteger(value) || (value as number) < 0 || (value as number) > USER_TIMEOUT_MAX) return undefined;
         change.userTimeout = (value as number) + 0; // -0 is accepted and the kernel holds 0
         break;
-      default:
-        return undefined;
     }
   }
   return change;
