@@ -131,3 +131,13 @@ export function mergeConfigInto(earlier: KernelConfig, later: KernelConfig): voi
   if (later.count !== UNCHANGED) earlier.count = later.count;
   if (later.userTimeoutMs !== UNCHANGED) earlier.userTimeoutMs = later.userTimeoutMs;
 }
+
+/** The options a validated config stands for, in milliseconds: for callers that keep a policy to apply later. */
+export function optionsOf(config: KernelConfig): KeepaliveOptions {
+  const options: KeepaliveOptions = { enable: config.enable === 1 };
+  if (config.idleSeconds !== UNCHANGED) options.idle = config.idleSeconds * 1000;
+  if (config.intervalSeconds !== UNCHANGED) options.interval = config.intervalSeconds * 1000;
+  if (config.count !== UNCHANGED) options.count = config.count;
+  if (config.userTimeoutMs !== UNCHANGED) options.userTimeout = config.userTimeoutMs;
+  return options;
+}

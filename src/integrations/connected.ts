@@ -10,7 +10,7 @@
  */
 import net from 'node:net';
 import { configureKeepalive } from '../core/keepalive';
-import { type KeepaliveOptions, validateOptions } from '../core/options';
+import { type KeepaliveOptions, optionsOf, validateOptions } from '../core/options';
 import { capabilities } from '../core/platform';
 
 /** Errors meaning "not a TCP socket": keepalive does not apply, the client goes on untouched. */
@@ -19,19 +19,12 @@ const NOT_TCP = new Set(['EAFNOSUPPORT', 'ENOTSOCK', 'EOPNOTSUPP', 'ENOPROTOOPT'
 /**
  * Checks the options once, when the integration is created (so a typo throws
  * at setup, in the caller's stack, not later inside a client's event), and
- * keeps a private copy the caller cannot change afterwards.
+ * keeps what was validated: the core reads each option exactly once, as
+ * properties (a class instance's getters count), and the caller cannot change
+ * the policy afterwards.
  */
 export function checkedOptions(options: KeepaliveOptions | undefined): Readonly<KeepaliveOptions> {
-  if (options === undefined) return Object.freeze({});
-  let copy: KeepaliveOptions;
-  try {
-    // Copy first, validate the copy: a getter is read once, and what was checked is what gets applied.
-    copy = typeof options === 'object' && options !== null && !Array.isArray(options) ? { ...options } : options;
-  } catch {
-    copy = options; // a throwing getter: let the core report it with its coded error
-  }
-  validateOptions(copy, capabilities);
-  return Object.freeze(copy);
+  return Object.freeze(optionsOf(validateOptions(options, capabilities)));
 }
 
 /**

@@ -65,6 +65,16 @@ describe('withKeepalive', () => {
     expect(reads).toBe(1);
   });
 
+  test('options from a class with getters are honoured, as by configureKeepalive', async () => {
+    const { port } = await listen();
+    class Policy {
+      get idle(): number { return 4000; }
+      get count(): number { return 6; }
+    }
+    const factory = withKeepalive(() => net.connect(port, '127.0.0.1'), new Policy());
+    expect(getKeepalive(await connected(factory()))).toMatchObject({ enabled: true, idle: 4000, count: 6 });
+  });
+
   test('the options object is copied: changing it later changes nothing', async () => {
     const { port } = await listen();
     const options: { idle: number } = { idle: 9000 };
