@@ -74,7 +74,6 @@ struct Slots {
 };
 constexpr size_t kSlotCount = 6;
 
-int32_t* SlotsOf(const Napi::CallbackInfo& info) { return static_cast<Slots*>(info.Data())->values; }
 
 // checkTcp(fd): throws unless fd is a TCP socket over IPv4/IPv6.
 void CheckTcp(const Napi::CallbackInfo& info) {
@@ -86,32 +85,30 @@ void CheckTcp(const Napi::CallbackInfo& info) {
 
 // apply(): slots[0] = fd, slots[1..5] = enable, idleSeconds, intervalSeconds,
 // count, userTimeoutMs; -1 leaves a value unchanged.
-void Apply(const Napi::CallbackInfo& info) {
-  const int32_t* slots = SlotsOf(info);
+void Apply(Napi::Env env, int32_t* slots) {
   int fd = slots[0];
   ka_config_t config = {slots[1], slots[2], slots[3], slots[4], slots[5]};
   // The JS layer validates everything; these checks only keep a direct caller
   // of the raw binding from reaching the kernel with garbage.
-  if (fd < 0) return ThrowNotInteger(info.Env(), "slots[0] (fd)", 0, kMaxInt);
-  if (config.enable < KA_UNCHANGED || config.enable > 1) return ThrowNotInteger(info.Env(), "slots[1] (enable)", KA_UNCHANGED, 1);
+  if (fd < 0) return ThrowNotInteger(env, "slots[0] (fd)", 0, kMaxInt);
+  if (config.enable < KA_UNCHANGED || config.enable > 1) return ThrowNotInteger(env, "slots[1] (enable)", KA_UNCHANGED, 1);
   if (config.idle_s < KA_UNCHANGED || config.interval_s < KA_UNCHANGED || config.count < KA_UNCHANGED ||
       config.user_timeout_ms < KA_UNCHANGED) {
-    return ThrowNotInteger(info.Env(), "slots[2..5]", KA_UNCHANGED, kMaxInt);
+    return ThrowNotInteger(env, "slots[2..5]", KA_UNCHANGED, kMaxInt);
   }
   ka_error_t failure;
-  if (ka_apply(fd, &config, &failure) != 0) ThrowSystemError(info.Env(), failure, fd, "cannot configure keepalive");
+  if (ka_apply(fd, &config, &failure) != 0) ThrowSystemError(env, failure, fd, "cannot configure keepalive");
 }
 
 // read(): reads the socket slots[0] names into slots[1..5] (enabled,
 // idleSeconds, intervalSeconds, count, userTimeoutMs; -1 where the platform
 // has no such option).
-void Read(const Napi::CallbackInfo& info) {
-  int32_t* slots = SlotsOf(info);
+void Read(Napi::Env env, int32_t* slots) {
   int fd = slots[0];
-  if (fd < 0) return ThrowNotInteger(info.Env(), "slots[0] (fd)", 0, kMaxInt);
+  if (fd < 0) return ThrowNotInteger(env, "slots[0] (fd)", 0, kMaxInt);
   ka_state_t state;
   ka_error_t failure;
-  if (ka_read(fd, &state, &failure) != 0) return ThrowSystemError(info.Env(), failure, fd, "cannot read keepalive");
+  if (ka_read(fd, &state, &failure) != 0) return ThrowSystemError(env, failure, fd, "cannot read keepalive");
   slots[1] = state.enable;
   slots[2] = state.idle_s;
   slots[3] = state.interval_s;
@@ -132,6 +129,17 @@ template <void (*Callback)(const Napi::CallbackInfo&)>
 napi_value Trampoline(napi_env env, napi_callback_info info) {
   Napi::CallbackInfo callbackInfo(env, info);
   Callback(callbackInfo);
+  return nullptr;
+}
+
+// apply() and read() take no arguments, so they ask N-API for the data
+// pointer alone: Napi::CallbackInfo would copy six argument slots a call,
+// about a sixth of what the call costs in user space (docs/performance.md).
+template <void (*Callback)(Napi::Env, int32_t*)>
+napi_value SlotsTrampoline(napi_env env, napi_callback_info info) {
+  void* data;
+  if (napi_get_cb_info(env, info, nullptr, nullptr, nullptr, &data) != napi_ok) return nullptr;
+  Callback(Napi::Env(env), static_cast<Slots*>(data)->values);
   return nullptr;
 }
 
@@ -179,8 +187,8 @@ napi_value Init(napi_env env, napi_value exports) {
 
   napi_value sourceHash;
   RETURN_IF_FAILED(SetFunction(env, exports, "checkTcp", Trampoline<CheckTcp>, nullptr));
-  RETURN_IF_FAILED(SetFunction(env, exports, "apply", Trampoline<Apply>, slots));
-  RETURN_IF_FAILED(SetFunction(env, exports, "read", Trampoline<Read>, slots));
+  RETURN_IF_FAILED(SetFunction(env, exports, "apply", SlotsTrampoline<Apply>, slots));
+  RETURN_IF_FAILED(SetFunction(env, exports, "read", SlotsTrampoline<Read>, slots));
   RETURN_IF_FAILED(napi_set_named_property(env, exports, "slots", slotArray));
   RETURN_IF_FAILED(napi_set_named_property(env, exports, "capabilities", capabilityObject));
   RETURN_IF_FAILED(napi_create_string_utf8(env, TCPKA_STRINGIFY(TCPKA_SOURCE_HASH), NAPI_AUTO_LENGTH, &sourceHash));
