@@ -3,13 +3,13 @@
  * the policy in force when a client library later calls socket.setKeepAlive
  * (which on libuv resets interval to 1 s and count to 10).
  */
-import net from 'node:net';
-import os from 'node:os';
+import type net from 'node:net';
+import type os from 'node:os';
 import { addon } from '../native/load';
 import { invalidArgValue, systemError, unavailableOnPlatform } from './errors';
-import { type KernelConfig, type KeepaliveOptions, mergeConfigInto, UNCHANGED, validateOptions } from './options';
+import { defaultConfig, type KernelConfig, type KeepaliveOptions, UNCHANGED, validateOptionsInto } from './options';
 import { capabilities } from './platform';
-import { assertSocket, locate, underlyingSocket } from './socket-handle';
+import { assertSocket, locate, socketClass, underlyingSocket } from './socket-handle';
 
 /** What the kernel holds for a socket, in the units of KeepaliveOptions. */
 export interface KeepaliveState {
@@ -42,7 +42,6 @@ interface SocketPolicy {
 }
 
 const policies = new WeakMap<net.Socket, SocketPolicy>();
-const nodeSetKeepAlive = net.Socket.prototype.setKeepAlive;
 
 /** Handles whose fd passed the TCP check; a live handle keeps its fd, a new handle is checked again. */
 const checkedHandles = new WeakSet<object>();
@@ -67,42 +66,56 @@ function openTcpFd(socket: net.Socket, policy: SocketPolicy | undefined): number
   return where.fd;
 }
 
-/** Returns the socket to wait on if it is still connecting. */
-type Applier = (socket: net.Socket, config: KernelConfig, policy: SocketPolicy) => net.Socket | undefined;
+/**
+ * Applies one KernelConfig, passed field by field (configureKeepalive keeps
+ * its request in locals, see there). Returns the socket to wait on if it is
+ * still connecting.
+ */
+type Applier = (
+  socket: net.Socket, policy: SocketPolicy,
+  enable: number, idleSeconds: number, intervalSeconds: number, count: number, userTimeoutMs: number,
+) => net.Socket | undefined;
 
-const applyWithSetsockopt: Applier = (socket, config, policy) => {
+const applyWithSetsockopt: Applier = (socket, policy, enable, idleSeconds, intervalSeconds, count, userTimeoutMs) => {
   const fd = openTcpFd(socket, policy);
   if (typeof fd !== 'number') return fd;
   const slots = addon!.slots;
   slots[0] = fd;
-  slots[1] = config.enable;
-  slots[2] = config.idleSeconds;
-  slots[3] = config.intervalSeconds;
-  slots[4] = config.count;
-  slots[5] = config.userTimeoutMs;
+  slots[1] = enable;
+  slots[2] = idleSeconds;
+  slots[3] = intervalSeconds;
+  slots[4] = count;
+  slots[5] = userTimeoutMs;
   addon!.apply();
   return undefined;
 };
 
 /** Windows: Node's own setKeepAlive; capabilities already refused what it cannot do. */
-const applyWithNode: Applier = (socket, config) => {
+const applyWithNode: Applier = (socket, _policy, enable, idleSeconds, intervalSeconds, count) => {
   const where = locate(socket);
   if (where.kind === 'pending') return where.connectingSocket;
-  const idleMs = config.idleSeconds === UNCHANGED ? 0 : config.idleSeconds * 1000;
-  const extra = config.intervalSeconds === UNCHANGED && config.count === UNCHANGED
+  const idleMs = idleSeconds === UNCHANGED ? 0 : idleSeconds * 1000;
+  const extra = intervalSeconds === UNCHANGED && count === UNCHANGED
     ? []
-    : [config.intervalSeconds === UNCHANGED ? 0 : config.intervalSeconds * 1000, config.count === UNCHANGED ? 0 : config.count];
-  (nodeSetKeepAlive as (...args: unknown[]) => net.Socket).call(socket, config.enable === 1, idleMs, ...extra);
+    : [intervalSeconds === UNCHANGED ? 0 : intervalSeconds * 1000, count === UNCHANGED ? 0 : count];
+  (socketClass().prototype.setKeepAlive as (...args: unknown[]) => net.Socket).call(socket, enable === 1, idleMs, ...extra);
   return undefined;
 };
 
 const applyConfig = addon === undefined ? applyWithNode : applyWithSetsockopt;
 
+/**
+ * configureKeepalive's request, validated without allocating an object per
+ * call (a pool configures on every checkout); read once into locals.
+ */
+const requested: KernelConfig = defaultConfig();
+
 /** Re-applies the whole remembered policy; used after connect and after a client's setKeepAlive. */
 function reapply(socket: net.Socket, policy: SocketPolicy): void {
   if (socket.destroyed) return;
   try {
-    const connectingSocket = applyConfig(socket, policy.config, policy);
+    const { config } = policy;
+    const connectingSocket = applyConfig(socket, policy, config.enable, config.idleSeconds, config.intervalSeconds, config.count, config.userTimeoutMs);
     if (connectingSocket !== undefined) waitForConnect(socket, policy, connectingSocket);
   } catch (error) {
     // Inside a client's call or our 'connect' listener: throwing would crash the
@@ -159,19 +172,32 @@ function keepPolicyAcrossSetKeepAlive(socket: net.Socket, policy: SocketPolicy):
  */
 export function configureKeepalive<S extends net.Socket>(socket: S, options?: KeepaliveOptions): S {
   assertSocket(socket);
-  const config = validateOptions(options, capabilities);
+  validateOptionsInto(requested, options, capabilities);
+  // Copied out at once: finding the fd may run a socket subclass's getters, which could call us again.
+  const { enable, idleSeconds, intervalSeconds, count, userTimeoutMs } = requested;
   const known = policies.get(socket);
   if (known === undefined && !Object.isExtensible(socket)) {
     // The policy is kept by wrapping the instance's setKeepAlive; refuse before touching the kernel.
     throw invalidArgValue('socket', 'is frozen, sealed or not extensible, so its keepalive policy could not be kept across setKeepAlive calls', socket);
   }
-  const policy: SocketPolicy = known ?? { config, waitingOn: undefined, verifiedHandle: undefined, tcpHandle: undefined };
-  const connectingSocket = applyConfig(socket, config, policy);
+  const policy: SocketPolicy = known ?? {
+    config: { enable, idleSeconds, intervalSeconds, count, userTimeoutMs },
+    waitingOn: undefined,
+    verifiedHandle: undefined,
+    tcpHandle: undefined,
+  };
+  const connectingSocket = applyConfig(socket, policy, enable, idleSeconds, intervalSeconds, count, userTimeoutMs);
   if (known === undefined) {
     policies.set(socket, policy);
     keepPolicyAcrossSetKeepAlive(socket, policy);
   } else {
-    mergeConfigInto(policy.config, config); // the policy owns its config object: no allocation per call
+    // Merged only once applied: a call the kernel refused leaves the policy as it was.
+    const merged = policy.config;
+    merged.enable = enable;
+    if (idleSeconds !== UNCHANGED) merged.idleSeconds = idleSeconds;
+    if (intervalSeconds !== UNCHANGED) merged.intervalSeconds = intervalSeconds;
+    if (count !== UNCHANGED) merged.count = count;
+    if (userTimeoutMs !== UNCHANGED) merged.userTimeoutMs = userTimeoutMs;
   }
   if (connectingSocket !== undefined) waitForConnect(socket, policy, connectingSocket);
   return socket;
@@ -191,7 +217,7 @@ export function getKeepalive(socket: net.Socket): KeepaliveState {
   if (addon === undefined) throw unavailableOnPlatform('getKeepalive() (Node exposes no socket handle)');
   const fd = openTcpFd(socket, policies.get(socket));
   if (typeof fd !== 'number') {
-    throw systemError('ENOTCONN', -os.constants.errno.ENOTCONN, 'getsockopt',
+    throw systemError('ENOTCONN', -(require('node:os') as typeof os).constants.errno.ENOTCONN, 'getsockopt',
       "getKeepalive: the socket is not connected yet; read it after its 'connect' event");
   }
   const slots = addon.slots;

@@ -69,9 +69,27 @@ function integer(name: string, value: unknown, min: number, max: number, unit: s
   return value;
 }
 
+/** Turns keepalive on and leaves every other option as the socket has it. */
+export function defaultConfig(): KernelConfig {
+  return { enable: 1, idleSeconds: UNCHANGED, intervalSeconds: UNCHANGED, count: UNCHANGED, userTimeoutMs: UNCHANGED };
+}
+
 export function validateOptions(options: unknown, support: OptionSupport): KernelConfig {
+  const config = defaultConfig();
+  validateOptionsInto(config, options, support);
+  return config;
+}
+
+/**
+ * validateOptions without an allocation, for configureKeepalive's every call:
+ * `into` is written only once every option has passed, so a throw leaves it
+ * as it was.
+ */
+export function validateOptionsInto(into: KernelConfig, options: unknown, support: OptionSupport): void {
   if (options === undefined) {
-    return { enable: 1, idleSeconds: UNCHANGED, intervalSeconds: UNCHANGED, count: UNCHANGED, userTimeoutMs: UNCHANGED };
+    into.enable = 1;
+    into.idleSeconds = into.intervalSeconds = into.count = into.userTimeoutMs = UNCHANGED;
+    return;
   }
   if (options === null || typeof options !== 'object') throw invalidArgType('options', 'of type object', options);
   let enable: unknown;
@@ -109,28 +127,21 @@ export function validateOptions(options: unknown, support: OptionSupport): Kerne
   }
 
   if (enable !== undefined && typeof enable !== 'boolean') throw invalidArgType('options.enable', 'of type boolean', enable);
-  const config: KernelConfig = {
-    enable: enable === false ? 0 : 1,
-    idleSeconds: idle === undefined ? UNCHANGED : seconds('idle', idle),
-    intervalSeconds: interval === undefined ? UNCHANGED : seconds('interval', interval),
-    count: count === undefined ? UNCHANGED : integer('count', count, 1, COUNT_MAX, 'probes'),
-    userTimeoutMs: userTimeout === undefined ? UNCHANGED : integer('userTimeout', userTimeout, 0, USER_TIMEOUT_MAX, 'milliseconds'),
-  };
-  if (config.idleSeconds !== UNCHANGED && !support.idle) throw unavailableOnPlatform('options.idle');
-  if (config.intervalSeconds !== UNCHANGED && !support.interval) throw unavailableOnPlatform('options.interval (TCP_KEEPINTVL)');
-  if (config.count !== UNCHANGED && !support.count) throw unavailableOnPlatform('options.count (TCP_KEEPCNT)');
-  if (config.userTimeoutMs !== UNCHANGED && !support.userTimeout) throw unavailableOnPlatform('options.userTimeout (TCP_USER_TIMEOUT)');
-  return config;
+  const idleSeconds = idle === undefined ? UNCHANGED : seconds('idle', idle);
+  const intervalSeconds = interval === undefined ? UNCHANGED : seconds('interval', interval);
+  const probes = count === undefined ? UNCHANGED : integer('count', count, 1, COUNT_MAX, 'probes');
+  const userTimeoutMs = userTimeout === undefined ? UNCHANGED : integer('userTimeout', userTimeout, 0, USER_TIMEOUT_MAX, 'milliseconds');
+  if (idleSeconds !== UNCHANGED && !support.idle) throw unavailableOnPlatform('options.idle');
+  if (intervalSeconds !== UNCHANGED && !support.interval) throw unavailableOnPlatform('options.interval (TCP_KEEPINTVL)');
+  if (probes !== UNCHANGED && !support.count) throw unavailableOnPlatform('options.count (TCP_KEEPCNT)');
+  if (userTimeoutMs !== UNCHANGED && !support.userTimeout) throw unavailableOnPlatform('options.userTimeout (TCP_USER_TIMEOUT)');
+  into.enable = enable === false ? 0 : 1;
+  into.idleSeconds = idleSeconds;
+  into.intervalSeconds = intervalSeconds;
+  into.count = probes;
+  into.userTimeoutMs = userTimeoutMs;
 }
 
-/** Writes `later` over `earlier` in place, field by field: what the socket should hold after both calls. */
-export function mergeConfigInto(earlier: KernelConfig, later: KernelConfig): void {
-  earlier.enable = later.enable;
-  if (later.idleSeconds !== UNCHANGED) earlier.idleSeconds = later.idleSeconds;
-  if (later.intervalSeconds !== UNCHANGED) earlier.intervalSeconds = later.intervalSeconds;
-  if (later.count !== UNCHANGED) earlier.count = later.count;
-  if (later.userTimeoutMs !== UNCHANGED) earlier.userTimeoutMs = later.userTimeoutMs;
-}
 
 /** The options a validated config stands for, in milliseconds: for callers that keep a policy to apply later. */
 export function optionsOf(config: KernelConfig): KeepaliveOptions {

@@ -3,9 +3,21 @@
  * else: a hand-made `{ fd }`, or a real handle borrowed from another socket,
  * must never lead us to touch someone else's fd.
  */
-import net from 'node:net';
+import type net from 'node:net';
 import { types } from 'node:util';
 import { invalidArgType, invalidArgValue, socketClosed } from './errors';
+
+/**
+ * net.Socket, looked up on first use and then kept. Whoever passes us a socket
+ * has loaded node:net already, so importing this package need not (about 2 ms
+ * in a fresh process, bench/RESULTS.md section 4). And it is kept rather than
+ * read from node:net's exports on each call: that object is in dictionary
+ * mode, which V8 cannot load from inline (a LoadIC on every call).
+ */
+let SocketClass: typeof net.Socket | undefined;
+export function socketClass(): typeof net.Socket {
+  return (SocketClass ??= (require('node:net') as typeof net).Socket);
+}
 
 /** The parts of Node's internal handles (TCPWrap, TLSWrap, Pipe, JSStream) we read. */
 interface InternalHandle {
@@ -35,7 +47,7 @@ export type Located =
  * handle poison the check for the whole process.
  */
 function inspectRealHandle(): { TcpHandle: abstract new (...args: never[]) => object; ownerSymbol: symbol } {
-  const probe = new net.Socket();
+  const probe = new (socketClass())();
   probe.connect(9, '127.0.0.1');
   const handle = (probe as InternalSocket)._handle as object;
   probe.destroy();
@@ -73,7 +85,7 @@ function ownerOf(handle: InternalHandle): unknown {
 export function assertSocket(socket: unknown, argument = 'socket'): asserts socket is net.Socket {
   let isSocket: boolean;
   try {
-    isSocket = socket instanceof net.Socket;
+    isSocket = socket instanceof socketClass();
   } catch {
     isSocket = false; // a Proxy whose getPrototypeOf trap throws
   }
@@ -118,7 +130,7 @@ export function locate(socket: net.Socket): Located {
     throw notOwned(socket);
   }
   if (fd < 0) {
-    if (rawSocket instanceof net.Socket && !rawSocket.destroyed && (rawSocket.connecting || (rawSocket as InternalSocket)._handle == null)) {
+    if (rawSocket instanceof socketClass() && !rawSocket.destroyed && (rawSocket.connecting || (rawSocket as InternalSocket)._handle == null)) {
       return { kind: 'pending', connectingSocket: rawSocket };
     }
     if (process.platform !== 'win32') throw socketClosed('the socket has no open file descriptor');
@@ -129,5 +141,5 @@ export function locate(socket: net.Socket): Located {
 /** The raw socket under a TLS upgrade, which clients may call setKeepAlive on too. */
 export function underlyingSocket(socket: net.Socket): net.Socket | undefined {
   const parent = (socket as InternalSocket)._parent;
-  return parent instanceof net.Socket && parent !== socket ? parent : undefined;
+  return parent instanceof socketClass() && parent !== socket ? parent : undefined;
 }

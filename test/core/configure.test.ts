@@ -73,6 +73,37 @@ describe('on a connected socket', () => {
     expect(getKeepalive(client)).toMatchObject({ enabled: true, idle: 4000, count: 6 });
   });
 
+  test('re-entered from a socket getter while finding the fd: each socket gets its own options', async () => {
+    // configureKeepalive validates into a shared object and copies it out at once;
+    // a getter that calls it again must not swap the values of the outer call.
+    const { client: other } = await connection();
+    let armed = false;
+    let reentered = false;
+    class ReentrantSocket extends net.Socket {}
+    const connectingOf = new WeakMap<object, boolean>();
+    Object.defineProperty(ReentrantSocket.prototype, 'connecting', {
+      get(this: net.Socket): boolean {
+        if (armed && !reentered) {
+          reentered = true;
+          configureKeepalive(other, { idle: 9000, interval: 9000, count: 9 });
+        }
+        return connectingOf.get(this) ?? false;
+      },
+      set(this: net.Socket, value: boolean) {
+        connectingOf.set(this, value);
+      },
+    });
+    const { port } = await listen();
+    const socket = track(new ReentrantSocket());
+    socket.connect(port, '127.0.0.1');
+    await once(socket, 'connect');
+    armed = true; // only from inside our call, not from Node's own reads of socket.connecting
+    configureKeepalive(socket, { idle: 4000, interval: 4000, count: 4 });
+    expect(reentered).toBe(true);
+    expect(getKeepalive(socket)).toMatchObject({ idle: 4000, interval: 4000, count: 4 });
+    expect(getKeepalive(other)).toMatchObject({ idle: 9000, interval: 9000, count: 9 });
+  });
+
   test('server-accepted sockets', async () => {
     const { client, accepted } = await connection();
     configureKeepalive(accepted, policy);

@@ -57,6 +57,9 @@ describe('bad options are refused before anything is applied', () => {
     const error = thrown(() => configureKeepalive(client, options as KeepaliveOptions));
     expect(error.code).toMatch(/^ERR_(INVALID_ARG_TYPE|INVALID_ARG_VALUE|OUT_OF_RANGE)$/);
     expect(getKeepalive(client)).toEqual(before);
+    // The remembered policy is unchanged too: Node's setKeepAlive makes us re-apply it.
+    client.setKeepAlive(true, 1000);
+    expect(getKeepalive(client)).toEqual(before);
   });
 
   test('messages name the field, the value and the range', async () => {
