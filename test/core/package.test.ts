@@ -36,3 +36,20 @@ test('typed: the published declarations compile against a consumer', () => {
     fs.rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('importing loads neither node:net nor the planner; the planner exports load it on first use, from CommonJS and ESM', () => {
+  const cjs = run(['-e', `
+    const loaded = () => Object.keys(require.cache).filter((file) => file.includes('/dist/planner/')).length;
+    const k = require('tcp-keepalive');
+    const before = loaded();
+    const netBefore = process.moduleLoadList.some((name) => name === 'NativeModule net');
+    const preset = k.IDLE_TIMEOUT_PRESETS['aws-nlb'].idleTimeout;
+    const plan = k.planKeepalive({ path: [{ preset: 'aws-nlb' }], detectWithin: 60000 });
+    console.log(before, netBefore, loaded() > 0, preset, k.DEFAULT_COUNT, k.DEFAULT_MARGIN, plan.options.count);
+  `]);
+  expect(cjs).toBe('0 false true 350000 3 0.2 3');
+  const esm = run(['--input-type=module', '-e',
+    "import { planKeepalive, IDLE_TIMEOUT_PRESETS, DEFAULT_COUNT, DEFAULT_MARGIN } from 'tcp-keepalive'; " +
+    'console.log(typeof planKeepalive, Object.keys(IDLE_TIMEOUT_PRESETS).length > 0, DEFAULT_COUNT, DEFAULT_MARGIN)']);
+  expect(esm).toBe('function true 3 0.2');
+});
