@@ -19,12 +19,18 @@ test('typed: the published declarations compile against a consumer', () => {
   const consumer = `
     import net from 'node:net';
     import { configureKeepalive, getKeepalive, type KeepaliveOptions, type KeepaliveState } from 'tcp-keepalive';
+    import { planKeepalive, IDLE_TIMEOUT_PRESETS, DEFAULT_COUNT, type KeepalivePlan, type PresetName } from 'tcp-keepalive';
     const options: KeepaliveOptions = { idle: 30_000, interval: 5_000, count: 3, userTimeout: 45_000 };
     const socket: net.Socket = configureKeepalive(new net.Socket(), options);
     const state: KeepaliveState = getKeepalive(socket);
     // @ts-expect-error idle is a number of milliseconds
     configureKeepalive(socket, { idle: '30s' });
     export const enabled: boolean = state.enabled;
+    const preset: PresetName = 'aws-nlb';
+    const plan: KeepalivePlan = planKeepalive({ path: [{ preset }], detectWithin: 60_000 });
+    export const planned: Array<number | undefined> = [IDLE_TIMEOUT_PRESETS[preset].idleTimeout, plan.options.count, DEFAULT_COUNT];
+    // @ts-expect-error the presets are read-only
+    IDLE_TIMEOUT_PRESETS[preset].idleTimeout = 1;
   `;
   const fs = require('node:fs') as typeof import('node:fs');
   const dir = fs.mkdtempSync(path.join(root, '.tmp-consumer-'));
