@@ -70,7 +70,9 @@ async function main() {
   const node26 = prepare();
   const plan = quick ? { rounds: 5, warmupRounds: 1, roundMs: 20 } : { rounds: 15, warmupRounds: 3, roundMs: 40 };
   const steps = [
-    ['per call', () => require('./benchmarks/per-call').run({ floorBinary, node26Binary: node26, plan })],
+    ['per call', () => require('./benchmarks/per-call').run({
+      floorBinary, node26Binary: node26, plan: quick ? plan : { ...plan, rounds: 9 }, forks: quick ? 2 : 5,
+    })],
     ['pending sockets', () => require('./benchmarks/pending').run({ plan: quick ? plan : { rounds: 9, warmupRounds: 1, roundMs: 60 } })],
     ['scale and memory', () => require('./benchmarks/scale').run({ sockets: quick ? 10_000 : 100_000 })],
     ['import cost', () => require('./benchmarks/import-cost').run({ plan: { rounds: quick ? 5 : 21, warmupRounds: 1 } })],

@@ -4,12 +4,15 @@
 // same setsockopt calls in C, and net-keepalive; then getKeepalive against five
 // getsockopt calls in C. All contenders of a table run interleaved, in rounds.
 const path = require('node:path');
-const { interleave, pairedRatio } = require('../lib/interleave');
+const { execFile: execFileCallback } = require('node:child_process');
+const { promisify } = require('node:util');
+const { interleave, median, pairedRatio } = require('../lib/interleave');
 const { RemoteProcess } = require('../lib/remote');
 const { withConnectedSockets } = require('../lib/sockets');
 const perCall = require('../lib/per-call');
 const report = require('../lib/report');
 
+const execFile = promisify(execFileCallback);
 const NODE26_WORKER = path.join(__dirname, '..', 'node26-worker.js');
 
 function loadNetKeepalive() {
@@ -25,8 +28,11 @@ async function expectOk(remote, label) {
   if (answer !== 'ok') throw new Error(`${label}: ${answer}`);
 }
 
-/** @param {{ floorBinary: string, node26Binary: string | undefined, plan: object }} setup */
-async function run({ floorBinary, node26Binary, plan }) {
+/**
+ * One fork: all contenders interleaved in this process.
+ * @param {{ floorBinary: string, node26Binary: string | undefined, plan: object }} setup
+ */
+async function measure({ floorBinary, node26Binary, plan }) {
   const netKeepalive = loadNetKeepalive();
   const floor = new RemoteProcess(floorBinary, [], 'C floor');
   const node26 = node26Binary ? new RemoteProcess(node26Binary, [NODE26_WORKER], 'Node 26 worker') : undefined;
@@ -65,7 +71,7 @@ async function run({ floorBinary, node26Binary, plan }) {
         floor.contender('C: 5 × getsockopt (the floor)', 'get'),
       ], plan);
 
-      return summarize(set, get, netKeepalive.error);
+      return { set, get, netKeepaliveError: netKeepalive.error };
     });
   } finally {
     await floor.close();
@@ -73,7 +79,34 @@ async function run({ floorBinary, node26Binary, plan }) {
   }
 }
 
-function summarize(set, get, netKeepaliveError) {
+/**
+ * Runs `forks` fresh processes one after another (bench/per-call-fork.js), each
+ * measuring every contender interleaved, and pools their rounds. Like JMH's
+ * forks: the same code gave configureKeepalive / C floor from 1.21 to 1.27
+ * between processes (JIT code placement, ASLR, where the kernel put the
+ * sockets), more than between the rounds of one process, so one process's
+ * verdict is partly luck. Rounds stay paired within their fork.
+ */
+async function run({ floorBinary, node26Binary, plan, forks }) {
+  const forkScript = path.join(__dirname, '..', 'per-call-fork.js');
+  const results = [];
+  for (let fork = 0; fork < forks; fork++) {
+    const { stdout } = await execFile(process.execPath, [forkScript, JSON.stringify({ floorBinary, node26Binary, plan })], {
+      maxBuffer: 16 * 2 ** 20,
+      timeout: 600_000,
+    });
+    results.push(JSON.parse(stdout));
+  }
+  const pool = (key) => results[0][key].map((first, index) => {
+    const perRound = results.flatMap((result) => result[key][index].perRound);
+    return { name: first.name, calls: first.calls, perRound, median: median(perRound) };
+  });
+  const set = pool('set');
+  const perFork = results.map((result) => pairedRatio(result.set[0], result.set[2]));
+  return summarize(set, pool('get'), results[0].netKeepaliveError, perFork);
+}
+
+function summarize(set, get, netKeepaliveError, floorRatioPerFork) {
   const [ours, node, floor, ours26, node26] = set;
   const netKeepalive = set.find((r) => r.name.startsWith('net-keepalive'));
   const ratioRows = [
@@ -109,7 +142,9 @@ function summarize(set, get, netKeepaliveError) {
       '',
       report.table(report.MEDIAN_HEADER, report.medianRows(get)),
       '',
-      'Ratios are medians of the per-round ratios (contenders of a round ran back to back):',
+      `Ratios are medians of the per-round ratios (contenders of a round ran back to back), over the rounds of ` +
+        `${floorRatioPerFork.length} fresh processes (forks) run one after another. configureKeepalive / C floor in each ` +
+        `fork alone: ${floorRatioPerFork.map((ratio) => report.formatRatio(ratio)).join(', ')}.`,
       '',
       report.table(['pair', 'median ratio'], ratioRows),
       ...notes,
@@ -118,4 +153,4 @@ function summarize(set, get, netKeepaliveError) {
   };
 }
 
-module.exports = { run };
+module.exports = { run, measure };
