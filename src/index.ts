@@ -5,7 +5,6 @@ export type {
   KeepalivePlan, PlanRequest, PathHop, ResolvedHop, PlanConflictError, IdleTimeoutPreset, PresetName,
 } from './planner';
 import type * as Planner from './planner';
-import type { KeepalivePlan, PlanRequest } from './planner';
 
 // The planner is configuration-time code that most importers never call, so it
 // is loaded on first use: importing the package then costs the core and the
@@ -18,7 +17,7 @@ function planner(): typeof Planner {
  * Plans keepalive options for a network path: see src/planner/plan.ts and
  * docs/planner.md. Throws ERR_KEEPALIVE_PLAN_CONFLICT when the request cannot be met.
  */
-export function planKeepalive(request: PlanRequest): KeepalivePlan {
+export function planKeepalive(request: Planner.PlanRequest): Planner.KeepalivePlan {
   return planner().planKeepalive(request);
 }
 

@@ -82,7 +82,7 @@ async function measure({ floorBinary, node26Binary, plan }) {
 /**
  * Runs `forks` fresh processes one after another (bench/per-call-fork.js), each
  * measuring every contender interleaved, and pools their rounds. Like JMH's
- * forks: the same code gave configureKeepalive / C floor from 1.21 to 1.27
+ * forks: the same code gave configureKeepalive / C floor from 1.16 to 1.33
  * between processes (JIT code placement, ASLR, where the kernel put the
  * sockets), more than between the rounds of one process, so one process's
  * verdict is partly luck. Rounds stay paired within their fork.

@@ -142,7 +142,6 @@ export function validateOptionsInto(into: KernelConfig, options: unknown, suppor
   into.userTimeoutMs = userTimeoutMs;
 }
 
-
 /** The options a validated config stands for, in milliseconds: for callers that keep a policy to apply later. */
 export function optionsOf(config: KernelConfig): KeepaliveOptions {
   const options: KeepaliveOptions = { enable: config.enable === 1 };
