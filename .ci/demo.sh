@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The demo is the first thing a newcomer runs: it must finish in under 30 s, and
 # on CI (namespaces + nft available) it must show every measurement, not the
-# degraded view. Needs a built dist/ (npm test or npm run build first).
+# degraded view. Needs a built dist/ and lab-dist/ (npm test or npm run build first).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out="$(mktemp)"

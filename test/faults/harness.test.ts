@@ -5,11 +5,11 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { runInNamespace } from '../../src/lab';
-import { parseSsDuration } from '../../src/lab/inside';
+import { runInNamespace } from '../../lab';
+import { parseSsDuration } from '../../lab/inside';
 import { describeInLab, ensureBuilt } from './lab';
 
-const insideModule = path.resolve(__dirname, '..', '..', 'dist', 'lab', 'inside.js');
+const insideModule = path.resolve(__dirname, '..', '..', 'lab-dist', 'inside.js');
 let scratch: string;
 
 function script(name: string, body: string): string {

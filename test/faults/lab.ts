@@ -7,7 +7,7 @@
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { type LabSupport, probeLab, runScenario, type Scenario, type ScenarioReport } from '../../src/lab';
+import { type LabSupport, probeLab, runScenario, type Scenario, type ScenarioReport } from '../../lab';
 
 const root = path.resolve(__dirname, '..', '..');
 
@@ -46,13 +46,18 @@ function newestMtime(directory: string): number {
   return newest;
 }
 
-/** Children run dist/ (plain JS): rebuild it when src/ is newer, so a test never runs stale code. */
+/**
+ * Children run lab-dist/ and dist/ (plain JS): rebuild both when src/ or lab/ is
+ * newer, so a test never runs stale code. (`npm run build` does the same.)
+ */
 export function ensureBuilt(): void {
-  const runner = path.join(root, 'dist', 'lab', 'child.js');
+  const runner = path.join(root, 'lab-dist', 'child.js');
   const builtAt = fs.existsSync(runner) ? fs.statSync(runner).mtimeMs : 0;
-  if (builtAt >= newestMtime(path.join(root, 'src'))) return;
-  execFileSync(process.execPath, [path.join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.build.json'], { cwd: root, stdio: 'inherit', timeout: 120_000 });
+  if (builtAt >= Math.max(newestMtime(path.join(root, 'src')), newestMtime(path.join(root, 'lab')))) return;
+  const tsc = path.join(root, 'node_modules', 'typescript', 'bin', 'tsc');
+  execFileSync(process.execPath, [tsc, '-p', 'tsconfig.build.json'], { cwd: root, stdio: 'inherit', timeout: 120_000 });
   execFileSync(process.execPath, [path.join(root, 'scripts', 'copy-declarations.js')], { cwd: root, stdio: 'inherit' });
+  execFileSync(process.execPath, [tsc, '-p', path.join('lab', 'tsconfig.json')], { cwd: root, stdio: 'inherit', timeout: 120_000 });
   // tsc leaves unchanged outputs alone; mark the build as current.
   const now = new Date();
   fs.utimesSync(runner, now, now);

@@ -1,6 +1,6 @@
 /**
  * The five fault scenarios of issue 3, each in its own network namespace
- * (src/lab): peers really vanish (lo down, or every arriving packet dropped)
+ * (lab/): peers really vanish (lo down, or every arriving packet dropped)
  * and a real nftables DNAT + conntrack balancer really forgets idle flows.
  * Times come from the child's clock; what the socket holds comes from the
  * kernel (getKeepalive, `ss -tino`). All scenarios start together, so the file
@@ -8,7 +8,7 @@
  */
 import type { KeepaliveOptions } from '../../src';
 import { planKeepalive } from '../../src/planner';
-import type { KeepaliveChoice, ScenarioReport, VanishingPeerScenario } from '../../src/lab';
+import type { KeepaliveChoice, ScenarioReport, VanishingPeerScenario } from '../../lab';
 import { describeInLab, ensureBuilt, expectWithinDeadline, ScenarioBatch } from './lab';
 
 const batch = new ScenarioBatch();

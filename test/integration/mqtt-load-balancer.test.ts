@@ -2,14 +2,14 @@
  * The seed's unfinished case, end to end with a real MQ client and broker:
  * MQTT.js → simulated L4 load balancer (nft DNAT, conntrack forgets idle flows
  * after 3 s) → mosquitto, all inside a private network namespace (the fault
- * lab, src/lab). MQTT's own keepalive is off. After 6 s idle, a publish:
+ * lab, lab/). MQTT's own keepalive is off. After 6 s idle, a publish:
  * without TCP keepalive it is silently lost (the client still believes it is
  * connected); with keepaliveOnEvent (idle 1 s < the balancer's 3 s) the probes
  * keep the flow alive and the message arrives.
  */
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
-import { runInNamespace } from '../../src/lab';
+import { runInNamespace } from '../../lab';
 import { describeInLab, ensureBuilt } from '../faults/lab';
 import { describeWhen } from './support';
 

@@ -1,5 +1,5 @@
 /**
- * `npm run demo`: the seed's case — an MQ client behind a load balancer that
+ * `npm run demo`: the case this package exists for — an MQ client behind a load balancer that
  * silently forgets idle flows, and a broker that vanishes — played for real in
  * private network namespaces, side by side: no keepalive, Node's own
  * setKeepAlive, and tcp-keepalive with a planKeepalive() plan. About 15 s.
@@ -7,11 +7,9 @@
  */
 import { once } from 'node:events';
 import net from 'node:net';
-import { configureKeepalive, getKeepalive, type KeepaliveState } from '../core/keepalive';
-import { systemDefaults } from '../core/platform';
-import { type KeepaliveChoice, probeLab, runScenario, type Scenario, type ScenarioReport } from '../lab';
-import { socketTimerFor, type SocketLine } from '../lab/inside';
-import { type KeepalivePlan, planKeepalive } from '../planner';
+import { configureKeepalive, getKeepalive, type KeepalivePlan, type KeepaliveState, planKeepalive, systemDefaults } from '../dist';
+import { type KeepaliveChoice, probeLab, runScenario, type Scenario, type ScenarioReport } from './index';
+import { socketTimerFor, type SocketLine } from './inside';
 import { type Cell, renderTable } from './table';
 
 const BALANCER_IDLE_SECONDS = 3;

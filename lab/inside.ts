@@ -3,7 +3,7 @@
  * The script is plain JS, so it requires the compiled file (`npm run build` first):
  *
  *   const { runInside, bringLoopbackUp, installLoadBalancer, takeLoopbackDown, socketTimers } =
- *     require(path.join(repoRoot, 'dist', 'lab', 'inside.js'));
+ *     require(path.join(repoRoot, 'lab-dist', 'inside.js'));
  *   runInside(async (args) => {
  *     bringLoopbackUp();
  *     installLoadBalancer({ virtualIp: '127.0.0.2', virtualPort: 9000, backendPort: 9001, idleTimeoutSeconds: 3 });

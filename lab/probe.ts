@@ -1,7 +1,7 @@
 /**
  * Can this machine run the fault lab? Ask once, then skip loudly or degrade.
  *
- *   import { probeLab } from '../lab';
+ *   import { probeLab } from '../../lab';
  *   const lab = probeLab();
  *   if (!lab.namespaces.available) console.warn(`namespaces unavailable: ${lab.namespaces.reason}`);
  *   if (!lab.loadBalancer.available) console.warn(`load balancer unavailable: ${lab.loadBalancer.reason}`);

@@ -1,5 +1,5 @@
 /**
- * Entry point of a scenario child: `unshare -rn node dist/lab/child.js '<Scenario JSON>'`.
+ * Entry point of a scenario child: `unshare -rn node lab-dist/child.js '<Scenario JSON>'`.
  * Started by runScenario(); not meant to be run by hand outside a namespace
  * (it takes the loopback interface down).
  */

@@ -1,7 +1,7 @@
 /**
  * Runs a script in its own private network namespace and returns its JSON report.
  *
- *   import { runInNamespace } from '../lab';
+ *   import { runInNamespace } from '../../lab';
  *   const report = await runInNamespace<MyReport>({ script: '/abs/path/child.js', args: { idleMs: 1000 }, timeoutMs: 15_000 });
  *
  * The script is plain JS run as `unshare -rn <node> <script> '<args as JSON>'`.
@@ -16,7 +16,6 @@
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { packageRoot } from '../native/load';
 
 export const REPORT_MARKER = '@@lab-report ';
 
@@ -97,12 +96,15 @@ export function runInNamespace<R>(options: RunOptions): Promise<R> {
   });
 }
 
+/** Where the lab is compiled to (lab/tsconfig.json); this file runs from lab/ under jest and from lab-dist/ compiled. */
+export const labOutput = path.resolve(__dirname, '..', 'lab-dist');
+
 /**
- * The compiled scenario runner (dist/lab/child.js). Children run plain JS, so
- * the package must be built; ERR_LAB_NOT_BUILT says so rather than failing obscurely.
+ * The compiled scenario runner (lab-dist/child.js). Children run plain JS, so
+ * the lab must be built; ERR_LAB_NOT_BUILT says so rather than failing obscurely.
  */
 export function scenarioRunnerPath(): string {
-  const runner = path.join(packageRoot, 'dist', 'lab', 'child.js');
+  const runner = path.join(labOutput, 'child.js');
   if (!fs.existsSync(runner)) {
     throw labError('ERR_LAB_NOT_BUILT', `${runner} is missing: run \`npm run build\` first`);
   }

@@ -2,7 +2,7 @@
  * The fault scenarios, run inside a namespace by child.js and shared by the
  * fault tests and the demo. From the parent:
  *
- *   import { runScenario } from '../lab';
+ *   import { runScenario } from '../../lab';
  *   const report = await runScenario({ name: 'vanishing-peer', side: 'client', dataInFlight: false,
  *     keepalive: { kind: 'tcp-keepalive', options: { idle: 1000, interval: 1000, count: 2 } }, observeMs: 6000 });
  *
@@ -15,8 +15,7 @@ import { once } from 'node:events';
 import net from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { configureKeepalive, getKeepalive, type KeepaliveState } from '../core/keepalive';
-import type { KeepaliveOptions } from '../core/options';
+import { configureKeepalive, getKeepalive, type KeepaliveOptions, type KeepaliveState } from '../dist';
 import { bringLoopbackUp, dropAllIncoming, installLoadBalancer, readSocketTimerFor, type SocketLine, socketTimerFor, takeLoopbackDown } from './inside';
 import { runInNamespace, scenarioRunnerPath } from './run';
 
