@@ -1,0 +1,144 @@
+/**
+ * `tcp-keepalive plan`: the planner from the command line, and the plan
+ * section `doctor` prints for connections at risk.
+ */
+import type { KeepalivePlan } from '../planner';
+import { type CliHop, parseDuration, parseFlags, parsePath, UsageError } from './args';
+import { duration, msLiteral, type Style, styleFor, table } from './format';
+import { NO_PATH_LABEL, planRequest, resolveHops } from './judge';
+import type { Io } from './main';
+
+export const PLAN_HELP = `Usage: tcp-keepalive plan [--path <hops>] [--detect-within <duration>] [--count <n>] [--margin <fraction>] [--json]
+       tcp-keepalive plan --presets [--json]
+
+Plans keepalive for a network path: idle, interval, count and TCP_USER_TIMEOUT,
+the worst-case time to notice a dead peer, the hop that limits idle, and notes.
+
+  --path <hops>              comma-separated: preset names (see --presets), idle timeouts
+                             (350s, 10m, or ms), or preset=<timeout> (haproxy=30s)
+  --detect-within <duration> notice a dead peer within this (default 2m); 60s, 2m, 90000
+  --count <n>                unanswered probes before giving up (default 3)
+  --margin <fraction>        share of the smallest idle timeout kept in reserve (default 0.2)
+  --presets                  list the presets with their sources
+  --json                     machine-readable output (schema in docs/cli.md)
+  -h, --help                 this help
+
+Exit codes: 0 planned, 64 usage error or a plan that cannot be met.`;
+
+/** The doctor's and the planner's default detection budget when --detect-within is not given. */
+export const DEFAULT_DETECT_WITHIN = 120_000;
+
+type Planner = typeof import('../planner');
+
+/** The planner, loaded when a command needs it (it is lazily loaded by the package too). */
+export function loadPlanner(): Planner {
+  return require('../planner') as Planner;
+}
+
+/** The values for code that is not Node: setsockopt option → value in the kernel's units. */
+export function setsockoptValues(options: KeepalivePlan['options']): Record<string, number> {
+  return {
+    SO_KEEPALIVE: 1,
+    TCP_KEEPIDLE: options.idle / 1000,
+    TCP_KEEPINTVL: options.interval / 1000,
+    TCP_KEEPCNT: options.count,
+    TCP_USER_TIMEOUT: options.userTimeout,
+  };
+}
+
+/** Runs the planner; its coded errors (a conflict, a bad value) become one-line usage errors. */
+export function makePlan(planner: Planner, hops: readonly CliHop[], detectWithin: number, extra: { count?: number; margin?: number }, command: string): KeepalivePlan {
+  resolveHops(hops, planner.IDLE_TIMEOUT_PRESETS, command); // its messages speak of --path, the planner's of request.path
+  try {
+    const plan = planner.planKeepalive({ ...planRequest(hops, detectWithin), ...extra });
+    if (hops.length === 0) plan.notes = plan.notes.filter((note) => !note.includes(NO_PATH_LABEL) && !note.startsWith('no hop on the path'));
+    if (hops.length === 0) plan.notes.unshift('no --path given: idle is chosen for detection only; give the idle timeouts on the path with --path');
+    return plan;
+  } catch (error) {
+    throw new UsageError((error as Error).message.replace(/^planKeepalive: /, ''), command);
+  }
+}
+
+export interface PlanJson {
+  options: KeepalivePlan['options'];
+  setsockopt: Record<string, number>;
+  worstCaseDetection: number;
+  limitingHop: KeepalivePlan['limitingHop'];
+  heartbeatWithin: number | null;
+  notes: string[];
+}
+
+export function planJson(plan: KeepalivePlan): PlanJson {
+  return {
+    options: plan.options,
+    setsockopt: setsockoptValues(plan.options),
+    worstCaseDetection: plan.worstCaseDetection,
+    limitingHop: plan.limitingHop,
+    heartbeatWithin: plan.heartbeatWithin,
+    notes: plan.notes,
+  };
+}
+
+/** The plan as people read it; `extraLines` (e.g. a server's own settings) go after the setsockopt line. */
+export function formatPlan(plan: KeepalivePlan, style: Style, extraLines: readonly string[] = []): string {
+  const { idle, interval, count, userTimeout } = plan.options;
+  const raw = Object.entries(setsockoptValues(plan.options)).map(([name, value]) => `${name}=${value}`).join(' ');
+  const lines = [
+    `  ${style.bold(`configureKeepalive(socket, { idle: ${msLiteral(idle)}, interval: ${msLiteral(interval)}, count: ${count}, userTimeout: ${msLiteral(userTimeout)} });`)}`,
+    `  other languages (setsockopt): ${raw}`,
+    ...extraLines.map((line) => `  ${line}`),
+    `  worst-case detection: ${duration(plan.worstCaseDetection)} (idle ${duration(idle)} + ${duration(interval)} × ${count}; ` +
+      `with data in flight, userTimeout ${duration(userTimeout)})`,
+    `  limiting hop: ${plan.limitingHop === null ? 'none (no hop on the path is refreshed by probes)' : `${plan.limitingHop.label}, idle timeout ${duration(plan.limitingHop.idleTimeout)}`}`,
+  ];
+  if (plan.heartbeatWithin !== null) lines.push(`  application heartbeat needed: more often than every ${duration(plan.heartbeatWithin)}`);
+  lines.push('  notes:', ...plan.notes.map((note) => `  - ${note}`));
+  return lines.join('\n');
+}
+
+function presetsOutput(planner: Planner, json: boolean, style: Style): string {
+  const presets = Object.entries(planner.IDLE_TIMEOUT_PRESETS).map(([name, preset]) => ({ name, ...preset }));
+  if (json) return JSON.stringify({ schema: 'tcp-keepalive.presets/1', presets }, null, 2);
+  const rows = presets.map((p) => [p.name, p.idleTimeout === undefined ? 'set by you' : duration(p.idleTimeout), p.probesRefresh ? 'yes' : 'no', p.label]);
+  const sources = presets.map((p) => `  ${p.name}: ${p.source}\n    ${style.dim(p.note)}`);
+  return `${table(['PRESET', 'IDLE TIMEOUT', 'PROBES KEEP IT OPEN', 'WHAT'], rows)}\n\nSources:\n${sources.join('\n')}`;
+}
+
+export function runPlan(argv: readonly string[], io: Io): number {
+  const flags = parseFlags(argv, { values: ['path', 'detect-within', 'count', 'margin'], switches: ['json', 'presets', 'help'] }, 'plan');
+  if (flags.switches.has('help')) {
+    io.stdout.write(`${PLAN_HELP}\n`);
+    return 0;
+  }
+  const style = styleFor(io.stdout, io.env);
+  const json = flags.switches.has('json');
+  const planner = loadPlanner();
+  if (flags.switches.has('presets')) {
+    if (flags.values.size > 0) throw new UsageError('--presets takes no other options but --json', 'plan');
+    io.stdout.write(`${presetsOutput(planner, json, style)}\n`);
+    return 0;
+  }
+  const pathText = flags.values.get('path');
+  const hops = pathText === undefined ? [] : parsePath(pathText, Object.keys(planner.IDLE_TIMEOUT_PRESETS), 'plan');
+  const detectWithinText = flags.values.get('detect-within');
+  const detectWithin = detectWithinText === undefined ? DEFAULT_DETECT_WITHIN : parseDuration('detect-within', detectWithinText, 'plan');
+  const extra: { count?: number; margin?: number } = {};
+  const countText = flags.values.get('count');
+  if (countText !== undefined) {
+    extra.count = Number(countText);
+    if (!/^\d+$/.test(countText) || extra.count < 1 || extra.count > 127) throw new UsageError(`--count "${countText}" must be a whole number from 1 to 127`, 'plan');
+  }
+  const marginText = flags.values.get('margin');
+  if (marginText !== undefined) {
+    extra.margin = Number(marginText);
+    if (!/^\d*\.?\d+$/.test(marginText) || !(extra.margin < 1)) throw new UsageError(`--margin "${marginText}" must be a fraction from 0 to below 1 (e.g. 0.2)`, 'plan');
+  }
+  const plan = makePlan(planner, hops, detectWithin, extra, 'plan');
+  if (json) {
+    io.stdout.write(`${JSON.stringify({ schema: 'tcp-keepalive.plan/1', request: { path: hops, detectWithin, ...extra }, ...planJson(plan) }, null, 2)}\n`);
+  } else {
+    const pathWords = hops.length === 0 ? 'no path given' : `path ${pathText}`;
+    io.stdout.write(`Plan for ${pathWords}, a dead peer noticed within ${duration(detectWithin)}:\n${formatPlan(plan, style)}\n`);
+  }
+  return 0;
+}
