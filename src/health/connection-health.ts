@@ -1,0 +1,146 @@
+/**
+ * connectionHealth(socket): "can I hand this connection out?" answered from
+ * one TCP_INFO read, without a round trip to the peer.
+ */
+import type net from 'node:net';
+import { invalidArgType, invalidArgValue, outOfRange } from '../core/errors';
+import { addon, policyOf, socketFd, unavailableOnPlatform } from './core-api';
+import { readTcpInfo, type TcpInfo } from './tcp-info';
+
+export type HealthVerdict = 'healthy' | 'suspect' | 'dead';
+
+/**
+ * Why a connection is not healthy:
+ * - 'not-established': the state is not 'established' (the peer closed: close-wait; reset or timed out: closed; …) → dead
+ * - 'keepalive-unanswered': a keepalive probe went unanswered → suspect
+ * - 'data-unacknowledged': data sent `unacknowledgedAfter` ms ago or more is still unacknowledged → suspect
+ * - 'retransmitting': the retransmission timer fired (`retransmits` in a row), so backoff has begun → suspect
+ */
+export type HealthReason = 'not-established' | 'keepalive-unanswered' | 'data-unacknowledged' | 'retransmitting';
+
+export interface ConnectionHealth {
+  verdict: HealthVerdict;
+  /** Empty when healthy; every reason that applies otherwise. */
+  reasons: readonly HealthReason[];
+  /** The TCP_INFO read the verdict was made from. */
+  info: TcpInfo;
+}
+
+export interface HealthThresholds {
+  /**
+   * Data still unacknowledged this many ms after it was last sent makes the
+   * connection suspect. Default 1000. Integer 1 – 2 147 483 647.
+   */
+  unacknowledgedAfter?: number;
+  /** Retransmission timeouts in a row that make the connection suspect. Default 1. Integer 1 – 255. */
+  retransmits?: number;
+  /**
+   * How long a keepalive probe may go unanswered before the connection is
+   * suspect, ms after it was sent. Default: the connection's own RTO (rto,
+   * at least 200 ms on Linux): an alive peer answers within it. Integer 0 – 2 147 483 647.
+   * Needs the keepalive idle the socket was configured with (configureKeepalive);
+   * for a socket configured elsewhere, the second unanswered probe is the evidence.
+   */
+  probeGrace?: number;
+}
+
+const MS_MAX = 2 ** 31 - 1;
+const DEFAULT_UNACKNOWLEDGED_AFTER = 1000;
+const DEFAULT_RETRANSMITS = 1;
+
+const HEALTHY: readonly HealthReason[] = Object.freeze([]);
+
+/** Validated thresholds, kept in module-level variables for the duration of one call (no object per call). */
+let unacknowledgedAfter = DEFAULT_UNACKNOWLEDGED_AFTER;
+let retransmitsThreshold = DEFAULT_RETRANSMITS;
+let probeGrace: number | undefined;
+
+function threshold(name: string, value: unknown, min: number, max: number, unit: string): number {
+  if (typeof value !== 'number') throw invalidArgType(`options.${name}`, `of type number (${unit})`, value);
+  if (!Number.isInteger(value) || value < min || value > max) throw outOfRange(`options.${name}`, `an integer >= ${min} && <= ${max} (${unit})`, value);
+  return value;
+}
+
+function readThresholds(options: unknown): void {
+  unacknowledgedAfter = DEFAULT_UNACKNOWLEDGED_AFTER;
+  retransmitsThreshold = DEFAULT_RETRANSMITS;
+  probeGrace = undefined;
+  if (options === undefined) return;
+  if (options === null || typeof options !== 'object' || Array.isArray(options)) throw invalidArgType('options', 'of type object', options);
+  let unacked: unknown;
+  let retransmits: unknown;
+  let grace: unknown;
+  try {
+    for (const key in options) {
+      if (key !== 'unacknowledgedAfter' && key !== 'retransmits' && key !== 'probeGrace') {
+        const value: unknown = (options as Record<string, unknown>)[key];
+        if (value !== undefined) {
+          throw invalidArgValue(`options.${key}`, 'is not a health threshold (known: unacknowledgedAfter, retransmits, probeGrace)', value);
+        }
+      }
+    }
+    ({ unacknowledgedAfter: unacked, retransmits, probeGrace: grace } = options as HealthThresholds);
+  } catch (cause) {
+    if ((cause as { code?: unknown }).code === 'ERR_INVALID_ARG_VALUE') throw cause;
+    throw invalidArgValue('options', 'could not be read (a getter or Proxy trap threw)', options, cause);
+  }
+  if (unacked !== undefined) unacknowledgedAfter = threshold('unacknowledgedAfter', unacked, 1, MS_MAX, 'milliseconds');
+  if (retransmits !== undefined) retransmitsThreshold = threshold('retransmits', retransmits, 1, 255, 'retransmission timeouts');
+  if (grace !== undefined) probeGrace = threshold('probeGrace', grace, 0, MS_MAX, 'milliseconds');
+}
+
+/** The keepalive idle the kernel holds for this socket, ms, if configureKeepalive set it (the kernel keeps whole seconds). */
+function configuredIdle(socket: net.Socket): number | undefined {
+  const idle = policyOf(socket)?.idle;
+  return idle === undefined ? undefined : Math.floor(idle / 1000) * 1000;
+}
+
+/**
+ * A keepalive probe is out and unanswered. The kernel counts zero-window
+ * probes in the same field; those go out while data waits for the peer's
+ * window (a slow reader, alive), so a probe counts only on an idle connection.
+ * Any ACK resets the count, so on a live connection `probes` is 1 for one
+ * round trip: the probe must also have been out for `grace` ms — the time
+ * since the peer was last heard from, minus the idle that sent it.
+ */
+function keepaliveUnanswered(info: TcpInfo, socket: net.Socket): boolean {
+  const probes = info.probes;
+  if (probes === undefined || probes === 0 || info.unacked! > 0 || info.notSentBytes! > 0) return false;
+  if (probes >= 2) return true;
+  const idle = configuredIdle(socket);
+  if (idle === undefined) return false;
+  const silence = Math.min(info.lastDataReceived ?? Infinity, info.lastAckReceived ?? Infinity);
+  return silence >= idle + (probeGrace ?? info.rto ?? 1000);
+}
+
+/**
+ * Judges a connected socket from one TCP_INFO read:
+ * - dead: the state is not 'established';
+ * - suspect: a keepalive probe is unanswered, data has been unacknowledged for
+ *   `unacknowledgedAfter` ms, or the retransmission timer has fired;
+ * - healthy otherwise — which includes a peer that vanished while nothing was
+ *   sent and no probe was due yet: that is what keepalive is for.
+ * Throws like tcpInfo(), and ERR_INVALID_ARG_TYPE / ERR_INVALID_ARG_VALUE /
+ * ERR_OUT_OF_RANGE for bad thresholds.
+ */
+export function connectionHealth(socket: net.Socket, options?: HealthThresholds): ConnectionHealth {
+  readThresholds(options);
+  if (addon() === undefined) throw unavailableOnPlatform('connectionHealth() (TCP_INFO)');
+  const info = readTcpInfo(socketFd(socket, 'connectionHealth'), 'connectionHealth');
+  if (info.state !== 'established') return { verdict: 'dead', reasons: ['not-established'], info };
+
+  let reasons = HEALTHY;
+  if (keepaliveUnanswered(info, socket)) reasons = ['keepalive-unanswered'];
+  const unacked = info.unacked;
+  if (unacked !== undefined && unacked > 0) {
+    // With no retransmission yet, the last data sent is still unacknowledged (ACKs are cumulative), so
+    // lastDataSent is a lower bound of the age of the oldest unacknowledged byte. A fresh write after a
+    // long silence has lastDataSent ≈ 0: not suspect, however old the last ACK.
+    if (info.lastDataSent! >= unacknowledgedAfter) reasons = reasons === HEALTHY ? ['data-unacknowledged'] : [...reasons, 'data-unacknowledged'];
+  }
+  // Retransmission timeouts only (not fast retransmits, not zero-window probes): the peer was silent for a whole RTO.
+  if (info.retransmits! >= retransmitsThreshold || (info.backoff! > 0 && unacked! > 0)) {
+    reasons = reasons === HEALTHY ? ['retransmitting'] : [...reasons, 'retransmitting'];
+  }
+  return { verdict: reasons === HEALTHY ? 'healthy' : 'suspect', reasons, info };
+}
