@@ -2,7 +2,7 @@
   "targets": [
     {
       "target_name": "tcp_keepalive",
-      "sources": ["native/binding.cc", "native/errno_names.c"],
+      "sources": ["native/binding.cc", "native/tcp_info_names.c"],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": [
         "NAPI_VERSION=8",
@@ -13,7 +13,7 @@
       "cflags": ["-Wall", "-Wextra"],
       "cflags_cc": ["-Wall", "-Wextra"],
       "conditions": [
-        ["OS=='win'", { "sources": ["native/keepalive_win32.c"] }, { "sources": ["native/keepalive_posix.c"] }],
+        ["OS=='win'", { "sources": ["native/keepalive_win32.c"] }, { "sources": ["native/keepalive_posix.c", "native/tcp_info.c", "native/process_fd.c"] }],
         ["OS=='mac'", { "xcode_settings": { "MACOSX_DEPLOYMENT_TARGET": "10.15" } }]
       ]
     }

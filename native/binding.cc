@@ -1,16 +1,17 @@
-// The only file that knows about Node: converts JS arguments for the portable
-// core (keepalive.h) and turns its failures into Node-style errors.
+// The only file that knows about Node: reads plain JS arguments for the
+// portable core (keepalive.h) and reports its failures as data.
 //
-// node-addon-api for the functions' arguments and errors (registration is
-// plain N-API, see Init). On the
-// per-call path (apply, read) nothing is converted at all: the fd and the
-// values travel in a small Int32Array ("slots") that each environment gets
-// at load, reached through the function's data pointer, so a call costs the
-// N-API trampoline and nothing more. It sits next to four or five syscalls,
-// so what we add must stay small (docs/performance.md has the counts).
+// Every function returns undefined on success, or a failure object
+// { errno, syscall, option } that src/core/errors.ts turns into the one
+// Node-style error (code from util.getSystemErrorName). Errors thrown from
+// here are only for a direct caller of the raw binding who passes the wrong
+// types: the JS layer validates everything before calling.
+//
+// Registration and argument reading are plain N-API: node-addon-api's
+// Napi::CallbackInfo copies six argument slots a call, and its failure paths
+// abort a Worker that is terminated while the addon loads
+// (test/reliability/workers.test.ts).
 #include <napi.h>
-
-#include <string>
 
 #include "keepalive.h"
 
@@ -22,132 +23,143 @@
 
 namespace {
 
-constexpr int kMaxInt = 2147483647;
-
-// Same shape as Node's system errors: code, errno (negative, as libuv reports
-// it), syscall; plus the socket option that failed.
-[[gnu::noinline, gnu::cold]] void ThrowSystemError(Napi::Env env, const ka_error_t& failure, int fd, const char* context) {
-  std::string code = ka_errno_name(failure.err);
-  Napi::Error error = Napi::Error::New(
-      env, std::string(context) + ": " + failure.syscall + "(" + failure.option + ") on fd " + std::to_string(fd) +
-               " failed: " + code + " (" + ka_errno_description(failure.err) + ")");
-  error.Set("code", Napi::String::New(env, code));
-  error.Set("errno", Napi::Number::New(env, -failure.err));
-  error.Set("syscall", Napi::String::New(env, failure.syscall));
-  error.Set("option", Napi::String::New(env, failure.option));
-  error.ThrowAsJavaScriptException();
+// { errno, syscall, option } for a failed syscall; errno is positive, as the C library reports it.
+napi_value Failure(napi_env env, const ka_error_t& failure) {
+  Napi::Object object = Napi::Object::New(env);
+  object.Set("errno", Napi::Number::New(env, failure.err));
+  object.Set("syscall", Napi::String::New(env, failure.syscall));
+  object.Set("option", Napi::String::New(env, failure.option));
+  return object;
 }
 
-[[gnu::noinline, gnu::cold]] void ThrowNotNumber(Napi::Env env, const char* name) {
-  Napi::TypeError::New(env, std::string(name) + " must be a number").ThrowAsJavaScriptException();
-}
+// The call's arguments as int32, each checked against [minimum, maximum].
+// Throws a TypeError/RangeError naming the argument and returns false otherwise.
+struct IntArgument {
+  const char* name;
+  int32_t minimum;
+  int32_t maximum;
+};
 
-[[gnu::noinline, gnu::cold]] void ThrowNotInteger(Napi::Env env, const char* name, int minimum, int maximum) {
-  Napi::RangeError::New(env, std::string(name) + " must be an integer from " + std::to_string(minimum) + " to " +
-                                 std::to_string(maximum))
-      .ThrowAsJavaScriptException();
-}
-
-// The JS layer validates everything; these checks only keep a direct caller
-// of the raw binding from reaching the kernel with garbage. A missing
-// argument is undefined, which napi_get_value_double refuses.
-inline bool ReadInt(const Napi::CallbackInfo& info, size_t index, const char* name, int minimum, int maximum, int* out) {
-  double number;
-  if (napi_get_value_double(info.Env(), info[index], &number) != napi_ok) {
-    ThrowNotNumber(info.Env(), name);
-    return false;
+template <size_t N>
+bool ReadInts(napi_env env, napi_callback_info info, const IntArgument (&spec)[N], int32_t (&out)[N],
+              napi_value* extra = nullptr) {
+  size_t argc = N + 1;
+  napi_value argv[N + 1];
+  if (napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr) != napi_ok) return false;
+  for (size_t i = 0; i < N; i++) {
+    if (i >= argc || napi_get_value_int32(env, argv[i], &out[i]) != napi_ok) {
+      napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", spec[i].name);
+      return false;
+    }
+    if (out[i] < spec[i].minimum || out[i] > spec[i].maximum) {
+      napi_throw_range_error(env, "ERR_OUT_OF_RANGE", spec[i].name);
+      return false;
+    }
   }
-  if (!(number >= minimum && number <= maximum) || number != static_cast<double>(static_cast<int>(number))) {
-    ThrowNotInteger(info.Env(), name, minimum, maximum);
-    return false;
-  }
-  *out = static_cast<int>(number);
+  if (extra != nullptr) *extra = argc > N ? argv[N] : nullptr;
   return true;
 }
 
-// Per environment (each Worker loads its own): the slots shared with JS.
-// Instance data owns a reference to their ArrayBuffer, so the memory lives as
-// long as the environment, whatever JS keeps of the exports.
-struct Slots {
-  napi_ref buffer;
-  int32_t* values;  // [0] fd, [1..5] enable, idleSeconds, intervalSeconds, count, userTimeoutMs
-};
-constexpr size_t kSlotCount = 6;
-
-
-// checkTcp(fd): throws unless fd is a TCP socket over IPv4/IPv6.
-void CheckTcp(const Napi::CallbackInfo& info) {
-  int fd;
-  if (!ReadInt(info, 0, "fd", 0, kMaxInt, &fd)) return;
-  ka_error_t failure;
-  if (ka_check_tcp(fd, &failure) != 0) ThrowSystemError(info.Env(), failure, fd, "not a TCP socket");
-}
-
-// apply(): slots[0] = fd, slots[1..5] = enable, idleSeconds, intervalSeconds,
-// count, userTimeoutMs; -1 leaves a value unchanged.
-void Apply(Napi::Env env, int32_t* slots) {
-  int fd = slots[0];
-  ka_config_t config = {slots[1], slots[2], slots[3], slots[4], slots[5]};
-  // The JS layer validates everything; these checks only keep a direct caller
-  // of the raw binding from reaching the kernel with garbage.
-  if (fd < 0) return ThrowNotInteger(env, "slots[0] (fd)", 0, kMaxInt);
-  if (config.enable < KA_UNCHANGED || config.enable > 1) return ThrowNotInteger(env, "slots[1] (enable)", KA_UNCHANGED, 1);
-  if (config.idle_s < KA_UNCHANGED || config.interval_s < KA_UNCHANGED || config.count < KA_UNCHANGED ||
-      config.user_timeout_ms < KA_UNCHANGED) {
-    return ThrowNotInteger(env, "slots[2..5]", KA_UNCHANGED, kMaxInt);
+// A typed array argument of the wanted type and at least `length` elements, or a TypeError.
+template <typename T>
+T* TypedArrayArgument(napi_env env, napi_value value, napi_typedarray_type wanted, size_t length, const char* message) {
+  bool is_typed_array = false;
+  napi_typedarray_type type;
+  size_t elements = 0;
+  void* data = nullptr;
+  if (value == nullptr || napi_is_typedarray(env, value, &is_typed_array) != napi_ok || !is_typed_array ||
+      napi_get_typedarray_info(env, value, &type, &elements, &data, nullptr, nullptr) != napi_ok || type != wanted ||
+      elements < length) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", message);
+    return nullptr;
   }
-  ka_error_t failure;
-  if (ka_apply(fd, &config, &failure) != 0) ThrowSystemError(env, failure, fd, "cannot configure keepalive");
+  return static_cast<T*>(data);
 }
 
-// read(): reads the socket slots[0] names into slots[1..5] (enabled,
-// idleSeconds, intervalSeconds, count, userTimeoutMs; -1 where the platform
-// has no such option).
-void Read(Napi::Env env, int32_t* slots) {
-  int fd = slots[0];
-  if (fd < 0) return ThrowNotInteger(env, "slots[0] (fd)", 0, kMaxInt);
+constexpr int32_t kMaxInt = 2147483647;
+constexpr IntArgument kFd = {"fd must be an integer from 0 to 2147483647", 0, kMaxInt};
+
+// checkTcp(fd): undefined when fd is a TCP socket over IPv4/IPv6, else the failure.
+napi_value CheckTcp(napi_env env, napi_callback_info info) {
+  int32_t args[1];
+  if (!ReadInts(env, info, {kFd}, args)) return nullptr;
+  ka_error_t failure;
+  return ka_check_tcp(args[0], &failure) == 0 ? nullptr : Failure(env, failure);
+}
+
+// apply(fd, enable, idleSeconds, intervalSeconds, count, userTimeoutMs); -1 leaves a value unchanged.
+napi_value Apply(napi_env env, napi_callback_info info) {
+  static constexpr IntArgument kSpec[] = {
+      kFd,
+      {"enable must be -1, 0 or 1", KA_UNCHANGED, 1},
+      {"idleSeconds must be an integer from -1 to 2147483647", KA_UNCHANGED, kMaxInt},
+      {"intervalSeconds must be an integer from -1 to 2147483647", KA_UNCHANGED, kMaxInt},
+      {"count must be an integer from -1 to 2147483647", KA_UNCHANGED, kMaxInt},
+      {"userTimeoutMs must be an integer from -1 to 2147483647", KA_UNCHANGED, kMaxInt},
+  };
+  int32_t args[6];
+  if (!ReadInts(env, info, kSpec, args)) return nullptr;
+  ka_config_t config = {args[1], args[2], args[3], args[4], args[5]};
+  ka_error_t failure;
+  return ka_apply(args[0], &config, &failure) == 0 ? nullptr : Failure(env, failure);
+}
+
+// read(fd, out): out (an Int32Array of 5) receives enable, idleSeconds,
+// intervalSeconds, count, userTimeoutMs; -1 where the platform has no such option.
+napi_value Read(napi_env env, napi_callback_info info) {
+  int32_t args[1];
+  napi_value out_value;
+  if (!ReadInts(env, info, {kFd}, args, &out_value)) return nullptr;
+  int32_t* out = TypedArrayArgument<int32_t>(env, out_value, napi_int32_array, 5, "out must be an Int32Array of 5");
+  if (out == nullptr) return nullptr;
   ka_state_t state;
   ka_error_t failure;
-  if (ka_read(fd, &state, &failure) != 0) return ThrowSystemError(env, failure, fd, "cannot read keepalive");
-  slots[1] = state.enable;
-  slots[2] = state.idle_s;
-  slots[3] = state.interval_s;
-  slots[4] = state.count;
-  slots[5] = state.user_timeout_ms;
+  if (ka_read(args[0], &state, &failure) != 0) return Failure(env, failure);
+  out[0] = state.enable;
+  out[1] = state.idle_s;
+  out[2] = state.interval_s;
+  out[3] = state.count;
+  out[4] = state.user_timeout_ms;
+  return nullptr;
 }
 
-// Registration is plain N-API. When a Worker is terminated while the addon
-// loads, every N-API call fails, and node-addon-api's wrappers turn a failed
-// call into Napi::Error::New(env), which is fatal in a terminating
-// environment (SIGABRT, seen in test/reliability/workers.test.ts). Here the
-// first failure returns quietly and the dying environment never uses the addon.
+// tcpInfo(fd, out): out (a Float64Array of tcpInfoFields.length) receives
+// TCP_INFO in the library's units; NaN where the kernel reported nothing.
+napi_value TcpInfo(napi_env env, napi_callback_info info) {
+  int32_t args[1];
+  napi_value out_value;
+  if (!ReadInts(env, info, {kFd}, args, &out_value)) return nullptr;
+  double* out = TypedArrayArgument<double>(env, out_value, napi_float64_array, KA_TCP_INFO_FIELD_COUNT,
+                                           "out must be a Float64Array of tcpInfoFields.length");
+  if (out == nullptr) return nullptr;
+  ka_error_t failure;
+  return ka_tcp_info(args[0], out, &failure) == 0 ? nullptr : Failure(env, failure);
+}
+
+// duplicateFd(pid, fd): a new fd in this process for another process's fd, or the failure.
+napi_value DuplicateFd(napi_env env, napi_callback_info info) {
+  static constexpr IntArgument kSpec[] = {{"pid must be an integer from 1 to 2147483647", 1, kMaxInt}, kFd};
+  int32_t args[2];
+  if (!ReadInts(env, info, kSpec, args)) return nullptr;
+  int fd;
+  ka_error_t failure;
+  if (ka_duplicate_fd(args[0], args[1], &fd, &failure) != 0) return Failure(env, failure);
+  napi_value result;
+  return napi_create_int32(env, fd, &result) == napi_ok ? result : nullptr;
+}
+
+// closeFd(fd): closes an fd that duplicateFd made.
+napi_value CloseFd(napi_env env, napi_callback_info info) {
+  int32_t args[1];
+  if (!ReadInts(env, info, {kFd}, args)) return nullptr;
+  ka_error_t failure;
+  return ka_close_fd(args[0], &failure) == 0 ? nullptr : Failure(env, failure);
+}
+
+// When a Worker is terminated while the addon loads, every N-API call fails;
+// the first failure returns quietly and the dying environment never uses the addon.
 #define RETURN_IF_FAILED(call) \
   if ((call) != napi_ok) return nullptr
-
-// What Napi::Function::New<cb> generates, without its fatal error path.
-template <void (*Callback)(const Napi::CallbackInfo&)>
-napi_value Trampoline(napi_env env, napi_callback_info info) {
-  Napi::CallbackInfo callbackInfo(env, info);
-  Callback(callbackInfo);
-  return nullptr;
-}
-
-// apply() and read() take no arguments, so they ask N-API for the data
-// pointer alone: Napi::CallbackInfo would copy six argument slots a call,
-// about a sixth of what the call costs in user space (docs/performance.md).
-template <void (*Callback)(Napi::Env, int32_t*)>
-napi_value SlotsTrampoline(napi_env env, napi_callback_info info) {
-  void* data;
-  if (napi_get_cb_info(env, info, nullptr, nullptr, nullptr, &data) != napi_ok) return nullptr;
-  Callback(Napi::Env(env), static_cast<Slots*>(data)->values);
-  return nullptr;
-}
-
-void DeleteSlots(napi_env env, void* data, void* /*hint*/) {
-  Slots* slots = static_cast<Slots*>(data);
-  napi_delete_reference(env, slots->buffer);
-  delete slots;
-}
 
 napi_status SetBoolean(napi_env env, napi_value object, const char* key, bool value) {
   napi_value boolean;
@@ -155,44 +167,53 @@ napi_status SetBoolean(napi_env env, napi_value object, const char* key, bool va
   return status == napi_ok ? napi_set_named_property(env, object, key, boolean) : status;
 }
 
-napi_status SetFunction(napi_env env, napi_value object, const char* name, napi_callback callback, void* data) {
+napi_status SetFunction(napi_env env, napi_value object, const char* name, napi_callback callback) {
   napi_value function;
-  napi_status status = napi_create_function(env, name, NAPI_AUTO_LENGTH, callback, data, &function);
+  napi_status status = napi_create_function(env, name, NAPI_AUTO_LENGTH, callback, nullptr, &function);
   return status == napi_ok ? napi_set_named_property(env, object, name, function) : status;
 }
 
 napi_value Init(napi_env env, napi_value exports) {
+  static const struct {
+    const char* name;
+    unsigned bit;
+  } kCapabilities[] = {
+      {"idle", KA_CAP_IDLE},
+      {"interval", KA_CAP_INTERVAL},
+      {"count", KA_CAP_COUNT},
+      {"userTimeout", KA_CAP_USER_TIMEOUT},
+      {"readBack", KA_CAP_READ_BACK},
+      {"tcpInfo", KA_CAP_TCP_INFO},
+      {"duplicateFd", KA_CAP_DUPLICATE_FD},
+  };
   unsigned capabilities = ka_capabilities();
-  napi_value capabilityObject;
-  RETURN_IF_FAILED(napi_create_object(env, &capabilityObject));
-  RETURN_IF_FAILED(SetBoolean(env, capabilityObject, "idle", (capabilities & KA_CAP_IDLE) != 0));
-  RETURN_IF_FAILED(SetBoolean(env, capabilityObject, "interval", (capabilities & KA_CAP_INTERVAL) != 0));
-  RETURN_IF_FAILED(SetBoolean(env, capabilityObject, "count", (capabilities & KA_CAP_COUNT) != 0));
-  RETURN_IF_FAILED(SetBoolean(env, capabilityObject, "userTimeout", (capabilities & KA_CAP_USER_TIMEOUT) != 0));
-  RETURN_IF_FAILED(SetBoolean(env, capabilityObject, "readBack", (capabilities & KA_CAP_READ_BACK) != 0));
-  RETURN_IF_FAILED(napi_object_freeze(env, capabilityObject));
-
-  void* data = nullptr;
-  napi_value buffer;
-  napi_value slotArray;
-  napi_ref reference;
-  RETURN_IF_FAILED(napi_create_arraybuffer(env, kSlotCount * sizeof(int32_t), &data, &buffer));
-  RETURN_IF_FAILED(napi_create_typedarray(env, napi_int32_array, kSlotCount, buffer, 0, &slotArray));
-  RETURN_IF_FAILED(napi_create_reference(env, buffer, 1, &reference));
-  Slots* slots = new Slots{reference, static_cast<int32_t*>(data)};
-  if (napi_set_instance_data(env, slots, DeleteSlots, nullptr) != napi_ok) {
-    DeleteSlots(env, slots, nullptr);
-    return nullptr;
+  napi_value capability_object;
+  RETURN_IF_FAILED(napi_create_object(env, &capability_object));
+  for (const auto& capability : kCapabilities) {
+    RETURN_IF_FAILED(SetBoolean(env, capability_object, capability.name, (capabilities & capability.bit) != 0));
   }
+  RETURN_IF_FAILED(napi_object_freeze(env, capability_object));
 
-  napi_value sourceHash;
-  RETURN_IF_FAILED(SetFunction(env, exports, "checkTcp", Trampoline<CheckTcp>, nullptr));
-  RETURN_IF_FAILED(SetFunction(env, exports, "apply", SlotsTrampoline<Apply>, slots));
-  RETURN_IF_FAILED(SetFunction(env, exports, "read", SlotsTrampoline<Read>, slots));
-  RETURN_IF_FAILED(napi_set_named_property(env, exports, "slots", slotArray));
-  RETURN_IF_FAILED(napi_set_named_property(env, exports, "capabilities", capabilityObject));
-  RETURN_IF_FAILED(napi_create_string_utf8(env, TCPKA_STRINGIFY(TCPKA_SOURCE_HASH), NAPI_AUTO_LENGTH, &sourceHash));
-  RETURN_IF_FAILED(napi_set_named_property(env, exports, "sourceHash", sourceHash));
+  napi_value field_names;
+  RETURN_IF_FAILED(napi_create_array_with_length(env, KA_TCP_INFO_FIELD_COUNT, &field_names));
+  for (uint32_t i = 0; i < KA_TCP_INFO_FIELD_COUNT; i++) {
+    napi_value name;
+    RETURN_IF_FAILED(napi_create_string_utf8(env, ka_tcp_info_names[i], NAPI_AUTO_LENGTH, &name));
+    RETURN_IF_FAILED(napi_set_element(env, field_names, i, name));
+  }
+  RETURN_IF_FAILED(napi_object_freeze(env, field_names));
+
+  napi_value source_hash;
+  RETURN_IF_FAILED(napi_create_string_utf8(env, TCPKA_STRINGIFY(TCPKA_SOURCE_HASH), NAPI_AUTO_LENGTH, &source_hash));
+  RETURN_IF_FAILED(SetFunction(env, exports, "checkTcp", CheckTcp));
+  RETURN_IF_FAILED(SetFunction(env, exports, "apply", Apply));
+  RETURN_IF_FAILED(SetFunction(env, exports, "read", Read));
+  RETURN_IF_FAILED(SetFunction(env, exports, "tcpInfo", TcpInfo));
+  RETURN_IF_FAILED(SetFunction(env, exports, "duplicateFd", DuplicateFd));
+  RETURN_IF_FAILED(SetFunction(env, exports, "closeFd", CloseFd));
+  RETURN_IF_FAILED(napi_set_named_property(env, exports, "tcpInfoFields", field_names));
+  RETURN_IF_FAILED(napi_set_named_property(env, exports, "capabilities", capability_object));
+  RETURN_IF_FAILED(napi_set_named_property(env, exports, "sourceHash", source_hash));
   RETURN_IF_FAILED(napi_object_freeze(env, exports));
   return exports;
 }

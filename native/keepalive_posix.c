@@ -52,24 +52,32 @@ typedef struct {
 } ka_tuning_option_t;
 
 #ifdef TCP_KEEPIDLE
-#define KA_IDLE {1, TCP_KEEPIDLE, KA_IDLE_OPTION_NAME, offsetof(ka_config_t, idle_s), KA_CAP_IDLE}
+#define KA_IDLE \
+  { 1, TCP_KEEPIDLE, KA_IDLE_OPTION_NAME, offsetof(ka_config_t, idle_s), KA_CAP_IDLE }
 #else
-#define KA_IDLE {0, 0, "TCP_KEEPIDLE", offsetof(ka_config_t, idle_s), KA_CAP_IDLE}
+#define KA_IDLE \
+  { 0, 0, "TCP_KEEPIDLE", offsetof(ka_config_t, idle_s), KA_CAP_IDLE }
 #endif
 #ifdef TCP_KEEPINTVL
-#define KA_INTERVAL {1, TCP_KEEPINTVL, "TCP_KEEPINTVL", offsetof(ka_config_t, interval_s), KA_CAP_INTERVAL}
+#define KA_INTERVAL \
+  { 1, TCP_KEEPINTVL, "TCP_KEEPINTVL", offsetof(ka_config_t, interval_s), KA_CAP_INTERVAL }
 #else
-#define KA_INTERVAL {0, 0, "TCP_KEEPINTVL", offsetof(ka_config_t, interval_s), KA_CAP_INTERVAL}
+#define KA_INTERVAL \
+  { 0, 0, "TCP_KEEPINTVL", offsetof(ka_config_t, interval_s), KA_CAP_INTERVAL }
 #endif
 #ifdef TCP_KEEPCNT
-#define KA_COUNT {1, TCP_KEEPCNT, "TCP_KEEPCNT", offsetof(ka_config_t, count), KA_CAP_COUNT}
+#define KA_COUNT \
+  { 1, TCP_KEEPCNT, "TCP_KEEPCNT", offsetof(ka_config_t, count), KA_CAP_COUNT }
 #else
-#define KA_COUNT {0, 0, "TCP_KEEPCNT", offsetof(ka_config_t, count), KA_CAP_COUNT}
+#define KA_COUNT \
+  { 0, 0, "TCP_KEEPCNT", offsetof(ka_config_t, count), KA_CAP_COUNT }
 #endif
 #ifdef TCP_USER_TIMEOUT
-#define KA_USER_TIMEOUT {1, TCP_USER_TIMEOUT, "TCP_USER_TIMEOUT", offsetof(ka_config_t, user_timeout_ms), KA_CAP_USER_TIMEOUT}
+#define KA_USER_TIMEOUT \
+  { 1, TCP_USER_TIMEOUT, "TCP_USER_TIMEOUT", offsetof(ka_config_t, user_timeout_ms), KA_CAP_USER_TIMEOUT }
 #else
-#define KA_USER_TIMEOUT {0, 0, "TCP_USER_TIMEOUT", offsetof(ka_config_t, user_timeout_ms), KA_CAP_USER_TIMEOUT}
+#define KA_USER_TIMEOUT \
+  { 0, 0, "TCP_USER_TIMEOUT", offsetof(ka_config_t, user_timeout_ms), KA_CAP_USER_TIMEOUT }
 #endif
 
 static const ka_tuning_option_t tuning_options[] = {KA_IDLE, KA_INTERVAL, KA_COUNT, KA_USER_TIMEOUT};
@@ -84,6 +92,12 @@ unsigned ka_capabilities(void) {
   for (size_t i = 0; i < KA_TUNING_OPTIONS; i++) {
     if (tuning_options[i].supported) capabilities |= tuning_options[i].capability;
   }
+#if defined(__linux__) || (defined(__APPLE__) && defined(TCP_CONNECTION_INFO))
+  capabilities |= KA_CAP_TCP_INFO; /* tcp_info.c */
+#endif
+#ifdef __linux__
+  capabilities |= KA_CAP_DUPLICATE_FD; /* process_fd.c */
+#endif
   return capabilities;
 }
 
@@ -126,7 +140,8 @@ int ka_apply(int fd, const ka_config_t *config, ka_error_t *error) {
     if (set_int(fd, IPPROTO_TCP, option->name, value, option->label, error) != 0) return -1;
   }
   if (config->enable != KA_UNCHANGED &&
-      set_int(fd, SOL_SOCKET, SO_KEEPALIVE, config->enable ? 1 : 0, "SO_KEEPALIVE", error) != 0) return -1;
+      set_int(fd, SOL_SOCKET, SO_KEEPALIVE, config->enable ? 1 : 0, "SO_KEEPALIVE", error) != 0)
+    return -1;
   return 0;
 }
 

@@ -3,11 +3,14 @@
  * always -1), so the JS layer uses Node's own setKeepAlive there and this core
  * only answers "unsupported". It exists so that a source build succeeds.
  */
+#include <errno.h>
+#include <math.h>
+
 #include "keepalive.h"
 
-#include <errno.h>
-
-unsigned ka_capabilities(void) { return 0; }
+unsigned ka_capabilities(void) {
+  return 0;
+}
 
 static int unsupported(ka_error_t *error, const char *syscall, const char *option) {
   error->err = ENOSYS;
@@ -31,4 +34,22 @@ int ka_read(int fd, ka_state_t *state, ka_error_t *error) {
   (void)fd;
   (void)state;
   return unsupported(error, "getsockopt", "SO_KEEPALIVE");
+}
+
+int ka_tcp_info(int fd, double *values, ka_error_t *error) {
+  (void)fd;
+  for (int i = 0; i < KA_TCP_INFO_FIELD_COUNT; i++) values[i] = NAN;
+  return unsupported(error, "getsockopt", "TCP_INFO");
+}
+
+int ka_duplicate_fd(int pid, int target_fd, int *out, ka_error_t *error) {
+  (void)pid;
+  (void)target_fd;
+  (void)out;
+  return unsupported(error, "pidfd_getfd", "");
+}
+
+int ka_close_fd(int fd, ka_error_t *error) {
+  (void)fd;
+  return unsupported(error, "close", "");
 }

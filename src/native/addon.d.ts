@@ -1,7 +1,12 @@
 /**
- * The raw native addon (native/binding.cc), as loaded by node-gyp-build.
- * Nothing here validates beyond keeping the process alive: src/core does the
- * real validation before any of these is called.
+ * The raw native addon (native/binding.cc), as loaded by src/native/load.ts.
+ *
+ * Every function takes plain arguments and returns `undefined` on success or a
+ * {@link NativeFailure} describing the failed syscall; src/core/errors.ts
+ * (`nativeError`) turns a failure into the library's one Node-style error.
+ * Nothing here validates beyond keeping the process alive: a wrong argument
+ * type or range throws a TypeError/RangeError with code ERR_INVALID_ARG_TYPE
+ * or ERR_OUT_OF_RANGE, for direct callers of the raw binding only.
  */
 
 /** What this build of the addon can do on this platform (compile-time). */
@@ -16,47 +21,58 @@ export interface NativeCapabilities {
   readonly userTimeout: boolean;
   /** getsockopt of all of the above. */
   readonly readBack: boolean;
+  /** TCP_INFO (Linux) or TCP_CONNECTION_INFO (macOS). */
+  readonly tcpInfo: boolean;
+  /** pidfd_open + pidfd_getfd (Linux). */
+  readonly duplicateFd: boolean;
 }
 
-/**
- * Errors thrown by the addon for a failed syscall. `code` is the errno name,
- * `errno` is negative as in Node's own system errors.
- */
-export interface NativeSystemError extends Error {
-  readonly code: string;
+/** A failed syscall, as the C library reported it. */
+export interface NativeFailure {
+  /** The errno value, positive (Node's errors carry it negative). */
   readonly errno: number;
-  readonly syscall: 'getsockopt' | 'setsockopt' | 'getsockname';
-  /** The socket option being read or written, e.g. "TCP_KEEPCNT" or "SO_TYPE". */
+  /** 'getsockopt', 'setsockopt', 'pidfd_open', 'pidfd_getfd', 'close'. */
+  readonly syscall: string;
+  /** The socket option being read or written, e.g. 'TCP_KEEPCNT' or 'SO_TYPE'; '' for calls on no option. */
   readonly option: string;
 }
 
 export interface NativeAddon {
   /**
-   * Throws a NativeSystemError unless `fd` is a TCP socket over IPv4/IPv6:
-   * ENOTSOCK (not a socket), EPROTOTYPE (not SOCK_STREAM), EAFNOSUPPORT
-   * (e.g. a Unix-domain socket), EPROTONOSUPPORT (a stream socket that is not TCP).
+   * Checks that `fd` is a TCP socket over IPv4/IPv6: ENOTSOCK (not a socket),
+   * EPROTOTYPE (not SOCK_STREAM), EAFNOSUPPORT (e.g. a Unix-domain socket),
+   * EPROTONOSUPPORT (a stream socket that is not TCP).
    */
-  checkTcp(fd: number): void;
-  /**
-   * Where apply() and read() take their fd and values and leave their results:
-   * six int32 slots shared with the addon, one set per environment (Worker).
-   * Passing nothing as arguments keeps a call down to the N-API trampoline.
-   * - slots[0]: the fd, set by the caller before either call;
-   * - slots[1..5]: enable (0/1), idle seconds, interval seconds, count, user timeout ms.
-   */
-  readonly slots: Int32Array;
+  checkTcp(fd: number): NativeFailure | undefined;
   /**
    * Writes, in this order, TCP_KEEPIDLE, TCP_KEEPINTVL, TCP_KEEPCNT,
-   * TCP_USER_TIMEOUT and SO_KEEPALIVE from slots[1..5] on the fd in slots[0];
-   * -1 leaves one unchanged. Stops at the first failure and throws a
-   * NativeSystemError naming the option.
+   * TCP_USER_TIMEOUT and SO_KEEPALIVE; -1 leaves one unchanged. Stops at the
+   * first failure. A non-TCP fd fails on the first TCP-level option before
+   * anything is written (EOPNOTSUPP, ENOPROTOOPT or ENOTSOCK).
    */
-  apply(): void;
+  apply(fd: number, enable: number, idleSeconds: number, intervalSeconds: number, count: number, userTimeoutMs: number): NativeFailure | undefined;
   /**
-   * Reads the fd in slots[0] and leaves what the kernel holds in slots[1..5];
-   * -1 where this platform has no such option.
+   * Reads what the kernel holds into `out`: enable (0/1), idle seconds,
+   * interval seconds, count, user timeout ms; -1 where this platform has no such option.
    */
-  read(): void;
+  read(fd: number, out: Int32Array): NativeFailure | undefined;
+  /**
+   * One getsockopt(TCP_INFO) (macOS: TCP_CONNECTION_INFO), decoded into `out`
+   * (at least `tcpInfoFields.length` slots) in the library's units: ms, bytes,
+   * packets; `state` in Linux's numbering (1 established … 11 closing). A
+   * field the running kernel did not return, or this platform lacks, is NaN.
+   */
+  tcpInfo(fd: number, out: Float64Array): NativeFailure | undefined;
+  /** The name of each slot of tcpInfo's `out`, in order. */
+  readonly tcpInfoFields: readonly string[];
+  /**
+   * A duplicate, in this process, of file descriptor `fd` of process `pid`
+   * (Linux ≥ 5.6, pidfd_getfd; needs ptrace-attach rights over pid). The caller
+   * must closeFd() it.
+   */
+  duplicateFd(pid: number, fd: number): number | NativeFailure;
+  /** close(fd), for descriptors duplicateFd made. */
+  closeFd(fd: number): NativeFailure | undefined;
   readonly capabilities: NativeCapabilities;
   /** Hash of native/ and binding.gyp at build time (see native/source-hash.js). */
   readonly sourceHash: string;

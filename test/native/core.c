@@ -83,7 +83,7 @@ static int tcp_client(int family, int *accepted) {
 static void expect_failure(int result, const ka_error_t *error, int err, const char *option, const char *what) {
   CHECK(result == -1, "%s: expected failure, got %d", what, result);
   if (result != -1) return; /* error was not filled in */
-  CHECK(error->err == err, "%s: errno %s, expected %s", what, ka_errno_name(error->err), ka_errno_name(err));
+  CHECK(error->err == err, "%s: errno %s, expected %s", what, strerror(error->err), strerror(err));
   CHECK(strcmp(error->option, option) == 0, "%s: option %s, expected %s", what, error->option, option);
 }
 
@@ -95,7 +95,7 @@ static void check_tcp_socket(int family, const char *name) {
     return;
   }
   ka_error_t error;
-  CHECK(ka_check_tcp(fd, &error) == 0, "%s: check_tcp failed with %s", name, ka_errno_name(error.err));
+  CHECK(ka_check_tcp(fd, &error) == 0, "%s: check_tcp failed with %s", name, strerror(error.err));
 
   /* An option this platform lacks is refused by name (ENOPROTOOPT), never silently dropped. */
   const unsigned capabilities = ka_capabilities();
@@ -115,7 +115,7 @@ static void check_tcp_socket(int family, const char *name) {
   const int idle = IF_SUPPORTED(KA_CAP_IDLE, 30), interval = IF_SUPPORTED(KA_CAP_INTERVAL, 5),
             user_timeout = IF_SUPPORTED(KA_CAP_USER_TIMEOUT, 45000);
   ka_config_t config = {1, idle, interval, IF_SUPPORTED(KA_CAP_COUNT, 3), user_timeout};
-  CHECK(ka_apply(fd, &config, &error) == 0, "%s: apply failed: %s(%s)", name, error.option, ka_errno_name(error.err));
+  CHECK(ka_apply(fd, &config, &error) == 0, "%s: apply failed: %s(%s)", name, error.option, strerror(error.err));
   CHECK(kernel_value(fd, SOL_SOCKET, SO_KEEPALIVE) == 1, "%s: SO_KEEPALIVE", name);
   CHECK(kernel_value(accepted, SOL_SOCKET, SO_KEEPALIVE) == 0, "%s: the accepted socket changed with the client", name);
 #ifdef IDLE_OPTION
@@ -136,7 +136,7 @@ static void check_tcp_socket(int family, const char *name) {
   ka_config_t partial = {0, KA_UNCHANGED, KA_UNCHANGED, count, KA_UNCHANGED};
   CHECK(ka_apply(fd, &partial, &error) == 0, "%s: partial apply", name);
   ka_state_t state;
-  CHECK(ka_read(fd, &state, &error) == 0, "%s: read failed: %s", name, ka_errno_name(error.err));
+  CHECK(ka_read(fd, &state, &error) == 0, "%s: read failed: %s", name, strerror(error.err));
   CHECK(state.enable == 0 && state.idle_s == idle && state.interval_s == interval && state.count == count &&
             state.user_timeout_ms == user_timeout,
         "%s: read back %d %d %d %d %d", name, state.enable, state.idle_s, state.interval_s, state.count, state.user_timeout_ms);
@@ -177,19 +177,64 @@ static void check_refusals(void) {
   close(pipe_ends[0]);
   close(pipe_ends[1]);
 
-  CHECK(strcmp(ka_errno_name(EBADF), "EBADF") == 0, "errno name %s", ka_errno_name(EBADF));
-  CHECK(strcmp(ka_errno_name(-77), "UNKNOWN") == 0, "unknown errno name %s", ka_errno_name(-77));
-  CHECK(strcmp(ka_errno_description(ENOTSOCK), "not a socket") == 0, "description %s", ka_errno_description(ENOTSOCK));
+#if defined(__linux__) && !defined(KA_SIMULATED_PLATFORM)
+  /* Without the TCP check, the kernel refuses TCP-level options on other sockets before anything is written. */
+  ka_config_t tuning = {1, 5, KA_UNCHANGED, KA_UNCHANGED, KA_UNCHANGED};
+  CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, pair) == 0, "socketpair: %s", strerror(errno));
+  expect_failure(ka_apply(pair[0], &tuning, &error), &error, EOPNOTSUPP, "TCP_KEEPIDLE", "apply on a unix socket");
+  CHECK(kernel_value(pair[0], SOL_SOCKET, SO_KEEPALIVE) == 0, "a refused apply switched keepalive on a unix socket");
+  close(pair[0]);
+  close(pair[1]);
+#endif
 
   unsigned capabilities = ka_capabilities();
   CHECK((capabilities & KA_CAP_READ_BACK) != 0, "capabilities %u", capabilities);
 #if defined(__linux__) && !defined(KA_SIMULATED_PLATFORM)
-  unsigned linux_has_all = KA_CAP_IDLE | KA_CAP_INTERVAL | KA_CAP_COUNT | KA_CAP_USER_TIMEOUT | KA_CAP_READ_BACK;
+  unsigned linux_has_all = KA_CAP_IDLE | KA_CAP_INTERVAL | KA_CAP_COUNT | KA_CAP_USER_TIMEOUT | KA_CAP_READ_BACK |
+                           KA_CAP_TCP_INFO | KA_CAP_DUPLICATE_FD;
   CHECK(capabilities == linux_has_all, "capabilities %u on Linux", capabilities);
 #endif
 }
 
+#if defined(__linux__) && !defined(KA_SIMULATED_PLATFORM)
+/* TCP_INFO of an established loopback connection, and another process's fd read through a duplicate. */
+static void check_tcp_info_and_duplicate(void) {
+  int server = socket(AF_INET, SOCK_STREAM, 0);
+  struct sockaddr_in address = {0};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t length = sizeof address;
+  CHECK(bind(server, (struct sockaddr *)&address, sizeof address) == 0 && listen(server, 1) == 0 &&
+            getsockname(server, (struct sockaddr *)&address, &length) == 0,
+        "tcp_info: listen: %s", strerror(errno));
+  int client = socket(AF_INET, SOCK_STREAM, 0);
+  CHECK(connect(client, (struct sockaddr *)&address, sizeof address) == 0, "tcp_info: connect: %s", strerror(errno));
+  double values[KA_TCP_INFO_FIELD_COUNT];
+  ka_error_t error;
+  CHECK(ka_tcp_info(client, values, &error) == 0, "tcp_info: %s", strerror(error.err));
+  CHECK(values[KA_TI_STATE] == 1, "tcp_info: state %f, expected 1 (established)", values[KA_TI_STATE]);
+  CHECK(values[KA_TI_RTO] >= 200, "tcp_info: rto %f ms", values[KA_TI_RTO]);
+  CHECK(strcmp(ka_tcp_info_names[KA_TI_RTO], "rto") == 0, "tcp_info: name %s", ka_tcp_info_names[KA_TI_RTO]);
+  CHECK(ka_tcp_info(server, values, &error) == 0 && values[KA_TI_STATE] == 10, "tcp_info: listener state %f",
+        values[KA_TI_STATE]);
+
+  ka_config_t config = {1, 42, KA_UNCHANGED, KA_UNCHANGED, KA_UNCHANGED};
+  CHECK(ka_apply(client, &config, &error) == 0, "duplicate: apply");
+  int copy = -1;
+  CHECK(ka_duplicate_fd((int)getpid(), client, &copy, &error) == 0, "duplicate: %s(%s)", error.syscall,
+        strerror(error.err));
+  CHECK(copy >= 0 && copy != client && kernel_value(copy, IPPROTO_TCP, IDLE_OPTION) == 42, "duplicate: idle via copy");
+  CHECK(ka_close_fd(copy, &error) == 0, "duplicate: close");
+  expect_failure(ka_close_fd(copy, &error), &error, EBADF, "", "close twice");
+  close(client);
+  close(server);
+}
+#endif
+
 int main(void) {
+#if defined(__linux__) && !defined(KA_SIMULATED_PLATFORM)
+  check_tcp_info_and_duplicate();
+#endif
   check_tcp_socket(AF_INET, "IPv4");
   check_tcp_socket(AF_INET6, "IPv6");
   check_refusals();

@@ -27,7 +27,7 @@ runs('the C core applies, reads back and refuses exactly as the kernel says (tes
   const outDir = fs.mkdtempSync(path.join(os.tmpdir(), 'tcpka-core-'));
   try {
     const binary = path.join(outDir, 'core-test');
-    const sources = ['test/native/core.c', 'native/keepalive_posix.c', 'native/errno_names.c'].map((file) => path.join(root, file));
+    const sources = ['test/native/core.c', 'native/keepalive_posix.c', 'native/tcp_info.c', 'native/tcp_info_names.c', 'native/process_fd.c'].map((file) => path.join(root, file));
     execFileSync(compiler, ['-Wall', '-Wextra', '-Werror', '-std=c11', '-D_DEFAULT_SOURCE', `-I${path.join(root, 'native')}`, '-o', binary, ...sources], {
       stdio: 'pipe',
       timeout: 60_000,
