@@ -18,7 +18,7 @@ export interface IdleTimeoutPreset {
   readonly note: string;
 }
 
-export const IDLE_TIMEOUT_PRESETS = {
+const presets = {
   'aws-nlb': {
     label: 'AWS Network Load Balancer',
     idleTimeout: 350_000,
@@ -80,6 +80,11 @@ export const IDLE_TIMEOUT_PRESETS = {
       'Inactivity means no data: probes do not reset it; send application heartbeats.',
   },
 } as const satisfies Record<string, IdleTimeoutPreset>;
+
+// Frozen, each preset too: they are shared by every importer in the process, so an
+// assignment (a typo, or a test tuning a timeout) must not change another caller's plans.
+for (const preset of Object.values(presets)) Object.freeze(preset);
+export const IDLE_TIMEOUT_PRESETS: typeof presets = Object.freeze(presets);
 
 export type PresetName = keyof typeof IDLE_TIMEOUT_PRESETS;
 
