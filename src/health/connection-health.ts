@@ -4,7 +4,8 @@
  */
 import type net from 'node:net';
 import { invalidArgType, invalidArgValue, outOfRange } from '../core/errors';
-import { addon, policyOf, socketFd, unavailableOnPlatform } from './core-api';
+import { policyOf } from '../core/keepalive';
+import { addon, socketFd, unavailableOnPlatform } from './core-api';
 import { readTcpInfo, type TcpInfo } from './tcp-info';
 
 export type HealthVerdict = 'healthy' | 'suspect' | 'dead';

@@ -20,7 +20,7 @@
  * TCP_INFO only when it is destroyed with ETIMEDOUT and someone still listens.
  * No prototype is patched, no timer is set, nothing is published at import.
  */
-import diagnosticsChannel from 'node:diagnostics_channel';
+import type diagnosticsChannel from 'node:diagnostics_channel';
 import type net from 'node:net';
 import type { KeepaliveOptions } from '../core/options';
 import { addon } from './core-api';
@@ -51,8 +51,12 @@ export interface DeadConnectionMessage {
 
 let channel: diagnosticsChannel.Channel | undefined;
 
+/**
+ * Created on first use: node:diagnostics_channel is not loaded at import (it is by node:net, so by the
+ * time a socket exists this costs a lookup). The module keeps the channel, so subscribers never lose it.
+ */
 function deadChannel(): diagnosticsChannel.Channel {
-  return (channel ??= diagnosticsChannel.channel(DEAD_CHANNEL));
+  return (channel ??= (require('node:diagnostics_channel') as typeof diagnosticsChannel).channel(DEAD_CHANNEL));
 }
 
 /** For src/core: is anyone subscribed to `tcp-keepalive:dead` right now? */
