@@ -233,7 +233,7 @@ function connectionLines(connections: readonly ConnectionReport[], style: Style)
       c.fd === null ? '-' : String(c.fd), endpoint(c.local.address, c.local.port), endpoint(c.remote.address, c.remote.port), c.state, keepalive,
       shown(k?.idle, duration), shown(k?.interval, duration), shown(k?.count, String),
       shown(k?.userTimeout, (v) => (v === 0 ? style.red('none') : duration(v))),
-      ssTimer(c.timer), c.worstCaseDetection === null ? '-' : duration(c.worstCaseDetection), verdictText(c.verdict, style),
+      ssTimer(c.timer), c.worstCaseDetection !== null ? duration(c.worstCaseDetection) : k === null ? unknown : style.red('never'), verdictText(c.verdict, style),
     ];
   });
   const header = ['FD', 'LOCAL', 'REMOTE', 'STATE', 'KEEPALIVE', 'IDLE', 'INTERVAL', 'COUNT', 'USER TIMEOUT', 'TIMER (ss -o)', 'DETECTS DEAD PEER IN', 'VERDICT'];
