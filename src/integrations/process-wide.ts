@@ -7,10 +7,10 @@
  *   …
  *   installation.uninstall();
  *
- * Which sockets are seen depends on the Node line (checked in Node's sources:
- * nodejs/node#58349 moved the `net.client.socket` publish from net.connect()
- * into Socket#connect; present in v22.23.3, v24.21.0, v26.10.0, absent from
- * v20.20.2):
+ * Which sockets the channels report depends on the Node line (checked in
+ * Node's sources: nodejs/node#58349 moved the `net.client.socket` publish
+ * from net.connect() into Socket#connect; present in v22.23.3, v24.21.0,
+ * v26.10.0, absent from v20.20.2):
  *
  * | channel                      | Node 20                                   | Node 22 (with #58349), 24, 26           |
  * |------------------------------|-------------------------------------------|-----------------------------------------|
@@ -18,10 +18,16 @@
  * | `undici:client:connected`    | global fetch and npm undici (plain + TLS) | same                                    |
  * | `http.client.request.start`  | http/https.request sockets (plain + TLS)  | same                                    |
  *
- * So on Node 20 a client that calls tls.connect itself (mongodb or node-redis
- * with TLS, amqps, kafkajs ssl) or connects a `new net.Socket()` (pg) is NOT
- * seen: use that client's socket hook (withKeepalive, 'connect' events) there.
- * `installation.seesTlsConnect` tells which case this process is in.
+ * Where Node does not publish from Socket#connect, no channel reports a
+ * tls.connect or a `new Socket().connect()` (pg) at all, so while an
+ * installation is active this module wraps `net.Socket.prototype.connect`
+ * (the one function every TCP client connect goes through; tls.TLSSocket
+ * inherits it) to report the socket the way newer Node lines publish it —
+ * to our installations only, nothing is published. The wrapper chains to
+ * whatever was there before (an APM agent's wrapper included), and on the
+ * last uninstall it is removed if it is still on top, or else left in place
+ * as a pass-through so a wrapper installed after it keeps working. On lines
+ * that publish from Socket#connect nothing is patched. See docs/zero-code.md.
  */
 import diagnosticsChannel from 'node:diagnostics_channel';
 import type http from 'node:http';
@@ -59,16 +65,106 @@ export interface KeepaliveInstallation {
   uninstall(): void;
   /** The channels subscribed to. */
   readonly channels: readonly string[];
-  /** Whether this Node line publishes tls.connect and Socket#connect sockets (nodejs/node#58349). */
+  /** Whether tls.connect and `new Socket().connect()` sockets are seen: true on every line (published by Node, or through the connect hook). */
   readonly seesTlsConnect: boolean;
+  /** Whether this Node line needed the `net.Socket.prototype.connect` hook (it does not publish from Socket#connect, nodejs/node#58349). */
+  readonly hooksSocketConnect: boolean;
+}
+
+/** Internal: what an installation reports as it configures (the register entry's debug log). */
+export interface InstallHooks {
+  /** Called once per socket the installation configured, after configuring it. */
+  onConfigured?(socket: net.Socket, target: ConnectionTarget): void;
 }
 
 const NET_CLIENT_SOCKET = 'net.client.socket';
 const UNDICI_CONNECTED = 'undici:client:connected';
 const HTTP_REQUEST_START = 'http.client.request.start';
+/** Not a channel: the Socket#connect hook, reported under this name. */
+const SOCKET_CONNECT_HOOK = 'net.Socket#connect';
 
-/** Feature test on Node's own (JS) source: is the publish inside Socket#connect? */
-const seesTlsConnect = /netClientSocketChannel/.test(Function.prototype.toString.call(net.Socket.prototype.connect));
+/**
+ * Feature test on Node's own (JS) source, before anyone wrapped it: is the
+ * publish inside Socket#connect? Evaluated on first install (importing the
+ * package must not touch node:net's prototypes, or even read them).
+ */
+let nodePublishesSocketConnect: boolean | undefined;
+function publishesFromSocketConnect(): boolean {
+  if (nodePublishesSocketConnect === undefined) {
+    // Under an APM agent's shimmer-style wrapper (`__original`), look at what it wraps; an unknown
+    // wrapper reads as "not published" and costs only a redundant hook (each socket is considered once).
+    let connect: unknown = socketConnectHook.original();
+    for (let depth = 0; depth < 8 && typeof (connect as { __original?: unknown }).__original === 'function'; depth++) {
+      connect = (connect as { __original: unknown }).__original;
+    }
+    nodePublishesSocketConnect = /netClientSocketChannel/.test(Function.prototype.toString.call(connect));
+  }
+  return nodePublishesSocketConnect;
+}
+
+type ConnectListener = (socket: net.Socket) => void;
+
+/**
+ * The one `net.Socket.prototype.connect` wrapper of this copy of the package,
+ * shared by every installation (installKeepalive, and so the register entry).
+ * Installed with the first listener, taken off with the last when it is still
+ * the prototype's `connect`; if something wrapped it after us (an APM agent),
+ * it stays as a pass-through (no listeners) rather than cut that wrapper off,
+ * and is reused by the next install.
+ */
+const socketConnectHook = (() => {
+  const listeners = new Set<ConnectListener>();
+  let wrapper: ((this: net.Socket, ...args: unknown[]) => unknown) | undefined;
+  let wrapped: ((this: net.Socket, ...args: unknown[]) => unknown) | undefined;
+
+  const notify = (socket: net.Socket): void => {
+    for (const listener of listeners) {
+      try {
+        listener(socket);
+      } catch {
+        // Never into the caller of connect(); the listeners below do not throw by design.
+      }
+    }
+  };
+
+  return {
+    /** Node's own Socket#connect if we wrapped it (or what it is now, if we did not). */
+    original(): (...args: unknown[]) => unknown {
+      return wrapped ?? (net.Socket.prototype.connect as unknown as (...args: unknown[]) => unknown);
+    },
+    add(listener: ConnectListener): void {
+      listeners.add(listener);
+      const prototype = net.Socket.prototype as unknown as { connect: (...args: unknown[]) => unknown };
+      if (wrapper !== undefined) return; // installed, or left dormant under someone else's wrapper
+      const previous = prototype.connect as (this: net.Socket, ...args: unknown[]) => unknown;
+      wrapped = previous;
+      wrapper = function connect(this: net.Socket, ...args: unknown[]): unknown {
+        // Reported before connecting, where newer Node lines publish net.client.socket.
+        if (listeners.size > 0 && this instanceof net.Socket) notify(this);
+        return previous.apply(this, args);
+      };
+      Object.defineProperty(wrapper, 'length', { value: previous.length });
+      prototype.connect = wrapper;
+    },
+    remove(listener: ConnectListener): void {
+      listeners.delete(listener);
+      if (listeners.size > 0 || wrapper === undefined) return;
+      const prototype = net.Socket.prototype as unknown as { connect: unknown };
+      if (prototype.connect === wrapper) {
+        prototype.connect = wrapped;
+        wrapper = undefined;
+        wrapped = undefined;
+      }
+    },
+    /** Whether our wrapper is in the prototype chain of calls (on top, or under another wrapper). */
+    installed(): boolean {
+      return wrapper !== undefined;
+    },
+  };
+})();
+
+/** For tests: the hook's state. */
+export const socketConnectHookState = { installed: (): boolean => socketConnectHook.installed() };
 
 function asList<T>(value: T | readonly T[] | undefined): readonly T[] | undefined {
   if (value === undefined) return undefined;
@@ -101,6 +197,11 @@ function compileFilter(match: ConnectionFilter | undefined): (target: Connection
  * once, whichever channels report it. Unix-domain sockets are ignored.
  */
 export function installKeepalive(options: InstallOptions = {}): KeepaliveInstallation {
+  return startInstallation(options, {});
+}
+
+/** installKeepalive with internal hooks (the register entry's debug log). */
+export function startInstallation(options: InstallOptions, hooks: InstallHooks): KeepaliveInstallation {
   if (options === null || typeof options !== 'object') throw invalidArgType('options', 'of type object', options);
   const { match, ...keepalive } = options;
   const policy = checkedOptions(keepalive);
@@ -121,7 +222,9 @@ export function installKeepalive(options: InstallOptions = {}): KeepaliveInstall
         { code: 'TCP_KEEPALIVE_MATCH_THREW' });
       return;
     }
-    if (accepted) configureQuietly(socket, policy);
+    if (!accepted) return;
+    configureQuietly(socket, policy);
+    if (hooks.onConfigured !== undefined && !socket.destroyed) hooks.onConfigured(socket, target);
   };
 
   const firstSight = (socket: unknown): socket is net.Socket => {
@@ -130,7 +233,7 @@ export function installKeepalive(options: InstallOptions = {}): KeepaliveInstall
     return true;
   };
 
-  const onNetClientSocket = (message: unknown): void => {
+  const onNetClientSocket = (message: unknown, channel = NET_CLIENT_SOCKET): void => {
     const socket = (message as { socket?: unknown }).socket;
     if (!firstSight(socket)) return;
     let hostAsked: string | undefined;
@@ -140,7 +243,7 @@ export function installKeepalive(options: InstallOptions = {}): KeepaliveInstall
     socket.once('lookup', onLookup);
     whenConnected(socket, () => {
       socket.removeListener('lookup', onLookup);
-      decide(socket, NET_CLIENT_SOCKET, hostAsked);
+      decide(socket, channel, hostAsked);
     }, true);
   };
 
@@ -169,14 +272,20 @@ export function installKeepalive(options: InstallOptions = {}): KeepaliveInstall
   ];
   // subscribe(name) (not channel(name).subscribe) keeps the subscription alive however channels are garbage-collected.
   for (const [name, handler] of subscriptions) diagnosticsChannel.subscribe(name, handler);
+  // Node 20 (and 22 before #58349): the same handler, called from the Socket#connect hook.
+  const hooksSocketConnect = !publishesFromSocketConnect();
+  const onSocketConnect = (socket: net.Socket): void => onNetClientSocket({ socket }, SOCKET_CONNECT_HOOK);
+  if (hooksSocketConnect) socketConnectHook.add(onSocketConnect);
 
   return {
     uninstall(): void {
       if (!installed) return;
       installed = false;
       for (const [name, handler] of subscriptions) diagnosticsChannel.unsubscribe(name, handler);
+      if (hooksSocketConnect) socketConnectHook.remove(onSocketConnect);
     },
     channels: subscriptions.map(([name]) => name),
-    seesTlsConnect,
+    seesTlsConnect: true,
+    hooksSocketConnect,
   };
 }

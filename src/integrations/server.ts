@@ -3,25 +3,226 @@
  * is the side that most often holds zombie connections of vanished clients.
  *
  *   keepaliveServer(http.createServer(app), { idle: 60_000, interval: 10_000, count: 3 }).listen(8080);
+ *
+ * On Linux the policy is set once, on the LISTENING socket: an accepted
+ * socket is a copy of its listener (sock_copy() in net/core/sock.c, then
+ * inet_csk_clone_lock()), so it starts with the listener's SO_KEEPALIVE,
+ * TCP_KEEPIDLE, TCP_KEEPINTVL, TCP_KEEPCNT and TCP_USER_TIMEOUT (measured on
+ * Node 20 and 22: test/integration/server-listener.test.ts) and accepting
+ * costs no syscall at all. Connections are configured one by one instead:
+ * - whose handshake completed before the listener was configured (they sat
+ *   in the accept queue as copies of the unconfigured listener): every
+ *   connection accepted until the event loop's next check phase — libuv
+ *   drains the whole accept queue in one poll callback, so that covers them;
+ * - when the server was created with `keepAlive: true`: Node then calls
+ *   setKeepAlive on each accepted handle before 'connection' (libuv writes
+ *   idle and forces interval 1 s, count 10), so the policy is re-applied;
+ * - where the listener has no fd of its own (a cluster worker in round-robin
+ *   mode: the primary accepts), or off Linux (macOS copies interval and count
+ *   but not idle, and keepalive on a listener is not a documented contract
+ *   on BSDs): always.
+ * An inherited socket gets no syscall but the same guarantee as a configured
+ * one: a later setKeepAlive on it (your code, a library's) is followed by the
+ * policy being re-applied — the first such call hands the socket to
+ * configureKeepalive, which keeps it in force from then on.
  */
 import net from 'node:net';
-import type { KeepaliveOptions } from '../core/options';
+import diagnosticsChannel from 'node:diagnostics_channel';
+import { applyToFd, policyOf } from '../core/keepalive';
+import type { KeepaliveOptions, KernelConfig } from '../core/options';
+import { validateOptions } from '../core/options';
+import { currentCapabilities } from '../core/platform';
 import { invalidArgType } from '../core/errors';
+import { serverFd } from '../core/socket-handle';
 import { checkedOptions, configureQuietly } from './connected';
 
+/** How an accepted socket got the policy. */
+export type AcceptedHow = 'inherited' | 'configured';
+
+/** Internal: what a server attachment reports (the register entry's debug log, tests). */
+export interface ServerHooks {
+  /** The listener of `server` was configured (fd given), or cannot be (fd undefined, reason given): sockets are configured one by one. */
+  onListener?(server: net.Server, fd: number | undefined, reason: string | undefined): void;
+  onAccepted?(socket: net.Socket, how: AcceptedHow): void;
+}
+
+interface ServerState {
+  policy: Readonly<KeepaliveOptions>;
+  config: KernelConfig;
+  hooks: ServerHooks;
+  /** The listening handle whose fd holds the policy; accepted sockets of any other handle are configured one by one. */
+  configuredHandle: object | undefined;
+  /** Set when configuring the listener, cleared at the next check phase: the accept queue's earlier copies are configured one by one. */
+  catchingUp: boolean;
+  /** The listener is not TCP (a Unix-domain socket or pipe): nothing to do. */
+  notTcp: boolean;
+}
+
+const servers = new WeakMap<net.Server, ServerState>();
+
+/** Errors meaning "not a TCP socket": keepalive does not apply. */
+const NOT_TCP = new Set(['EAFNOSUPPORT', 'ENOTSOCK', 'EOPNOTSUPP', 'ENOPROTOOPT', 'EPROTONOSUPPORT', 'EPROTOTYPE']);
+
+interface InternalServer extends net.Server {
+  _handle?: { fd?: unknown } | null;
+  keepAlive?: boolean;
+}
+
+function listeningFd(server: net.Server): number | undefined {
+  try {
+    return serverFd(server); // undefined for a cluster worker's round-robin handle, which has no fd
+  } catch {
+    return undefined; // a handle the server does not own: not ours to touch
+  }
+}
+
+function applyToListener(fd: number, config: KernelConfig): { code: string; message: string } | undefined {
+  try {
+    applyToFd(fd, config, 'keepaliveServer (listening socket)');
+    return undefined;
+  } catch (error) {
+    return { code: String((error as { code?: unknown }).code), message: (error as Error).message };
+  }
+}
+
+/** Whether accepted sockets can inherit from the listener here (measured on Linux; not relied on elsewhere). */
+const listenerInheritance = process.platform === 'linux';
+
+/** Configures the listening socket of `server` if it can; otherwise leaves the server on the per-socket path. */
+function configureListener(server: net.Server, state: ServerState): void {
+  const handle = (server as InternalServer)._handle;
+  // Once per listening handle: 'listening' follows the listen channel's report of the same listen().
+  if (handle != null && handle === state.configuredHandle) return;
+  state.configuredHandle = undefined;
+  state.catchingUp = false;
+  if (handle == null) return;
+  const fd = listenerInheritance ? listeningFd(server) : undefined;
+  if (fd === undefined) {
+    state.hooks.onListener?.(server, undefined, listenerInheritance ? 'the listener has no fd in this process (cluster worker)' : `${process.platform}: configured per connection`);
+    return;
+  }
+  const failure = applyToListener(fd, state.config);
+  if (failure !== undefined) {
+    if (NOT_TCP.has(failure.code)) {
+      state.notTcp = true;
+      return;
+    }
+    state.hooks.onListener?.(server, undefined, failure.message);
+    return;
+  }
+  state.notTcp = false;
+  state.configuredHandle = handle;
+  state.catchingUp = true;
+  setImmediate(() => {
+    state.catchingUp = false;
+  }).unref();
+  state.hooks.onListener?.(server, fd, undefined);
+}
+
 /**
- * Configures each socket `server` accepts from now on (net.Server, and so
- * tls.Server, http.Server, https.Server, http2 servers): on 'connection',
- * which every one of them emits with the raw TCP socket before any TLS or
- * HTTP work. The listener is prepended so the server's own handlers and
- * yours already see a configured socket; http.Server's own `keepAlive`
- * option (a setKeepAlive on each connection) is followed by the core
- * re-applying the policy. Returns the server.
+ * The first setKeepAlive on an inherited socket: let it run, then hand the
+ * socket to configureKeepalive, whose own wrapper (wrapping this one, which
+ * from then on only passes calls through) keeps the policy from then on. An
+ * own property, as the core's; no prototype is touched, and the prototype's
+ * method is looked up at each call so a later patch of it still sees them.
+ */
+function keepPolicyAcrossSetKeepAlive(socket: net.Socket, policy: Readonly<KeepaliveOptions>): void {
+  let handedOver = false;
+  function setKeepAlive(this: net.Socket, _enable?: unknown, _initialDelay?: unknown): unknown {
+    const method = Reflect.get(Object.getPrototypeOf(socket) as object, 'setKeepAlive', this) as (...args: unknown[]) => unknown;
+    // eslint-disable-next-line prefer-rest-params -- the exact arguments, however many
+    const result = Reflect.apply(method, this, arguments);
+    if (!handedOver) {
+      handedOver = true;
+      configureQuietly(socket, policyOf(socket) ?? policy);
+    }
+    return result;
+  }
+  Object.defineProperty(socket, 'setKeepAlive', { value: setKeepAlive, writable: true, configurable: true, enumerable: false });
+}
+
+function onAccepted(server: net.Server, state: ServerState, socket: net.Socket): void {
+  if (state.notTcp) return;
+  const inherited = state.configuredHandle !== undefined && !state.catchingUp
+    && state.configuredHandle === (server as InternalServer)._handle && (server as InternalServer).keepAlive !== true;
+  if (inherited) {
+    keepPolicyAcrossSetKeepAlive(socket, state.policy);
+  } else {
+    configureQuietly(socket, state.policy);
+    if (socket.destroyed) return;
+  }
+  state.hooks.onAccepted?.(socket, inherited ? 'inherited' : 'configured');
+}
+
+/** Attaches (or re-points) the policy to `server`; returns the socket handler for callers that see a connection late. */
+export function attachServerPolicy(server: net.Server, policy: Readonly<KeepaliveOptions>, hooks: ServerHooks): (socket: net.Socket) => void {
+  const known = servers.get(server);
+  const config = validateOptions(policy, currentCapabilities());
+  if (known !== undefined) {
+    known.policy = policy;
+    known.config = config;
+    known.hooks = hooks;
+    known.configuredHandle = undefined;
+    configureListener(server, known);
+    return (socket) => onAccepted(server, known, socket);
+  }
+  const state: ServerState = { policy, config, hooks, configuredHandle: undefined, catchingUp: false, notTcp: false };
+  servers.set(server, state);
+  // 'listening' comes on the tick after listen(2), before any connection can be accepted; a
+  // server listening again (after close) has a new handle and is configured again.
+  server.prependListener('listening', () => configureListener(server, state));
+  server.prependListener('connection', (socket: net.Socket) => onAccepted(server, state, socket));
+  if (server.listening) configureListener(server, state);
+  return (socket) => onAccepted(server, state, socket);
+}
+
+/** Whether `server` has a policy attached (keepaliveServer or the register entry's server mode). */
+export function hasServerPolicy(server: net.Server): boolean {
+  return servers.has(server);
+}
+
+/**
+ * Every socket `server` accepts from now on carries the policy (net.Server,
+ * and so tls.Server, http.Server, https.Server, http2 servers): set on the
+ * listening socket where accepted sockets inherit it (Linux), else per
+ * accepted socket on 'connection' — which every one of these servers emits
+ * with the raw TCP socket before any TLS or HTTP work, and where the
+ * listener is prepended so your handlers already see a configured socket.
+ * Works before or after listen(), for a listener handed in by fd or handle,
+ * and in cluster workers. Calling it again replaces the policy. Returns the server.
  */
 export function keepaliveServer<S extends net.Server>(server: S, options?: KeepaliveOptions): S {
   if (!(server instanceof net.Server)) throw invalidArgType('server', 'an instance of net.Server (or tls/http/https.Server)', server);
-  const policy = checkedOptions(options);
-  const onConnection = (socket: net.Socket): void => configureQuietly(socket, policy);
-  server.prependListener('connection', onConnection);
+  attachServerPolicy(server, checkedOptions(options), {});
   return server;
+}
+
+/**
+ * Internal (the register entry's TCP_KEEPALIVE_SERVER=1): every server of the
+ * process, as it starts listening. Node publishes `tracing:net.server.listen`
+ * right after listen(2) where it has that channel (checked in its source);
+ * elsewhere the first connection a server accepts (`net.server.socket`)
+ * attaches the policy — that connection is configured on its own, the
+ * listener from then on. Returns the uninstall function.
+ */
+export function attachToEveryServer(policy: Readonly<KeepaliveOptions>, hooks: ServerHooks): () => void {
+  const listenChannel = 'tracing:net.server.listen:asyncEnd';
+  const publishesListen = /netServerListen/.test(Function.prototype.toString.call(net.Server.prototype.listen))
+    || /netServerListen/.test(Function.prototype.toString.call((net.Server.prototype as unknown as { _listen2: () => void })._listen2));
+  const onListen = (message: unknown): void => {
+    const server = (message as { server?: unknown }).server;
+    if (server instanceof net.Server && !hasServerPolicy(server)) attachServerPolicy(server, policy, hooks);
+  };
+  const onServerSocket = (message: unknown): void => {
+    const socket = (message as { socket?: unknown }).socket;
+    const server = (socket as { server?: unknown } | undefined)?.server;
+    if (!(socket instanceof net.Socket) || !(server instanceof net.Server) || hasServerPolicy(server)) return;
+    attachServerPolicy(server, policy, hooks)(socket);
+  };
+  // One channel or the other: with the listen channel, accepting publishes to no subscriber of ours.
+  const [name, handler] = publishesListen ? [listenChannel, onListen] : ['net.server.socket', onServerSocket];
+  diagnosticsChannel.subscribe(name, handler);
+  return () => {
+    diagnosticsChannel.unsubscribe(name, handler);
+  };
 }
