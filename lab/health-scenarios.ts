@@ -12,6 +12,7 @@
  */
 import diagnosticsChannel from 'node:diagnostics_channel';
 import { once } from 'node:events';
+import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -46,7 +47,59 @@ export interface NormalCloseScenario {
   options: KeepaliveOptions;
 }
 
-export type HealthScenario = VanishedIdleScenario | BlackHoledWriteScenario | NormalCloseScenario;
+export interface HealthyLoadScenario {
+  /**
+   * Healthy connections under load, none of which may ever look suspect: `connections` clients doing
+   * request/response with pauses around the keepalive idle (so probes really go out and are answered),
+   * plus a slow reader whose peer sits on a zero window (zero-window probes, backoff).
+   */
+  name: 'healthy-load';
+  connections: number;
+  durationMs: number;
+  options: KeepaliveOptions;
+  /** Pause between a response and the next request: uniform in [min, max] ms. */
+  pauseMs: [number, number];
+  /** Every connection is checked this often, besides the checks before and after each request. */
+  sweepMs: number;
+}
+
+export interface PeerClosedScenario {
+  /**
+   * The peer closes (FIN, or RST) while the application is not reading (its readable buffer is over the
+   * high-water mark, so Node stopped reading): how soon is the connection dead, and is that before 'end'?
+   */
+  name: 'peer-closed';
+  how: 'end' | 'reset';
+}
+
+export type HealthScenario = VanishedIdleScenario | BlackHoledWriteScenario | NormalCloseScenario | HealthyLoadScenario | PeerClosedScenario;
+
+export interface LoadReport {
+  checks: number;
+  /** Every verdict other than healthy, with its reasons and the numbers it was made from. */
+  notHealthy: Array<{ connection: string; verdict: string; reasons: readonly HealthReason[]; info: Partial<TcpInfo> }>;
+  requests: number;
+  /** Gaps between requests longer than the keepalive idle: each lets the kernel send a probe. */
+  gapsOverIdle: number;
+  /** TcpExt TCPKeepAlive of this namespace: keepalive probes the kernel sent (all of them answered). */
+  keepaliveProbesSent: number;
+  /** TcpExt TCPWinProbe: zero-window probes sent to the slow reader. */
+  zeroWindowProbesSent: number;
+  slowReader: { bytesRead: number; checks: number; maxBackoff: number; sawNotSent: boolean };
+  durationMs: number;
+}
+
+export interface PeerClosedReport {
+  /** ms from the peer's end()/reset to the first 'dead' verdict (connectionHealth polled on every loop turn). */
+  deadAfterMs: number | null;
+  reasons: readonly HealthReason[];
+  state: string;
+  /** When the application saw it: 'end' or 'error', ms after the peer closed, once it resumed reading. */
+  appSawMs: number | null;
+  appSaw: string | null;
+  /** The application had seen nothing yet when the verdict was dead. */
+  appUnawareAtVerdict: boolean;
+}
 
 export interface HealthSample {
   atMs: number;
@@ -83,6 +136,8 @@ export interface HealthReport {
   comparison: { before: TcpInfo; ss: SsInfo | undefined; after: TcpInfo } | null;
   /** normal-close: the ways the connections ended. */
   endings: string[];
+  load: LoadReport | null;
+  peerClosed: PeerClosedReport | null;
   watchedMs: number;
 }
 
@@ -161,7 +216,7 @@ async function watchHealth(socket: net.Socket, startedAt: number, untilMs: numbe
 }
 
 function emptyReport(scenario: HealthScenario): HealthReport {
-  return { scenario, watchedByCore: false, transitions: [], firstSuspectMs: null, firstDeadMs: null, error: null, dead: [], comparison: null, endings: [], watchedMs: 0 };
+  return { scenario, watchedByCore: false, transitions: [], firstSuspectMs: null, firstDeadMs: null, error: null, dead: [], comparison: null, endings: [], load: null, peerClosed: null, watchedMs: 0 };
 }
 
 async function vanishedIdle(scenario: VanishedIdleScenario): Promise<HealthReport> {
@@ -256,17 +311,202 @@ async function normalClose(scenario: NormalCloseScenario): Promise<HealthReport>
   return report;
 }
 
+/** TcpExt counters of this network namespace (/proc/net/netstat is per namespace). */
+function tcpExtCounter(name: string): number {
+  const lines = fs.readFileSync('/proc/net/netstat', 'utf8').split('\n').filter((line) => line.startsWith('TcpExt:'));
+  const names = lines[0]?.split(/\s+/) ?? [];
+  const values = lines[1]?.split(/\s+/) ?? [];
+  const index = names.indexOf(name);
+  return index < 0 ? Number.NaN : Number(values[index]);
+}
+
+const pick = (info: TcpInfo): Partial<TcpInfo> => ({
+  state: info.state, probes: info.probes, retransmits: info.retransmits, backoff: info.backoff, unacked: info.unacked,
+  notSentBytes: info.notSentBytes, lastDataSent: info.lastDataSent, lastDataReceived: info.lastDataReceived, lastAckReceived: info.lastAckReceived, rto: info.rto,
+});
+
+async function healthyLoad(scenario: HealthyLoadScenario): Promise<HealthReport> {
+  bringLoopbackUp();
+  const report = emptyReport(scenario);
+  const load: LoadReport = {
+    checks: 0, notHealthy: [], requests: 0, gapsOverIdle: 0, keepaliveProbesSent: 0, zeroWindowProbesSent: 0,
+    slowReader: { bytesRead: 0, checks: 0, maxBackoff: 0, sawNotSent: false }, durationMs: 0,
+  };
+  report.load = load;
+  const probesAtStart = tcpExtCounter('TCPKeepAlive');
+  const windowProbesAtStart = tcpExtCounter('TCPWinProbe');
+
+  // Echo server: answers each request line with a response of the same size.
+  const server = net.createServer({ noDelay: true }, (socket) => {
+    socket.on('error', () => undefined);
+    socket.on('data', (chunk) => socket.write(chunk));
+  });
+  server.listen({ port: 0, host: '127.0.0.1', backlog: 4096 });
+  await once(server, 'listening');
+  const port = (server.address() as net.AddressInfo).port;
+
+  const check = (socket: net.Socket, connection: string): void => {
+    if (socket.destroyed) return;
+    const health = connectionHealth(socket);
+    load.checks++;
+    if (health.verdict !== 'healthy') load.notHealthy.push({ connection, verdict: health.verdict, reasons: health.reasons, info: pick(health.info) });
+  };
+
+  const clients: net.Socket[] = [];
+  for (let k = 0; k < scenario.connections; k++) {
+    const client = net.connect({ port, host: '127.0.0.1', noDelay: true });
+    client.on('error', () => undefined);
+    await once(client, 'connect');
+    configureKeepalive(client, scenario.options);
+    clients.push(client);
+  }
+  const startedAt = performance.now();
+  const endAt = startedAt + scenario.durationMs;
+  const idle = scenario.options.idle ?? 7_200_000;
+  const request = Buffer.alloc(100, 'q');
+  const [minPause, maxPause] = scenario.pauseMs;
+
+  const runClient = async (client: net.Socket, index: number): Promise<void> => {
+    const name = `client ${index}`;
+    // Spread the first requests over one pause, so the load is steady.
+    await sleep(Math.random() * maxPause);
+    while (performance.now() < endAt) {
+      check(client, name); // as a pool would before handing the connection out
+      let received = 0;
+      const answered = new Promise<void>((resolve) => {
+        const onData = (chunk: Buffer): void => {
+          received += chunk.length;
+          if (received >= request.length) {
+            client.removeListener('data', onData);
+            resolve();
+          }
+        };
+        client.on('data', onData);
+      });
+      client.write(request);
+      await answered;
+      load.requests++;
+      check(client, name);
+      const pause = minPause + Math.random() * (maxPause - minPause);
+      if (pause > idle) load.gapsOverIdle++;
+      await sleep(pause);
+    }
+  };
+
+  // The slow reader: the server pushes far more than the client reads, so the server's socket sits on a zero window.
+  const slowServer = net.createServer((socket) => {
+    socket.on('error', () => undefined);
+    const chunk = Buffer.alloc(64 * 1024, 's');
+    const pump = (): void => {
+      while (performance.now() < endAt && socket.write(chunk));
+      if (performance.now() < endAt) socket.once('drain', pump);
+    };
+    pump();
+  });
+  slowServer.listen(0, '127.0.0.1');
+  await once(slowServer, 'listening');
+  const slowSending = new Promise<net.Socket>((resolve) => slowServer.once('connection', resolve));
+  const slowClient = net.connect((slowServer.address() as net.AddressInfo).port, '127.0.0.1');
+  slowClient.on('error', () => undefined);
+  await once(slowClient, 'connect');
+  configureKeepalive(slowClient, scenario.options);
+  slowClient.pause();
+  const slowSender = await slowSending;
+  configureKeepalive(slowSender, scenario.options);
+  const slowReading = setInterval(() => {
+    const chunk = slowClient.read(1024) as Buffer | null;
+    if (chunk !== null) load.slowReader.bytesRead += chunk.length;
+  }, 50);
+  const slowChecking = setInterval(() => {
+    for (const [socket, name] of [[slowSender, 'slow reader: sending side'], [slowClient, 'slow reader: reading side']] as const) {
+      if (socket.destroyed) continue;
+      const health = connectionHealth(socket);
+      load.slowReader.checks++;
+      load.checks++;
+      if (socket === slowSender) {
+        load.slowReader.maxBackoff = Math.max(load.slowReader.maxBackoff, health.info.backoff ?? 0);
+        if ((health.info.notSentBytes ?? 0) > 0) load.slowReader.sawNotSent = true;
+      }
+      if (health.verdict !== 'healthy') load.notHealthy.push({ connection: name, verdict: health.verdict, reasons: health.reasons, info: pick(health.info) });
+    }
+  }, 10);
+
+  const sweeping = setInterval(() => {
+    for (let k = 0; k < clients.length; k++) check(clients[k]!, `client ${k}`);
+  }, scenario.sweepMs);
+
+  await Promise.all(clients.map(runClient));
+  clearInterval(sweeping);
+  clearInterval(slowReading);
+  clearInterval(slowChecking);
+  load.durationMs = performance.now() - startedAt;
+  load.keepaliveProbesSent = tcpExtCounter('TCPKeepAlive') - probesAtStart;
+  load.zeroWindowProbesSent = tcpExtCounter('TCPWinProbe') - windowProbesAtStart;
+  // The full list would be huge if something were wrong; the first ones say enough.
+  if (load.notHealthy.length > 50) load.notHealthy.length = 50;
+  report.watchedMs = load.durationMs;
+  return report;
+}
+
+async function peerClosed(scenario: PeerClosedScenario): Promise<HealthReport> {
+  bringLoopbackUp();
+  const report = emptyReport(scenario);
+  const { client, accepted } = await connectedPair();
+  client.on('error', () => undefined);
+  let appSaw: string | null = null;
+  let appSawAt = 0;
+  client.on('end', () => { appSaw ??= 'end'; appSawAt = performance.now(); });
+  client.on('error', (error: NodeJS.ErrnoException) => { appSaw ??= `error ${error.code}`; appSawAt = performance.now(); });
+  // Over the high-water mark, so Node stops reading: the application is busy elsewhere, or back-pressured.
+  client.pause();
+  accepted.write(Buffer.alloc(100 * 1024, 'd'));
+  await sleep(100);
+  const closedAt = performance.now();
+  if (scenario.how === 'end') accepted.end();
+  else accepted.resetAndDestroy();
+  const result: PeerClosedReport = { deadAfterMs: null, reasons: [], state: '', appSawMs: null, appSaw: null, appUnawareAtVerdict: false };
+  report.peerClosed = result;
+  const until = closedAt + 2000;
+  while (performance.now() < until) {
+    const health = connectionHealth(client);
+    if (health.verdict === 'dead') {
+      result.deadAfterMs = performance.now() - closedAt;
+      result.reasons = health.reasons;
+      result.state = health.info.state;
+      result.appUnawareAtVerdict = appSaw === null;
+      break;
+    }
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+  client.resume();
+  const seen = performance.now() + 2000;
+  while (appSaw === null && performance.now() < seen) await sleep(5);
+  result.appSaw = appSaw;
+  result.appSawMs = appSaw === null ? null : appSawAt - closedAt;
+  return report;
+}
+
 /** Runs inside the namespace (called by health-child.js). */
 export function runHealthScenarioHere(scenario: HealthScenario): Promise<HealthReport> {
   switch (scenario.name) {
     case 'vanished-idle': return vanishedIdle(scenario);
     case 'black-holed-write': return blackHoledWrite(scenario);
     case 'normal-close': return normalClose(scenario);
+    case 'healthy-load': return healthyLoad(scenario);
+    case 'peer-closed': return peerClosed(scenario);
   }
 }
 
 export function healthScenarioDeadlineMs(scenario: HealthScenario): number {
-  return (scenario.name === 'normal-close' ? 5_000 : scenario.observeMs) + CHILD_OVERHEAD_MS;
+  switch (scenario.name) {
+    case 'normal-close':
+    case 'peer-closed':
+      return 5_000 + CHILD_OVERHEAD_MS;
+    case 'healthy-load':
+      return scenario.durationMs + 20_000 + CHILD_OVERHEAD_MS;
+    default:
+      return scenario.observeMs + CHILD_OVERHEAD_MS;
+  }
 }
 
 /** Runs one health scenario in its own namespace (lab-dist/health-child.js, built by `npm run build`). */
