@@ -10,7 +10,7 @@ import { type CliHop, parseDuration, parseFlags, parsePath, parsePids, parsePort
 import { duration, endpoint, type Style, styleFor, table } from './format';
 import { judge, type Judgement, type Policy, resolveHops, retransmissionLimit } from './judge';
 import type { Io } from './main';
-import { isUnreadable, type KernelKeepalive, readPeerSocket, type Unreadable } from './peer-socket';
+import { isUnreadable, type KernelKeepalive, PROCESS_WIDE_REFUSALS, readPeerSocket, type Unreadable } from './peer-socket';
 import { DEFAULT_DETECT_WITHIN, formatPlan, loadPlanner, makePlan, planJson, type PlanJson } from './plan';
 import { allPids, type Endpoint, processInfo, type ProcessInfo, type ProcTcpRow, socketFdsOf, type TcpStateName, tcpRowsOf, type TimerKind } from './proc';
 
@@ -52,7 +52,7 @@ export interface ConnectionReport {
   keepaliveFromTimer: boolean | null;
   timer: { kind: TimerKind; expiresIn: number; probes: number; retransmits: number };
   queues: { send: number; receive: number };
-  tcpInfo: Record<string, number | null> | null;
+  tcpInfo: Record<string, number | string | null> | null;
   verdict: Judgement['verdict'];
   reasons: string[];
   notes: string[];
@@ -117,9 +117,9 @@ interface Inspection {
 function connectionReport(pid: number, fd: number | null, row: ProcTcpRow, refused: Unreadable | null, policy: Policy): ConnectionReport {
   let kernel: KernelKeepalive | null = null;
   let unreadable = refused;
-  let tcpInfo: Record<string, number | null> | null = null;
+  let tcpInfo: Record<string, number | string | null> | null = null;
   if (unreadable === null && fd !== null) {
-    const reading = readPeerSocket(pid, fd);
+    const reading = readPeerSocket(pid, fd, row.inode);
     if (isUnreadable(reading)) unreadable = reading;
     else ({ keepalive: kernel, tcpInfo } = reading);
   }
@@ -188,7 +188,7 @@ function inspectProcess(pid: number, inspection: Inspection): ProcessReport {
     return report;
   }
   report.inspected = true;
-  // A refusal that holds for the whole process (EPERM, ENOSYS…) is not retried fd by fd.
+  // A refusal that holds for the whole process (EPERM, ENOSYS…) is not retried fd by fd; one fd's (EBADF, ESTALE) is.
   let refusedForProcess: Unreadable | null = null;
   const seenInodes = new Set<number>();
   for (const [fd, inode] of [...fds].sort((a, b) => a[0] - b[0])) {
@@ -201,7 +201,7 @@ function inspectProcess(pid: number, inspection: Inspection): ProcessReport {
     }
     if (!portMatches(row, inspection.ports)) continue;
     const connection = connectionReport(pid, fd, row, refusedForProcess, inspection.policy);
-    if (connection.unreadable !== null && connection.unreadable.code !== 'EBADF') refusedForProcess = connection.unreadable;
+    if (connection.unreadable !== null && PROCESS_WIDE_REFUSALS.includes(connection.unreadable.code)) refusedForProcess = connection.unreadable;
     report.connections.push(connection);
   }
   return report;

@@ -5,22 +5,10 @@
  * TCP_KEEPINTVL, TCP_KEEPCNT, TCP_USER_TIMEOUT and TCP_INFO with getsockopt on
  * the duplicate, and closes it. Reading changes nothing on the socket.
  */
+import fs from 'node:fs';
 import { getSystemErrorName } from 'node:util';
-
-interface NativeFailure {
-  errno: number;
-  syscall: string;
-  option?: string;
-}
-
-/** The part of the addon this command uses (src/native/addon.d.ts). */
-interface PeerNative {
-  duplicateFd(pid: number, fd: number): number | NativeFailure;
-  closeFd(fd: number): NativeFailure | undefined;
-  read(fd: number, out: Int32Array): NativeFailure | undefined;
-  tcpInfo(fd: number, out: Float64Array): NativeFailure | undefined;
-  readonly tcpInfoFields: readonly string[];
-}
+import type { NativeAddon, NativeFailure } from '../native/addon';
+import { stateName } from './proc';
 
 export interface KernelKeepalive {
   enable: boolean;
@@ -34,8 +22,8 @@ export interface KernelKeepalive {
 
 export interface PeerReading {
   keepalive: KernelKeepalive;
-  /** TCP_INFO decoded by the addon; a field the kernel did not return is null. */
-  tcpInfo: Record<string, number | null> | null;
+  /** TCP_INFO decoded by the addon (state by name); a field the kernel did not return is null. */
+  tcpInfo: Record<string, number | string | null> | null;
 }
 
 /** Why a value could not be read: an errno name and a sentence. */
@@ -44,25 +32,20 @@ export interface Unreadable {
   message: string;
 }
 
-let native: PeerNative | Unreadable | undefined;
+let native: NativeAddon | Unreadable | undefined;
 
 /** Loads the addon on first use; the reason it cannot be used to read other processes' sockets, otherwise. */
-function peerNative(): PeerNative | Unreadable {
+function peerNative(): NativeAddon | Unreadable {
   if (native !== undefined) return native;
   if (process.platform !== 'linux') {
     native = { code: 'ENOSYS', message: `reading another process's sockets needs Linux (pidfd_getfd); this is ${process.platform}` };
     return native;
   }
-  try {
-    const { addon } = require('../native/load') as { addon: unknown };
-    // TODO(native): addon() once the function-style loader lands; until then the old value export.
-    const loaded = (typeof addon === 'function' ? addon() : addon) as Partial<PeerNative> | undefined;
-    native = loaded !== undefined && typeof loaded.duplicateFd === 'function'
-      ? (loaded as PeerNative)
-      : { code: 'ENOSYS', message: 'this build of the native addon cannot duplicate another process\'s fds' };
-  } catch (error) {
-    native = { code: (error as { code?: string }).code ?? 'ERR_DLOPEN_FAILED', message: (error as Error).message };
-  }
+  const { addonLoad } = require('../native/load') as typeof import('../native/load');
+  const loaded = addonLoad();
+  if (loaded.addon === undefined) native = { code: 'ERR_DLOPEN_FAILED', message: `the native addon is not available: ${loaded.reason}` };
+  else if (!loaded.addon.capabilities.duplicateFd) native = { code: 'ENOSYS', message: `this build of the native addon cannot duplicate another process's fds (${loaded.file})` };
+  else native = loaded.addon;
   return native;
 }
 
@@ -92,27 +75,40 @@ function duplicateRefused(pid: number, fd: number, failure: NativeFailure): Unre
   return { code, message: `${failure.syscall ?? 'pidfd_getfd'} on fd ${fd} of pid ${pid}: ${code}, ${why[code] ?? 'refused by the kernel'}` };
 }
 
-/** Reads one socket of `pid`; an Unreadable says exactly which step failed and why. */
-export function readPeerSocket(pid: number, fd: number): PeerReading | Unreadable {
+/** Refusals that hold for every fd of the process (or of every process): not worth retrying fd by fd. */
+export const PROCESS_WIDE_REFUSALS: readonly string[] = ['EPERM', 'EACCES', 'ESRCH', 'ENOSYS', 'ERR_DLOPEN_FAILED'];
+
+/**
+ * Reads socket `inode`, held on `fd` by `pid`; an Unreadable says exactly
+ * which step failed and why. The duplicate is checked to be that socket: the
+ * process may have closed the fd and opened another on the same number since
+ * /proc was read.
+ */
+export function readPeerSocket(pid: number, fd: number, inode: number): PeerReading | Unreadable {
   const addon = peerNative();
   if (!('duplicateFd' in addon)) return addon;
   const duplicate = addon.duplicateFd(pid, fd);
   if (isFailure(duplicate)) return duplicateRefused(pid, fd, duplicate);
   try {
+    if (fs.fstatSync(duplicate).ino !== inode) {
+      return { code: 'ESTALE', message: `fd ${fd} of pid ${pid} is no longer socket ${inode}: the process closed or replaced it meanwhile` };
+    }
     const values = new Int32Array(5);
     const failed = addon.read(duplicate, values);
     if (isFailure(failed)) {
       const code = errnoName(failed.errno);
-      return { code, message: `${failed.syscall}(${failed.option ?? '?'}) on a duplicate of fd ${fd} of pid ${pid}: ${code}` };
+      return { code, message: `${failed.syscall}(${failed.option || '?'}) on a duplicate of fd ${fd} of pid ${pid}: ${code}` };
     }
     const [enable = 0, idle = 0, interval = 0, count = 0, userTimeout = 0] = values;
     const info = new Float64Array(addon.tcpInfoFields.length);
-    let tcpInfo: Record<string, number | null> | null = null;
+    let tcpInfo: Record<string, number | string | null> | null = null;
     if (!isFailure(addon.tcpInfo(duplicate, info))) {
       tcpInfo = {};
       addon.tcpInfoFields.forEach((name, index) => {
         tcpInfo![name] = Number.isNaN(info[index]) ? null : info[index]!;
       });
+      // The state by name, as /proc's and tcpInfo()'s (tcp-keepalive/health).
+      if (typeof tcpInfo.state === 'number') tcpInfo.state = stateName(tcpInfo.state);
     }
     return { keepalive: { enable: enable !== 0, idle: idle * 1000, interval: interval * 1000, count, userTimeout }, tcpInfo };
   } finally {

@@ -7,14 +7,15 @@
 import fs from 'node:fs';
 import os from 'node:os';
 
+/** RFC 9293's names, as tcpInfo() in tcp-keepalive/health spells them. */
 export type TcpStateName =
-  | 'established' | 'syn-sent' | 'syn-recv' | 'fin-wait-1' | 'fin-wait-2' | 'time-wait' | 'close' | 'close-wait'
-  | 'last-ack' | 'listen' | 'closing' | 'new-syn-recv' | 'unknown';
+  | 'established' | 'syn-sent' | 'syn-received' | 'fin-wait-1' | 'fin-wait-2' | 'time-wait' | 'closed' | 'close-wait'
+  | 'last-ack' | 'listen' | 'closing' | 'unknown';
 
-/** Linux's TCP state numbers (include/net/tcp_states.h). */
+/** Linux's TCP state numbers (include/net/tcp_states.h); 12, NEW_SYN_RECV, is a request, never an fd. */
 const TCP_STATES: readonly TcpStateName[] = [
-  'unknown', 'established', 'syn-sent', 'syn-recv', 'fin-wait-1', 'fin-wait-2', 'time-wait', 'close', 'close-wait',
-  'last-ack', 'listen', 'closing', 'new-syn-recv',
+  'unknown', 'established', 'syn-sent', 'syn-received', 'fin-wait-1', 'fin-wait-2', 'time-wait', 'closed', 'close-wait',
+  'last-ack', 'listen', 'closing',
 ];
 
 export function stateName(state: number): TcpStateName {

@@ -230,7 +230,7 @@ onLinux('doctor against a Python process with a known setsockopt configuration',
       expect(connection.timer.kind).toBe(expected.enable === 1 ? 'keepalive' : 'none');
       // TCP_INFO of the duplicate: the bytes this socket sent and received (a connecting end's bytesAcked counts its SYN too).
       const synAcked = socket.name.endsWith('-peer') ? 0 : 1;
-      expect(connection.tcpInfo).toMatchObject({ state: 1, bytesSent: socket.sent, bytesReceived: socket.received, bytesAcked: socket.sent + synAcked, unacked: 0 });
+      expect(connection.tcpInfo).toMatchObject({ state: 'established', bytesSent: socket.sent, bytesReceived: socket.received, bytesAcked: socket.sent + synAcked, unacked: 0 });
     }
     const configured = target.info.sockets.find((s) => s.name === 'configured')!;
     const ssTimer = ssKeepaliveTimerMs(configured.localPort, configured.remotePort)!;
