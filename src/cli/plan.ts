@@ -51,9 +51,11 @@ export function makePlan(planner: Planner, hops: readonly CliHop[], detectWithin
   resolveHops(hops, planner.IDLE_TIMEOUT_PRESETS, command); // its messages speak of --path, the planner's of request.path
   try {
     const plan = planner.planKeepalive({ ...planRequest(hops, detectWithin), ...extra });
-    if (hops.length === 0) plan.notes = plan.notes.filter((note) => !note.includes(NO_PATH_LABEL) && !note.startsWith('no hop on the path'));
-    if (hops.length === 0) plan.notes.unshift('no --path given: idle is chosen for detection only; give the idle timeouts on the path with --path');
-    return plan;
+    if (hops.length > 0) return plan;
+    // Without a path the planner saw one stand-in hop: nothing of it belongs in the answer.
+    const notes = plan.notes.filter((note) => !note.includes(NO_PATH_LABEL) && !note.startsWith('no hop on the path'));
+    notes.unshift('no --path given: idle is chosen for detection only; give the idle timeouts of the load balancers, NATs and firewalls on the path with --path');
+    return { ...plan, heartbeatWithin: null, notes };
   } catch (error) {
     throw new UsageError((error as Error).message.replace(/^planKeepalive: /, ''), command);
   }
@@ -89,7 +91,7 @@ export function formatPlan(plan: KeepalivePlan, style: Style, extraLines: readon
     ...extraLines.map((line) => `  ${line}`),
     `  worst-case detection: ${duration(plan.worstCaseDetection)} (idle ${duration(idle)} + ${duration(interval)} × ${count}; ` +
       `with data in flight, userTimeout ${duration(userTimeout)})`,
-    `  limiting hop: ${plan.limitingHop === null ? 'none (no hop on the path is refreshed by probes)' : `${plan.limitingHop.label}, idle timeout ${duration(plan.limitingHop.idleTimeout)}`}`,
+    `  limiting hop: ${plan.limitingHop === null ? 'none' : `${plan.limitingHop.label}, idle timeout ${duration(plan.limitingHop.idleTimeout)}`}`,
   ];
   if (plan.heartbeatWithin !== null) lines.push(`  application heartbeat needed: more often than every ${duration(plan.heartbeatWithin)}`);
   lines.push('  notes:', ...plan.notes.map((note) => `  - ${note}`));
@@ -137,8 +139,8 @@ export function runPlan(argv: readonly string[], io: Io): number {
   if (json) {
     io.stdout.write(`${JSON.stringify({ schema: 'tcp-keepalive.plan/1', request: { path: hops, detectWithin, ...extra }, ...planJson(plan) }, null, 2)}\n`);
   } else {
-    const pathWords = hops.length === 0 ? 'no path given' : `path ${pathText}`;
-    io.stdout.write(`Plan for ${pathWords}, a dead peer noticed within ${duration(detectWithin)}:\n${formatPlan(plan, style)}\n`);
+    const pathWords = hops.length === 0 ? 'Plan with no --path' : `Plan for path ${pathText}`;
+    io.stdout.write(`${pathWords}, a dead peer noticed within ${duration(detectWithin)}:\n${formatPlan(plan, style)}\n`);
   }
   return 0;
 }

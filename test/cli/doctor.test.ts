@@ -134,6 +134,15 @@ describe('tcp-keepalive plan', () => {
     expect(result.stdout).not.toMatch(/\u001b\[/); // not a TTY: no colour
   });
 
+  test('no --path: detection alone, the default budget of 2 minutes, no trace of a stand-in hop', () => {
+    const plan = JSON.parse(runCli(['plan', '--json']).stdout);
+    expect(plan.request).toEqual({ path: [], detectWithin: 120_000 });
+    expect(plan.options).toEqual({ enable: true, idle: 60_000, interval: 20_000, count: 3, userTimeout: 120_000 });
+    expect(plan).toMatchObject({ limitingHop: null, heartbeatWithin: null, worstCaseDetection: 120_000 });
+    expect(plan.notes[0]).toMatch(/^no --path given/);
+    expect(plan.notes.join('\n')).not.toMatch(/no --path given:.*no --path given|32767|heartbeat/);
+  });
+
   test('--presets lists every preset with its source', () => {
     const listed = JSON.parse(runCli(['plan', '--presets', '--json']).stdout) as { presets: Array<{ name: string; source: string }> };
     const { IDLE_TIMEOUT_PRESETS } = require('../../src/planner') as typeof import('../../src/planner');
@@ -259,6 +268,13 @@ onLinux('doctor against a Python process with a known setsockopt configuration',
     const reasons = connectionOn(tight, target.pid, target.info.sockets[0]!.fd).reasons.join('\n');
     expect(reasons).toMatch(/noticed only after up to 26s \(idle 11s \+ 3s × 5\), more than --detect-within 20s/);
     expect(reasons).toMatch(/TCP_USER_TIMEOUT 26s is longer than --detect-within 20s/);
+  });
+
+  test('--all finds it among every process', () => {
+    const { report } = doctorJson(['--all', '--port', String(target.info.listenerPort)]);
+    const found = report.processes.find((p) => p.pid === target.pid);
+    expect(found?.connections.map((c) => c.fd).sort()).toEqual(target.info.sockets.map((s) => s.fd).sort());
+    expect(report.processes.every((p) => p.inspected && p.connections.length > 0)).toBe(true);
   });
 
   test('--port keeps the connections on that port only; the table shows the same', () => {
