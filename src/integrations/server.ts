@@ -11,9 +11,12 @@
  * Node 20 and 22: test/integration/server-listener.test.ts) and accepting
  * costs no syscall at all. Connections are configured one by one instead:
  * - whose handshake completed before the listener was configured (they sat
- *   in the accept queue as copies of the unconfigured listener): every
- *   connection accepted until the event loop's next check phase — libuv
- *   drains the whole accept queue in one poll callback, so that covers them;
+ *   in the accept queue as copies of the unconfigured listener): right after
+ *   configuring, the accept queue's length is read (TCP_INFO on a listener:
+ *   tcpi_unacked = connections ready for accept()), and that many accepted
+ *   connections — the queue is FIFO — plus a margin for handshakes completing
+ *   during the five setsockopt calls are configured one by one. (Not "until
+ *   the next loop iteration": libuv accepts one connection per iteration.)
  * - when the server was created with `keepAlive: true`: Node then calls
  *   setKeepAlive on each accepted handle before 'connection' (libuv writes
  *   idle and forces interval 1 s, count 10), so the policy is re-applied;
@@ -34,6 +37,7 @@ import { validateOptions } from '../core/options';
 import { currentCapabilities } from '../core/platform';
 import { invalidArgType } from '../core/errors';
 import { serverFd } from '../core/socket-handle';
+import { addon } from '../native/load';
 import { checkedOptions, configureQuietly } from './connected';
 
 /** How an accepted socket got the policy. */
@@ -52,8 +56,8 @@ interface ServerState {
   hooks: ServerHooks;
   /** The listening handle whose fd holds the policy; accepted sockets of any other handle are configured one by one. */
   configuredHandle: object | undefined;
-  /** Set when configuring the listener, cleared at the next check phase: the accept queue's earlier copies are configured one by one. */
-  catchingUp: boolean;
+  /** Accepted connections still to configure one by one: those queued before the listener was configured (plus a margin). */
+  catchUp: number;
   /** The listener is not TCP (a Unix-domain socket or pipe): nothing to do. */
   notTcp: boolean;
 }
@@ -85,6 +89,27 @@ function applyToListener(fd: number, config: KernelConfig): { code: string; mess
   }
 }
 
+/**
+ * Connections whose handshake may have completed while the listener's five
+ * setsockopt calls ran (the kernel clones a listener without its socket
+ * lock), and so be queued just after the length was read.
+ */
+export const CATCH_UP_MARGIN = 8;
+
+let tcpInfoOut: Float64Array | undefined;
+
+/** The listener's accept queue now (TCP_INFO's tcpi_unacked on a listening socket); its maximum if that cannot be read. */
+function queuedConnections(fd: number): number {
+  const native = addon();
+  const fallback = 4096; // above any default backlog (Node's 511, somaxconn 4096): configure them all
+  if (native === undefined || !native.capabilities.tcpInfo) return fallback;
+  const index = native.tcpInfoFields.indexOf('unacked');
+  tcpInfoOut ??= new Float64Array(native.tcpInfoFields.length);
+  if (index < 0 || native.tcpInfo(fd, tcpInfoOut) !== undefined) return fallback;
+  const queued = tcpInfoOut[index]!;
+  return Number.isInteger(queued) && queued >= 0 ? queued : fallback;
+}
+
 /** Whether accepted sockets can inherit from the listener here (measured on Linux; not relied on elsewhere). */
 const listenerInheritance = process.platform === 'linux';
 
@@ -94,7 +119,7 @@ function configureListener(server: net.Server, state: ServerState): void {
   // Once per listening handle: 'listening' follows the listen channel's report of the same listen().
   if (handle != null && handle === state.configuredHandle) return;
   state.configuredHandle = undefined;
-  state.catchingUp = false;
+  state.catchUp = 0;
   if (handle == null) return;
   const fd = listenerInheritance ? listeningFd(server) : undefined;
   if (fd === undefined) {
@@ -112,10 +137,7 @@ function configureListener(server: net.Server, state: ServerState): void {
   }
   state.notTcp = false;
   state.configuredHandle = handle;
-  state.catchingUp = true;
-  setImmediate(() => {
-    state.catchingUp = false;
-  }).unref();
+  state.catchUp = queuedConnections(fd) + CATCH_UP_MARGIN;
   state.hooks.onListener?.(server, fd, undefined);
 }
 
@@ -143,8 +165,12 @@ function keepPolicyAcrossSetKeepAlive(socket: net.Socket, policy: Readonly<Keepa
 
 function onAccepted(server: net.Server, state: ServerState, socket: net.Socket): void {
   if (state.notTcp) return;
-  const inherited = state.configuredHandle !== undefined && !state.catchingUp
-    && state.configuredHandle === (server as InternalServer)._handle && (server as InternalServer).keepAlive !== true;
+  let inherited = state.configuredHandle !== undefined && state.configuredHandle === (server as InternalServer)._handle
+    && (server as InternalServer).keepAlive !== true;
+  if (inherited && state.catchUp > 0) {
+    state.catchUp -= 1;
+    inherited = false;
+  }
   if (inherited) {
     keepPolicyAcrossSetKeepAlive(socket, state.policy);
   } else {
@@ -166,7 +192,7 @@ export function attachServerPolicy(server: net.Server, policy: Readonly<Keepaliv
     configureListener(server, known);
     return (socket) => onAccepted(server, known, socket);
   }
-  const state: ServerState = { policy, config, hooks, configuredHandle: undefined, catchingUp: false, notTcp: false };
+  const state: ServerState = { policy, config, hooks, configuredHandle: undefined, catchUp: 0, notTcp: false };
   servers.set(server, state);
   // 'listening' comes on the tick after listen(2), before any connection can be accepted; a
   // server listening again (after close) has a new handle and is configured again.
