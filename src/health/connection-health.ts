@@ -5,8 +5,8 @@
 import type net from 'node:net';
 import { invalidArgType, invalidArgValue, outOfRange } from '../core/errors';
 import { policyOf } from '../core/keepalive';
-import { addon, socketFd, unavailableOnPlatform } from './core-api';
-import { readTcpInfo, type TcpInfo } from './tcp-info';
+import { addon, unavailableOnPlatform } from './core-api';
+import { connectedFd, readTcpInfo, type TcpInfo } from './tcp-info';
 
 export type HealthVerdict = 'healthy' | 'suspect' | 'dead';
 
@@ -127,7 +127,7 @@ function keepaliveUnanswered(info: TcpInfo, socket: net.Socket): boolean {
 export function connectionHealth(socket: net.Socket, options?: HealthThresholds): ConnectionHealth {
   readThresholds(options);
   if (addon() === undefined) throw unavailableOnPlatform('connectionHealth() (TCP_INFO)');
-  const info = readTcpInfo(socketFd(socket, 'connectionHealth'), 'connectionHealth');
+  const info = readTcpInfo(connectedFd(socket, 'connectionHealth'), 'connectionHealth');
   if (info.state !== 'established') return { verdict: 'dead', reasons: ['not-established'], info };
 
   let reasons = HEALTHY;

@@ -1,0 +1,154 @@
+'use strict';
+// Benchmark: tcpInfo(socket) and connectionHealth(socket) against one raw
+// getsockopt(TCP_INFO) from C (bench/tcp-info-floor.c, its own process and
+// socket), interleaved in rounds like benchmark 1, over several fresh
+// processes (forks) pooled. The raw addon call (the same getsockopt plus the
+// N-API trampoline and decoding into a Float64Array, no JS object) is shown too,
+// to split the cost between the binding and the JS layer.
+//
+//   node bench/benchmarks/health.js            # builds the C floor if needed, prints a markdown section
+//   BENCH_QUICK=1 node bench/benchmarks/health.js
+// From bench/run.js: require('./benchmarks/health').run({ plan, forks }) → { title, body, targets }.
+const { execFile: execFileCallback, execFileSync } = require('node:child_process');
+const fs = require('node:fs');
+const path = require('node:path');
+const { promisify } = require('node:util');
+const { interleave, median, pairedRatio } = require('../lib/interleave');
+const { RemoteProcess } = require('../lib/remote');
+const { withConnectedSockets } = require('../lib/sockets');
+const report = require('../lib/report');
+
+const execFile = promisify(execFileCallback);
+const root = path.resolve(__dirname, '..', '..');
+const scratch = path.join(root, '.bench-tmp');
+const floorSource = path.join(__dirname, '..', 'tcp-info-floor.c');
+const floorBinary = path.join(scratch, 'tcp-info-floor');
+const TARGET = 1.3;
+
+/** Compiles the C floor when missing or older than its source. */
+function buildFloor() {
+  const stale = !fs.existsSync(floorBinary) || fs.statSync(floorBinary).mtimeMs < fs.statSync(floorSource).mtimeMs;
+  if (stale) {
+    fs.mkdirSync(scratch, { recursive: true });
+    execFileSync('cc', ['-O2', '-Wall', '-Wextra', '-o', floorBinary, floorSource], { stdio: 'inherit' });
+  }
+  return floorBinary;
+}
+
+function elapsedNsPerCall(start, calls) {
+  return Number(process.hrtime.bigint() - start) / calls;
+}
+
+/** One fork: every contender interleaved in this process. */
+async function measure({ plan }) {
+  const { tcpInfo, connectionHealth } = require(path.join(root, 'dist', 'index.js'));
+  const { addon } = require(path.join(root, 'dist', 'native', 'load.js'));
+  const native = addon();
+  const floor = new RemoteProcess(floorBinary, [], 'TCP_INFO floor');
+  let sink = 0;
+  try {
+    return await withConnectedSockets(['info', 'health', 'raw'], async (sockets) => {
+      const rawFd = sockets.raw._handle.fd;
+      const slots = new Float64Array(native.tcpInfoFields.length);
+      const contenders = [
+        {
+          name: 'tcpInfo(socket)',
+          run: (calls) => {
+            const start = process.hrtime.bigint();
+            for (let k = 0; k < calls; k++) sink += tcpInfo(sockets.info).rtt;
+            return elapsedNsPerCall(start, calls);
+          },
+        },
+        {
+          name: 'connectionHealth(socket)',
+          run: (calls) => {
+            const start = process.hrtime.bigint();
+            for (let k = 0; k < calls; k++) sink += connectionHealth(sockets.health).reasons.length;
+            return elapsedNsPerCall(start, calls);
+          },
+        },
+        {
+          name: 'addon().tcpInfo(fd, Float64Array) (the binding alone)',
+          run: (calls) => {
+            const start = process.hrtime.bigint();
+            for (let k = 0; k < calls; k++) {
+              native.tcpInfo(rawFd, slots);
+              sink += slots[17];
+            }
+            return elapsedNsPerCall(start, calls);
+          },
+        },
+        floor.contender('C: getsockopt(TCP_INFO) (the floor)', 'info'),
+      ];
+      const rounds = await interleave(contenders, plan);
+      const verified = await floor.request('verify 0');
+      if (verified !== 'ok') throw new Error(`C floor: ${verified}`);
+      // The reads were real: a connected socket's state is established, and connectionHealth agrees.
+      if (tcpInfo(sockets.info).state !== 'established' || connectionHealth(sockets.health).verdict !== 'healthy' || !(sink > 0)) {
+        throw new Error('health benchmark: the sockets were not read as established and healthy');
+      }
+      return rounds;
+    });
+  } finally {
+    await floor.close();
+  }
+}
+
+/** Runs `forks` fresh processes one after another and pools their rounds (pairs stay within a fork). */
+async function run({ plan, forks }) {
+  buildFloor();
+  const results = [];
+  for (let fork = 0; fork < forks; fork++) {
+    const { stdout } = await execFile(process.execPath, [__filename, '--fork', JSON.stringify({ plan })], { maxBuffer: 16 * 2 ** 20, timeout: 600_000 });
+    results.push(JSON.parse(stdout));
+  }
+  const pooled = results[0].map((first, index) => {
+    const perRound = results.flatMap((result) => result[index].perRound);
+    return { name: first.name, calls: first.calls, perRound, median: median(perRound) };
+  });
+  const [info, health, binding, floor] = pooled;
+  const perFork = (a, b) => results.map((result) => report.formatRatio(pairedRatio(result[a], result[b]))).join(', ');
+  const ratios = [
+    ['tcpInfo / C floor', pairedRatio(info, floor), perFork(0, 3)],
+    ['connectionHealth / C floor', pairedRatio(health, floor), perFork(1, 3)],
+    ['addon().tcpInfo / C floor', pairedRatio(binding, floor), perFork(2, 3)],
+  ];
+  return {
+    title: 'Health: tcpInfo and connectionHealth per call',
+    body: [
+      'One TCP_INFO read per call on a connected, idle loopback socket; the C floor reads the same struct with one ' +
+        'getsockopt on a socket of its own, in its own process, interleaved round by round with the Node contenders.',
+      '',
+      report.table(report.MEDIAN_HEADER, report.medianRows(pooled)),
+      '',
+      `Ratios are medians of the per-round ratios over ${forks} fresh processes (forks) run one after another.`,
+      '',
+      report.table(['pair', 'median ratio', 'each fork'], ratios.map(([pair, ratio, each]) => [pair, report.formatRatio(ratio), each])),
+    ].join('\n'),
+    targets: [
+      report.target(`tcpInfo ≤ ${TARGET} × C getsockopt(TCP_INFO)`, ratios[0][1], '<=', TARGET, report.formatRatio),
+      report.target(`connectionHealth ≤ ${TARGET} × C getsockopt(TCP_INFO)`, ratios[1][1], '<=', TARGET, report.formatRatio),
+    ],
+  };
+}
+
+module.exports = { run, measure, buildFloor };
+
+if (require.main === module) {
+  if (process.argv[2] === '--fork') {
+    measure(JSON.parse(process.argv[3])).then((result) => process.stdout.write(JSON.stringify(result))).catch((error) => {
+      process.stderr.write(`health fork: ${error.stack}\n`);
+      process.exitCode = 1;
+    });
+  } else {
+    const quick = process.env.BENCH_QUICK === '1';
+    const plan = quick ? { rounds: 5, warmupRounds: 1, roundMs: 20 } : { rounds: 9, warmupRounds: 3, roundMs: 40 };
+    run({ plan, forks: quick ? 2 : 5 }).then((section) => {
+      process.stdout.write(`## ${section.title}\n\n${section.body}\n\n${report.table(report.TARGET_HEADER, report.targetRows(section.targets))}\n`);
+      if (process.env.BENCH_STRICT === '1' && section.targets.some((t) => !t.pass)) process.exitCode = 1;
+    }).catch((error) => {
+      process.stderr.write(`[bench] health failed: ${error.stack}\n`);
+      process.exitCode = 1;
+    });
+  }
+}
