@@ -57,6 +57,8 @@ export interface ConnectionReport {
   reasons: string[];
   notes: string[];
   worstCaseDetection: number | null;
+  /** When the values could not be read but the keepalive timer is seen: what is left of it, a lower bound (ms). */
+  worstCaseDetectionAtLeast: number | null;
 }
 
 export interface ProcessReport extends ProcessInfo {
@@ -124,7 +126,8 @@ function connectionReport(pid: number, fd: number | null, row: ProcTcpRow, refus
     else ({ keepalive: kernel, tcpInfo } = reading);
   }
   const fromTimer = kernel === null ? keepaliveFromTimer(row) : null;
-  const judgement = judge({ kernel, keepaliveFromTimer: fromTimer, sendQueue: row.sendQueue }, policy);
+  const keepaliveTimerLeft = fromTimer === true && row.timer === 'keepalive' ? row.timerExpiresIn : null;
+  const judgement = judge({ kernel, keepaliveFromTimer: fromTimer, keepaliveTimerLeft, sendQueue: row.sendQueue }, policy);
   return {
     fd, inode: row.inode, family: row.family, local: row.local, remote: row.remote, state: row.state,
     kernel, unreadable, keepaliveFromTimer: fromTimer,
@@ -233,7 +236,9 @@ function connectionLines(connections: readonly ConnectionReport[], style: Style)
       c.fd === null ? '-' : String(c.fd), endpoint(c.local.address, c.local.port), endpoint(c.remote.address, c.remote.port), c.state, keepalive,
       shown(k?.idle, duration), shown(k?.interval, duration), shown(k?.count, String),
       shown(k?.userTimeout, (v) => (v === 0 ? style.red('none') : duration(v))),
-      ssTimer(c.timer), c.worstCaseDetection !== null ? duration(c.worstCaseDetection) : k === null ? unknown : style.red('never'), verdictText(c.verdict, style),
+      ssTimer(c.timer),
+      c.worstCaseDetection !== null ? duration(c.worstCaseDetection) : k !== null ? style.red('never')
+        : c.worstCaseDetectionAtLeast !== null ? `>= ${duration(c.worstCaseDetectionAtLeast)}` : unknown, verdictText(c.verdict, style),
     ];
   });
   const header = ['FD', 'LOCAL', 'REMOTE', 'STATE', 'KEEPALIVE', 'IDLE', 'INTERVAL', 'COUNT', 'USER TIMEOUT', 'TIMER (ss -o)', 'DETECTS DEAD PEER IN', 'VERDICT'];
@@ -243,11 +248,20 @@ function connectionLines(connections: readonly ConnectionReport[], style: Style)
     unreadable.set(c.unreadable!.message, [...(unreadable.get(c.unreadable!.message) ?? []), String(c.fd)]);
   }
   for (const [message, fds] of unreadable) lines.push(`  ${style.yellow('?')} could not read (fd ${fds.join(', ')}): ${message}`);
+  // Connections with the same verdict and the same words are listed once (a pool of 50 says it once).
+  const groups = new Map<string, { verdict: Judgement['verdict']; reasons: string[]; notes: string[]; labels: string[] }>();
   for (const c of connections.filter((conn) => conn.reasons.length > 0 || conn.notes.length > 0)) {
-    const label = c.verdict === 'ok' ? 'note' : c.verdict === 'at-risk' ? style.red('at risk') : style.yellow('unknown');
-    lines.push(`  ${c.fd === null ? '' : `fd ${c.fd} `}${endpoint(c.local.address, c.local.port)} -> ${endpoint(c.remote.address, c.remote.port)} ${label}:`);
-    for (const reason of c.reasons) lines.push(`    - ${reason}`);
-    for (const note of c.notes) lines.push(`    - ${style.dim(`note: ${note}`)}`);
+    const key = JSON.stringify([c.verdict, c.reasons, c.notes]);
+    const group = groups.get(key) ?? { verdict: c.verdict, reasons: c.reasons, notes: c.notes, labels: [] };
+    group.labels.push(`${c.fd === null ? '' : `fd ${c.fd} `}${endpoint(c.local.address, c.local.port)} -> ${endpoint(c.remote.address, c.remote.port)}`);
+    groups.set(key, group);
+  }
+  for (const group of groups.values()) {
+    const label = group.verdict === 'ok' ? 'note' : group.verdict === 'at-risk' ? style.red('at risk') : style.yellow('unknown');
+    const shown = group.labels.length <= 3 ? group.labels.join(', ') : `${group.labels.slice(0, 2).join(', ')} and ${group.labels.length - 2} more`;
+    lines.push(`  ${shown} ${label}:`);
+    for (const reason of group.reasons) lines.push(`    - ${reason}`);
+    for (const note of group.notes) lines.push(`    - ${style.dim(`note: ${note}`)}`);
   }
   return lines;
 }

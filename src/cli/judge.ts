@@ -26,6 +26,8 @@ export interface Judgement {
   notes: string[];
   /** idle + interval × count (ms) when keepalive is on and the values were read; null otherwise. */
   worstCaseDetection: number | null;
+  /** Values unread but the keepalive timer seen: what is left of it (ms), a lower bound of worstCaseDetection. */
+  worstCaseDetectionAtLeast: number | null;
 }
 
 export interface Policy {
@@ -76,6 +78,8 @@ export interface ConnectionFacts {
   kernel: KernelKeepalive | null;
   /** From /proc's timer column when the kernel values are unknown: true/false, or null when the timer hides it. */
   keepaliveFromTimer: boolean | null;
+  /** ms left on the keepalive timer when /proc shows it (its `tr` is 2), else null. */
+  keepaliveTimerLeft: number | null;
   /** Bytes written and not yet acknowledged. */
   sendQueue: number;
 }
@@ -94,12 +98,22 @@ export function judge(facts: ConnectionFacts, policy: Policy): Judgement {
     if (facts.keepaliveFromTimer === false) {
       reasons.push('keepalive is off (no keepalive timer in /proc/net/tcp): an idle connection to a dead peer, or through a ' +
         'middlebox that forgot it, stays open until the application writes');
-      return { verdict: 'at-risk', reasons, notes, worstCaseDetection: null };
+      return { verdict: 'at-risk', reasons, notes, worstCaseDetection: null, worstCaseDetectionAtLeast: null };
     }
-    reasons.push(facts.keepaliveFromTimer === true
-      ? 'keepalive is on (its timer is running), but idle, interval, count and TCP_USER_TIMEOUT could not be read'
-      : 'keepalive, idle, interval, count and TCP_USER_TIMEOUT could not be read (another timer hides the keepalive timer)');
-    return { verdict: 'unknown', reasons, notes, worstCaseDetection: null };
+    if (facts.keepaliveFromTimer !== true) {
+      reasons.push('keepalive, idle, interval, count and TCP_USER_TIMEOUT could not be read (another timer hides the keepalive timer)');
+      return { verdict: 'unknown', reasons, notes, worstCaseDetection: null, worstCaseDetectionAtLeast: null };
+    }
+    // The keepalive timer is armed for idle (or, between probes, interval) from the last packet, so what is
+    // left of it bounds idle + interval × count from below: a fact, not an estimate of the unread values.
+    const atLeast = facts.keepaliveTimerLeft;
+    if (atLeast !== null && atLeast > policy.detectWithin) {
+      reasons.push(`a dead peer is noticed only after ${duration(atLeast)} or more: the keepalive timer fires in ${duration(atLeast)}, ` +
+        `more than --detect-within ${budget} (idle, interval, count and TCP_USER_TIMEOUT could not be read)`);
+      return { verdict: 'at-risk', reasons, notes, worstCaseDetection: null, worstCaseDetectionAtLeast: atLeast };
+    }
+    reasons.push('keepalive is on (its timer is running), but idle, interval, count and TCP_USER_TIMEOUT could not be read');
+    return { verdict: 'unknown', reasons, notes, worstCaseDetection: null, worstCaseDetectionAtLeast: atLeast };
   }
 
   let worstCaseDetection: number | null = null;
@@ -129,7 +143,7 @@ export function judge(facts: ConnectionFacts, policy: Policy): Judgement {
     reasons.push(`TCP_USER_TIMEOUT ${duration(kernel.userTimeout)} is longer than --detect-within ${budget}: unacknowledged data ` +
       `keeps a dead connection open that long${inFlight}`);
   }
-  return { verdict: reasons.length === 0 ? 'ok' : 'at-risk', reasons, notes, worstCaseDetection };
+  return { verdict: reasons.length === 0 ? 'ok' : 'at-risk', reasons, notes, worstCaseDetection, worstCaseDetectionAtLeast: null };
 }
 
 /** The planner request behind the fix: the path as given, or (no --path) detection alone. */
