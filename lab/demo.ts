@@ -34,7 +34,7 @@ const hoursAndMinutes = (ms: number): string => `${Math.floor(ms / 3_600_000)} h
 
 function kernelCells(state: KeepaliveState | undefined): Cell[] {
   if (state === undefined) return ['—', '—'];
-  const probes = state.enabled ? [`on: idle ${wholeSeconds(state.idle)},`, `then ${wholeSeconds(state.interval)} × ${state.count} probes`] : ['off'];
+  const probes = state.enable ? [`on: idle ${wholeSeconds(state.idle)},`, `then ${wholeSeconds(state.interval)} × ${state.count} probes`] : ['off'];
   const userTimeout = state.userTimeout === 0 ? '0 (kernel default)' : `${state.userTimeout} ms`;
   return [probes, userTimeout];
 }

@@ -2,7 +2,8 @@
  * Errors shaped like Node's own: a `code` to branch on, and messages that name
  * the field, the value received and what is allowed.
  */
-import { inspect } from 'node:util';
+import { getSystemErrorMap, getSystemErrorName, inspect } from 'node:util';
+import type { NativeFailure } from '../native/addon';
 
 export type KeepaliveErrorCode =
   | 'ERR_INVALID_ARG_TYPE'
@@ -68,9 +69,10 @@ export function socketClosed(reason: string): Error & CodedError {
   return withCode(new Error(`Socket is closed: ${reason}`), 'ERR_SOCKET_CLOSED');
 }
 
-export function unavailableOnPlatform(feature: string): TypeError & CodedError {
+export function unavailableOnPlatform(feature: string, reason?: string): TypeError & CodedError {
+  const why = reason === undefined ? '' : `: ${reason}`;
   return withCode(
-    new TypeError(`${feature} is not available on this platform (${process.platform}, Node ${process.version})`),
+    new TypeError(`${feature} is not available on this platform (${process.platform}, Node ${process.version})${why}`),
     'ERR_FEATURE_UNAVAILABLE_ON_PLATFORM',
   );
 }
@@ -81,5 +83,26 @@ export function systemError(code: string, errno: number, syscall: string, messag
   error.code = code;
   error.errno = errno;
   error.syscall = syscall;
+  return error;
+}
+
+/**
+ * The one error for a failed syscall, built from the addon's failure data:
+ * code and description from Node's own errno table, errno negative as in
+ * Node's system errors, plus the syscall and the socket option involved.
+ *   Error [EAFNOSUPPORT]: not a TCP socket: getsockopt(SO_DOMAIN) on fd 23 failed: EAFNOSUPPORT (address family not supported)
+ */
+export function nativeError(failure: NativeFailure, fd: number, context: string): Error & CodedError {
+  const errno = -failure.errno;
+  let code: string;
+  try {
+    code = getSystemErrorName(errno);
+  } catch {
+    code = 'UNKNOWN';
+  }
+  const description = getSystemErrorMap().get(errno)?.[1] ?? `errno ${failure.errno}`;
+  const call = failure.option === '' ? failure.syscall : `${failure.syscall}(${failure.option})`;
+  const error = systemError(code, errno, failure.syscall, `${context}: ${call} on fd ${fd} failed: ${code} (${description})`);
+  Object.defineProperty(error, 'option', { value: failure.option, enumerable: true, writable: true, configurable: true });
   return error;
 }

@@ -1,20 +1,35 @@
 /**
- * configureKeepalive / getKeepalive: validate, find the fd, apply, and keep
- * the policy in force when a client library later calls socket.setKeepAlive
- * (which on libuv resets interval to 1 s and count to 10).
+ * configureKeepalive / getKeepalive.
+ *
+ * How a policy belongs to a socket — one mechanism per promise:
+ * 1. The policy lives on the socket object, under a registered symbol
+ *    (Symbol.for), so every copy of this package in node_modules sees the
+ *    same one and the latest configureKeepalive wins whichever copy made it.
+ *    A TLS socket and the raw socket it upgraded share one policy: they are
+ *    one kernel socket.
+ * 2. Sticky: the socket's setKeepAlive is wrapped (an own property, wrapping
+ *    whatever the socket had: Node's method looked up at call time, or an APM
+ *    shim's own function), and re-applies the policy after it, because
+ *    Node's setKeepAlive on libuv resets interval to 1 s and count to 10.
+ * 3. Every connect of the same object (a pending socket, a reconnect, the
+ *    Happy Eyeballs attempt that wins) re-applies the policy: one persistent
+ *    'connect' listener, added again if someone removed it.
+ * Refusals are decided when you call, and thrown there: nothing is ever
+ * thrown into a client's event handler or setKeepAlive call.
  */
+import type { Http2Session } from 'node:http2';
 import type net from 'node:net';
-import type os from 'node:os';
+import type { NativeFailure } from '../native/addon';
 import { addon } from '../native/load';
-import { invalidArgValue, systemError, unavailableOnPlatform } from './errors';
-import { defaultConfig, type KernelConfig, type KeepaliveOptions, UNCHANGED, validateOptionsInto } from './options';
-import { capabilities } from './platform';
-import { assertSocket, locate, socketClass, underlyingSocket } from './socket-handle';
+import { type CodedError, invalidArgValue, nativeError, unavailableOnPlatform } from './errors';
+import { type KeepaliveOptions, type KernelConfig, mergeConfig, UNCHANGED, validateOptions } from './options';
+import { currentCapabilities } from './platform';
+import { assertNotProxy, assertSocket, http2SessionSocket, isPending, ownFd, socketClass, socketFd, upgradedFrom } from './socket-handle';
 
-/** What the kernel holds for a socket, in the units of KeepaliveOptions. */
+/** What the kernel holds for a socket, as options: `configureKeepalive(b, getKeepalive(a))` gives b a's policy. */
 export interface KeepaliveState {
   /** SO_KEEPALIVE. */
-  enabled: boolean;
+  enable: boolean;
   /** ms before the first probe (the kernel keeps whole seconds). */
   idle: number;
   /** ms between unanswered probes. */
@@ -25,183 +40,233 @@ export interface KeepaliveState {
   userTimeout: number;
 }
 
+/**
+ * The per-socket record every copy of the package shares (its shape is part
+ * of the registered symbol's name: change both together).
+ */
 interface SocketPolicy {
   /** Everything configureKeepalive was asked for on this socket, merged. */
   config: KernelConfig;
-  /** The socket whose 'connect' we wait for, if any: one listener, however many calls. */
-  waitingOn: net.Socket | undefined;
-  /**
-   * The socket's own handle when locate() last verified it (Node's, owned by
-   * this socket, over a checked TCP fd), and the TCP handle under it. While
-   * socket._handle is still that object, a repeated call skips the walk; the
-   * fd is still read fresh from the TCP handle, so a closed one (fd -1) goes
-   * back through locate().
-   */
-  verifiedHandle: object | undefined;
-  tcpHandle: { readonly fd?: unknown } | undefined;
+  /** The 'connect' listener that re-applies it (the first copy's). */
+  readonly onConnect: (this: net.Socket) => void;
 }
 
-const policies = new WeakMap<net.Socket, SocketPolicy>();
+const POLICY = Symbol.for('tcp-keepalive.policy.v1');
 
-/** Handles whose fd passed the TCP check; a live handle keeps its fd, a new handle is checked again. */
-const checkedHandles = new WeakSet<object>();
+type Configurable = net.Socket & { [POLICY]?: SocketPolicy };
 
-/** The fd of a connected TCP socket, or the socket to wait on while it connects. */
-function openTcpFd(socket: net.Socket, policy: SocketPolicy | undefined): number | net.Socket {
-  const top = (socket as { _handle?: unknown })._handle;
-  if (policy !== undefined && top === policy.verifiedHandle && top != null && !socket.destroyed && !socket.connecting) {
-    const fd = policy.tcpHandle!.fd as number;
-    if (fd >= 0) return fd;
-  }
-  const where = locate(socket);
-  if (where.kind === 'pending') return where.connectingSocket;
-  if (!checkedHandles.has(where.handle)) {
-    addon!.checkTcp(where.fd);
-    checkedHandles.add(where.handle);
-  }
-  if (policy !== undefined) {
-    policy.verifiedHandle = top as object;
-    policy.tcpHandle = where.handle;
-  }
-  return where.fd;
+function policyRecord(socket: net.Socket): SocketPolicy | undefined {
+  return (socket as Configurable)[POLICY];
 }
+
+function attachPolicy(socket: net.Socket, policy: SocketPolicy): void {
+  Object.defineProperty(socket, POLICY, { value: policy, writable: true, configurable: true, enumerable: false });
+}
+
+const NOT_TCP_BY_KERNEL = new Set(['EOPNOTSUPP', 'ENOTSUP', 'ENOPROTOOPT', 'ENOTSOCK']);
 
 /**
- * Applies one KernelConfig, passed field by field (configureKeepalive keeps
- * its request in locals, see there). Returns the socket to wait on if it is
- * still connecting.
+ * A failed syscall as the one coded error. A TCP-level option refused on a
+ * non-TCP fd is reported as the TCP check reports it (EAFNOSUPPORT for a
+ * Unix-domain socket, ENOTSOCK for a pipe…), so callers branch on one code.
  */
-type Applier = (
-  socket: net.Socket, policy: SocketPolicy,
-  enable: number, idleSeconds: number, intervalSeconds: number, count: number, userTimeoutMs: number,
-) => net.Socket | undefined;
+function failure(fd: number, result: NativeFailure, context: string): Error & CodedError {
+  const error = nativeError(result, fd, context);
+  if (result.option !== 'SO_KEEPALIVE' && NOT_TCP_BY_KERNEL.has(error.code)) {
+    const check = addon()!.checkTcp(fd);
+    if (check !== undefined) return nativeError(check, fd, 'not a TCP socket');
+  }
+  return error;
+}
 
-const applyWithSetsockopt: Applier = (socket, policy, enable, idleSeconds, intervalSeconds, count, userTimeoutMs) => {
-  const fd = openTcpFd(socket, policy);
-  if (typeof fd !== 'number') return fd;
-  const slots = addon!.slots;
-  slots[0] = fd;
-  slots[1] = enable;
-  slots[2] = idleSeconds;
-  slots[3] = intervalSeconds;
-  slots[4] = count;
-  slots[5] = userTimeoutMs;
-  addon!.apply();
-  return undefined;
-};
+function hasTuning(config: KernelConfig): boolean {
+  return config.idleSeconds !== UNCHANGED || config.intervalSeconds !== UNCHANGED || config.count !== UNCHANGED || config.userTimeoutMs !== UNCHANGED;
+}
 
-/** Windows: Node's own setKeepAlive; capabilities already refused what it cannot do. */
-const applyWithNode: Applier = (socket, _policy, enable, idleSeconds, intervalSeconds, count) => {
-  const where = locate(socket);
-  if (where.kind === 'pending') return where.connectingSocket;
-  const idleMs = idleSeconds === UNCHANGED ? 0 : idleSeconds * 1000;
-  const extra = intervalSeconds === UNCHANGED && count === UNCHANGED
+/** Writes one config to a connected socket's fd; throws the coded error. */
+function writeConfig(socket: net.Socket, fd: number, config: KernelConfig): void {
+  const native = addon();
+  if (native === undefined) {
+    writeWithNode(socket, config);
+    return;
+  }
+  // SO_KEEPALIVE alone is accepted by any socket: only then is the TCP check a syscall of its own.
+  if (!hasTuning(config)) {
+    const check = native.checkTcp(fd);
+    if (check !== undefined) throw nativeError(check, fd, 'not a TCP socket');
+  }
+  const result = native.apply(fd, config.enable, config.idleSeconds, config.intervalSeconds, config.count, config.userTimeoutMs);
+  if (result !== undefined) throw failure(fd, result, 'cannot configure keepalive');
+}
+
+/** Without the addon: Node's own setKeepAlive (capabilities already refused what it cannot do). */
+function writeWithNode(socket: net.Socket, config: KernelConfig): void {
+  const idleMs = config.idleSeconds === UNCHANGED ? 0 : config.idleSeconds * 1000;
+  const extra = config.intervalSeconds === UNCHANGED && config.count === UNCHANGED
     ? []
-    : [intervalSeconds === UNCHANGED ? 0 : intervalSeconds * 1000, count === UNCHANGED ? 0 : count];
-  (socketClass().prototype.setKeepAlive as (...args: unknown[]) => net.Socket).call(socket, enable === 1, idleMs, ...extra);
-  return undefined;
-};
-
-const applyConfig = addon === undefined ? applyWithNode : applyWithSetsockopt;
+    : [config.intervalSeconds === UNCHANGED ? 0 : config.intervalSeconds * 1000, config.count === UNCHANGED ? 0 : config.count];
+  // The prototype's method, not the socket's own (our wrapper would call back here).
+  (socketClass().prototype.setKeepAlive as (...args: unknown[]) => net.Socket).call(socket, config.enable === 1, idleMs, ...extra);
+}
 
 /**
- * configureKeepalive's request, validated without allocating an object per
- * call (a pool configures on every checkout); read once into locals.
+ * Where re-applying fails (inside a 'connect' emit or a client's
+ * setKeepAlive), nothing may be thrown. A socket that turned out not to be
+ * TCP (a Unix-domain path) keeps going, with a warning; a TCP connection the
+ * kernel refused the policy for is destroyed with the error, because a
+ * connection promised keepalive must not go on silently without it.
  */
-const requested: KernelConfig = defaultConfig();
-
-/** Re-applies the whole remembered policy; used after connect and after a client's setKeepAlive. */
-function reapply(socket: net.Socket, policy: SocketPolicy): void {
-  if (socket.destroyed) return;
+function reportDeferred(socket: net.Socket, error: unknown): void {
+  const code = (error as { code?: unknown }).code;
+  if (code === 'ERR_SOCKET_CLOSED') return;
+  if (code === 'EAFNOSUPPORT' || code === 'ENOTSOCK' || code === 'EPROTOTYPE' || code === 'EPROTONOSUPPORT' || code === 'ERR_INVALID_ARG_VALUE') {
+    process.emitWarning(`tcp-keepalive: the policy was not applied on connect: ${(error as Error).message}`, { code: 'TCP_KEEPALIVE_NOT_APPLIED' });
+    return;
+  }
   try {
-    const { config } = policy;
-    const connectingSocket = applyConfig(socket, policy, config.enable, config.idleSeconds, config.intervalSeconds, config.count, config.userTimeoutMs);
-    if (connectingSocket !== undefined) waitForConnect(socket, policy, connectingSocket);
-  } catch (error) {
-    // Inside a client's call or our 'connect' listener: throwing would crash the
-    // client. The promise was keepalive on this connection; without it, fail loudly.
-    if ((error as { code?: unknown }).code === 'ERR_SOCKET_CLOSED') return;
     socket.destroy(error as Error);
+  } catch {
+    // destroy() itself threw (a socket subclass): the warning is all that is left.
+    process.emitWarning(`tcp-keepalive: the policy was refused on connect: ${(error as Error).message}`, { code: 'TCP_KEEPALIVE_NOT_APPLIED' });
   }
 }
 
-function waitForConnect(socket: net.Socket, policy: SocketPolicy, connectingSocket: net.Socket): void {
-  if (policy.waitingOn !== undefined) return;
-  policy.waitingOn = connectingSocket;
-  const onConnect = (): void => {
-    connectingSocket.removeListener('close', onClose);
-    policy.waitingOn = undefined;
-    reapply(socket, policy);
-  };
-  const onClose = (): void => {
-    connectingSocket.removeListener('connect', onConnect);
-    policy.waitingOn = undefined;
-  };
-  connectingSocket.once('connect', onConnect);
-  connectingSocket.once('close', onClose);
+/** Re-applies the socket's whole policy: after a connect and after a client's setKeepAlive. Never throws. */
+function reapply(socket: net.Socket): void {
+  const policy = policyRecord(socket);
+  if (policy === undefined || socket.destroyed || isPending(socket)) return;
+  try {
+    const fd = ownFd(socket);
+    writeConfig(socket, fd, policy.config);
+    const raw = upgradedFrom(socket, fd);
+    if (raw !== undefined) attach(raw, policy);
+  } catch (error) {
+    reportDeferred(socket, error);
+  }
 }
 
-/** Makes later socket.setKeepAlive calls (by pg, mysql2, http.Agent, …) leave our policy in force. */
-function keepPolicyAcrossSetKeepAlive(socket: net.Socket, policy: SocketPolicy): void {
-  for (const target of [socket, underlyingSocket(socket)]) {
-    if (target === undefined || Object.prototype.hasOwnProperty.call(target, 'setKeepAlive') || !Object.isExtensible(target)) continue;
-    const clientCall = target.setKeepAlive;
-    Object.defineProperty(target, 'setKeepAlive', {
-      configurable: true,
-      writable: true,
-      value: function setKeepAlive(this: net.Socket, ...args: unknown[]): net.Socket {
-        const result = (clientCall as (...a: unknown[]) => net.Socket).apply(this, args);
-        reapply(socket, policy);
-        return result;
-      },
-    });
-  }
+function reapplyOnConnect(this: net.Socket): void {
+  reapply(this);
 }
 
 /**
- * Applies a keepalive policy to a TCP socket (net.Socket, or tls.TLSSocket
- * direct or upgraded) and returns it. A connected socket is configured now; a
- * socket still connecting (DNS, Happy Eyeballs, not yet connect()ed) the moment
- * it connects. The policy stays in force when a client later calls
- * socket.setKeepAlive.
- *
- * Throws, before touching the socket: ERR_INVALID_ARG_TYPE, ERR_INVALID_ARG_VALUE,
- * ERR_OUT_OF_RANGE (bad options), ERR_FEATURE_UNAVAILABLE_ON_PLATFORM (an option
- * this platform cannot honour), ERR_SOCKET_CLOSED (destroyed), and errno-coded
- * errors from the kernel: EAFNOSUPPORT for a Unix-domain socket, ENOTSOCK for a pipe.
+ * Wraps the socket's setKeepAlive so that the policy is re-applied after it.
+ * The wrapper behaves exactly like what it wraps — same arguments, return
+ * value, throws and `length` — and wraps whatever the socket has: an own
+ * function (an APM shim, a `.bind(socket)`) as it is, or else the method on
+ * the prototype chain looked up at each call, so a later patch of
+ * net.Socket.prototype.setKeepAlive still sees every call.
  */
-export function configureKeepalive<S extends net.Socket>(socket: S, options?: KeepaliveOptions): S {
-  assertSocket(socket);
-  validateOptionsInto(requested, options, capabilities);
-  // Copied out at once: finding the fd may run a socket subclass's getters, which could call us again.
-  const { enable, idleSeconds, intervalSeconds, count, userTimeoutMs } = requested;
-  const known = policies.get(socket);
+function makeSticky(socket: net.Socket): void {
+  const own = Object.getOwnPropertyDescriptor(socket, 'setKeepAlive');
+  const previous: unknown = own === undefined ? undefined : own.value ?? own.get?.call(socket);
+  if (typeof previous === 'function' && (previous as { [STICKY]?: boolean })[STICKY] === true) return;
+  const wrapped = typeof previous === 'function' ? previous : socket.setKeepAlive;
+  // Two named parameters: Node's own setKeepAlive(enable, initialDelay) has length 2.
+  function setKeepAlive(this: net.Socket, _enable?: unknown, _initialDelay?: unknown): unknown {
+    const target = typeof previous === 'function' ? previous : Reflect.get(Object.getPrototypeOf(socket) as object, 'setKeepAlive', this);
+    // eslint-disable-next-line prefer-rest-params -- the exact arguments, however many
+    const result = Reflect.apply(target as (...args: unknown[]) => unknown, this, arguments);
+    reapply(socket);
+    return result;
+  }
+  if (typeof wrapped === 'function' && wrapped.length !== setKeepAlive.length) {
+    Object.defineProperty(setKeepAlive, 'length', { value: wrapped.length });
+  }
+  Object.defineProperty(setKeepAlive, STICKY, { value: true });
+  Object.defineProperty(socket, 'setKeepAlive', { value: setKeepAlive, writable: true, configurable: true, enumerable: false });
+}
+
+/** Marks our wrapper, whichever copy of the package made it. */
+const STICKY = Symbol.for('tcp-keepalive.sticky-setKeepAlive.v1');
+
+/** Gives `socket` the policy (shared with the sockets over the same kernel socket), stickiness and the connect listener. */
+function attach(socket: net.Socket, policy: SocketPolicy): void {
+  if (policyRecord(socket) !== policy) attachPolicy(socket, policy);
+  makeSticky(socket);
+  if (socket.listenerCount('connect', policy.onConnect) === 0) socket.prependListener('connect', policy.onConnect);
+}
+
+function resolveSocket(input: unknown): net.Socket {
+  const sessionSocket = http2SessionSocket(input);
+  if (sessionSocket !== undefined) return sessionSocket;
+  assertSocket(input);
+  return input;
+}
+
+/**
+ * Applies a keepalive policy to a TCP socket (net.Socket, tls.TLSSocket direct
+ * or upgraded, or an HTTP/2 session's socket) and returns what was passed. A
+ * connected socket is configured now; one still connecting (DNS, Happy
+ * Eyeballs, not yet connect()ed) the moment it connects — and again at every
+ * later connect of the same object. The policy stays in force when a client
+ * later calls socket.setKeepAlive.
+ *
+ * Throws, before touching the socket: ERR_INVALID_ARG_TYPE (not a socket, a
+ * Proxy of a connected socket, a handle it does not own), ERR_INVALID_ARG_VALUE
+ * (bad options, a Proxy of a pending socket, TLS over a JavaScript stream, a
+ * frozen socket), ERR_OUT_OF_RANGE, ERR_FEATURE_UNAVAILABLE_ON_PLATFORM,
+ * ERR_SOCKET_CLOSED, and errno-coded errors from the kernel (EAFNOSUPPORT for
+ * a Unix-domain socket, ENOTSOCK for a pipe).
+ */
+export function configureKeepalive<S extends net.Socket | Http2Session>(input: S, options?: KeepaliveOptions): S {
+  const socket = resolveSocket(input);
+  const config = validateOptions(options, currentCapabilities());
+  const rawPending = pendingRawSocket(socket);
+  const pending = rawPending !== undefined || isPending(socket);
+  // Decided now, never at connect time: a pending Proxy would otherwise be accepted and its connection hurt later.
+  if (pending) assertNotProxy(socket);
+  // Ownership is checked on whatever handle there is, also while connecting.
+  const fd = ownFd(socket, pending);
+  const known = policyRecord(socket);
   if (known === undefined && !Object.isExtensible(socket)) {
-    // The policy is kept by wrapping the instance's setKeepAlive; refuse before touching the kernel.
     throw invalidArgValue('socket', 'is frozen, sealed or not extensible, so its keepalive policy could not be kept across setKeepAlive calls', socket);
   }
-  const policy: SocketPolicy = known ?? {
-    config: { enable, idleSeconds, intervalSeconds, count, userTimeoutMs },
-    waitingOn: undefined,
-    verifiedHandle: undefined,
-    tcpHandle: undefined,
-  };
-  const connectingSocket = applyConfig(socket, policy, enable, idleSeconds, intervalSeconds, count, userTimeoutMs);
-  if (known === undefined) {
-    policies.set(socket, policy);
-    keepPolicyAcrossSetKeepAlive(socket, policy);
-  } else {
-    // Merged only once applied: a call the kernel refused leaves the policy as it was.
-    const merged = policy.config;
-    merged.enable = enable;
-    if (idleSeconds !== UNCHANGED) merged.idleSeconds = idleSeconds;
-    if (intervalSeconds !== UNCHANGED) merged.intervalSeconds = intervalSeconds;
-    if (count !== UNCHANGED) merged.count = count;
-    if (userTimeoutMs !== UNCHANGED) merged.userTimeoutMs = userTimeoutMs;
-  }
-  if (connectingSocket !== undefined) waitForConnect(socket, policy, connectingSocket);
-  return socket;
+  if (!pending) writeConfig(socket, fd, config);
+  // Kept only once the kernel accepted: a refused call leaves the policy as it was.
+  const policy = known ?? { config, onConnect: reapplyOnConnect };
+  if (known !== undefined) known.config = mergeConfig(known.config, config);
+  attach(socket, policy);
+  const raw = rawPending ?? (pending ? undefined : upgradedFrom(socket, fd));
+  if (raw !== undefined) attach(raw, policy);
+  return input;
 }
+
+/** A TLS socket upgraded over a raw socket that is still connecting: the raw socket's 'connect' is the one to wait for. */
+function pendingRawSocket(socket: net.Socket): net.Socket | undefined {
+  const parent = (socket as { _parent?: unknown })._parent;
+  return parent instanceof socketClass() && parent !== socket && isPending(parent) ? parent : undefined;
+}
+
+/** The policy configureKeepalive holds for this socket (merged, in ms), or undefined. */
+export function policyOf(socket: net.Socket): Readonly<KeepaliveOptions> | undefined {
+  const policy = policyRecord(socket);
+  return policy === undefined ? undefined : optionsOf(policy.config);
+}
+
+/** The options a validated config stands for, in milliseconds. */
+export function optionsOf(config: KernelConfig): Readonly<KeepaliveOptions> {
+  const options: KeepaliveOptions = { enable: config.enable === 1 };
+  if (config.idleSeconds !== UNCHANGED) options.idle = config.idleSeconds * 1000;
+  if (config.intervalSeconds !== UNCHANGED) options.interval = config.intervalSeconds * 1000;
+  if (config.count !== UNCHANGED) options.count = config.count;
+  if (config.userTimeoutMs !== UNCHANGED) options.userTimeout = config.userTimeoutMs;
+  return Object.freeze(options);
+}
+
+/** Applies a validated config to a raw fd (a listening socket, say); throws the coded error. */
+export function applyToFd(fd: number, config: KernelConfig, operation: string): void {
+  const native = addon();
+  if (native === undefined) throw unavailableOnPlatform(operation, currentCapabilities().reason);
+  if (!hasTuning(config)) {
+    const check = native.checkTcp(fd);
+    if (check !== undefined) throw nativeError(check, fd, 'not a TCP socket');
+  }
+  const result = native.apply(fd, config.enable, config.idleSeconds, config.intervalSeconds, config.count, config.userTimeoutMs);
+  if (result !== undefined) throw failure(fd, result, operation);
+}
+
+const readBack = new Int32Array(5);
 
 function secondsToMs(value: number): number {
   return value < 0 ? value : value * 1000;
@@ -210,24 +275,19 @@ function secondsToMs(value: number): number {
 /**
  * What the kernel holds for this socket right now, read with getsockopt.
  * Throws ENOTCONN for a socket that has not connected yet, ERR_SOCKET_CLOSED
- * for a destroyed one, ERR_FEATURE_UNAVAILABLE_ON_PLATFORM on Windows.
+ * for a destroyed one, ERR_FEATURE_UNAVAILABLE_ON_PLATFORM without the addon.
  */
-export function getKeepalive(socket: net.Socket): KeepaliveState {
-  assertSocket(socket);
-  if (addon === undefined) throw unavailableOnPlatform('getKeepalive() (Node exposes no socket handle)');
-  const fd = openTcpFd(socket, policies.get(socket));
-  if (typeof fd !== 'number') {
-    throw systemError('ENOTCONN', -(require('node:os') as typeof os).constants.errno.ENOTCONN, 'getsockopt',
-      "getKeepalive: the socket is not connected yet; read it after its 'connect' event");
-  }
-  const slots = addon.slots;
-  slots[0] = fd;
-  addon.read();
+export function getKeepalive(socket: net.Socket | Http2Session): KeepaliveState {
+  const native = addon();
+  if (native === undefined) throw unavailableOnPlatform('getKeepalive()', currentCapabilities().reason);
+  const fd = socketFd(socket, 'getKeepalive');
+  const result = native.read(fd, readBack);
+  if (result !== undefined) throw failure(fd, result, 'cannot read keepalive');
   return {
-    enabled: slots[1] === 1,
-    idle: secondsToMs(slots[2]!),
-    interval: secondsToMs(slots[3]!),
-    count: slots[4]!,
-    userTimeout: slots[5]!,
+    enable: readBack[0] === 1,
+    idle: secondsToMs(readBack[1]!),
+    interval: secondsToMs(readBack[2]!),
+    count: readBack[3]!,
+    userTimeout: readBack[4]!,
   };
 }

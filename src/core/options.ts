@@ -2,7 +2,7 @@
  * Validation of KeepaliveOptions into the kernel's units. Everything is checked
  * before anything is applied, and every option is read exactly once, so a
  * getter or Proxy cannot show one value to the check and another to the kernel.
- * This runs on every configureKeepalive call: keep it allocation-light.
+ * This runs on every configureKeepalive call: one small frozen object.
  */
 import { invalidArgType, invalidArgValue, outOfRange, unavailableOnPlatform } from './errors';
 
@@ -31,13 +31,13 @@ export interface KeepaliveOptions {
   userTimeout?: number;
 }
 
-/** Validated options in the addon's units; -1 = unchanged. */
+/** Validated options in the kernel's units; -1 = unchanged. Frozen. */
 export interface KernelConfig {
-  enable: number;
-  idleSeconds: number;
-  intervalSeconds: number;
-  count: number;
-  userTimeoutMs: number;
+  readonly enable: number;
+  readonly idleSeconds: number;
+  readonly intervalSeconds: number;
+  readonly count: number;
+  readonly userTimeoutMs: number;
 }
 
 export const UNCHANGED = -1;
@@ -51,6 +51,8 @@ export interface OptionSupport {
   interval: boolean;
   count: boolean;
   userTimeout: boolean;
+  /** Why an option is missing, when the addon is not used. */
+  reason?: string | undefined;
 }
 
 function seconds(name: string, value: unknown): number {
@@ -70,27 +72,14 @@ function integer(name: string, value: unknown, min: number, max: number, unit: s
 }
 
 /** Turns keepalive on and leaves every other option as the socket has it. */
-export function defaultConfig(): KernelConfig {
-  return { enable: 1, idleSeconds: UNCHANGED, intervalSeconds: UNCHANGED, count: UNCHANGED, userTimeoutMs: UNCHANGED };
-}
-
-export function validateOptions(options: unknown, support: OptionSupport): KernelConfig {
-  const config = defaultConfig();
-  validateOptionsInto(config, options, support);
-  return config;
-}
+const ENABLE_ONLY: KernelConfig = Object.freeze({ enable: 1, idleSeconds: UNCHANGED, intervalSeconds: UNCHANGED, count: UNCHANGED, userTimeoutMs: UNCHANGED });
 
 /**
- * validateOptions without an allocation, for configureKeepalive's every call:
- * `into` is written only once every option has passed, so a throw leaves it
- * as it was.
+ * Checks every option and returns them in the kernel's units as a fresh frozen
+ * object; throws a coded error naming the field, the value and the range.
  */
-export function validateOptionsInto(into: KernelConfig, options: unknown, support: OptionSupport): void {
-  if (options === undefined) {
-    into.enable = 1;
-    into.idleSeconds = into.intervalSeconds = into.count = into.userTimeoutMs = UNCHANGED;
-    return;
-  }
+export function validateOptions(options: unknown, support: OptionSupport): KernelConfig {
+  if (options === undefined) return ENABLE_ONLY;
   if (options === null || typeof options !== 'object') throw invalidArgType('options', 'of type object', options);
   let enable: unknown;
   let idle: unknown;
@@ -131,15 +120,22 @@ export function validateOptionsInto(into: KernelConfig, options: unknown, suppor
   const intervalSeconds = interval === undefined ? UNCHANGED : seconds('interval', interval);
   const probes = count === undefined ? UNCHANGED : integer('count', count, 1, COUNT_MAX, 'probes');
   const userTimeoutMs = userTimeout === undefined ? UNCHANGED : integer('userTimeout', userTimeout, 0, USER_TIMEOUT_MAX, 'milliseconds');
-  if (idleSeconds !== UNCHANGED && !support.idle) throw unavailableOnPlatform('options.idle');
-  if (intervalSeconds !== UNCHANGED && !support.interval) throw unavailableOnPlatform('options.interval (TCP_KEEPINTVL)');
-  if (probes !== UNCHANGED && !support.count) throw unavailableOnPlatform('options.count (TCP_KEEPCNT)');
-  if (userTimeoutMs !== UNCHANGED && !support.userTimeout) throw unavailableOnPlatform('options.userTimeout (TCP_USER_TIMEOUT)');
-  into.enable = enable === false ? 0 : 1;
-  into.idleSeconds = idleSeconds;
-  into.intervalSeconds = intervalSeconds;
-  into.count = probes;
-  into.userTimeoutMs = userTimeoutMs;
+  if (idleSeconds !== UNCHANGED && !support.idle) throw unavailableOnPlatform('options.idle', support.reason);
+  if (intervalSeconds !== UNCHANGED && !support.interval) throw unavailableOnPlatform('options.interval (TCP_KEEPINTVL)', support.reason);
+  if (probes !== UNCHANGED && !support.count) throw unavailableOnPlatform('options.count (TCP_KEEPCNT)', support.reason);
+  if (userTimeoutMs !== UNCHANGED && !support.userTimeout) throw unavailableOnPlatform('options.userTimeout (TCP_USER_TIMEOUT)', support.reason);
+  return Object.freeze({ enable: enable === false ? 0 : 1, idleSeconds, intervalSeconds, count: probes, userTimeoutMs });
+}
+
+/** `update` over `base`: a field `update` leaves unchanged keeps base's value. */
+export function mergeConfig(base: KernelConfig, update: KernelConfig): KernelConfig {
+  return Object.freeze({
+    enable: update.enable,
+    idleSeconds: update.idleSeconds === UNCHANGED ? base.idleSeconds : update.idleSeconds,
+    intervalSeconds: update.intervalSeconds === UNCHANGED ? base.intervalSeconds : update.intervalSeconds,
+    count: update.count === UNCHANGED ? base.count : update.count,
+    userTimeoutMs: update.userTimeoutMs === UNCHANGED ? base.userTimeoutMs : update.userTimeoutMs,
+  });
 }
 
 /** The options a validated config stands for, in milliseconds: for callers that keep a policy to apply later. */

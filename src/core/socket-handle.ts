@@ -1,18 +1,28 @@
 /**
- * Finding the one file descriptor a Node socket owns — and refusing anything
- * else: a hand-made `{ fd }`, or a real handle borrowed from another socket,
- * must never lead us to touch someone else's fd.
+ * The one file descriptor a Node socket owns — and nothing else.
+ *
+ * The rule: the fd is read, through Node's own native `fd` accessor, from the
+ * handle in the socket's own `_handle`, and that handle must name the socket
+ * as its owner (Node marks every handle with its socket under a private-ish
+ * `owner_symbol`). TLS needs nothing more: a TLSWrap's native `fd` accessor
+ * answers with the fd of the stream under it (the TCP socket for a direct or
+ * upgraded connection, -1 over a JavaScript stream), so `_parent` chains,
+ * which any code can rewrite, are never followed.
+ *
+ * Nothing is created to learn Node's internals: the owner symbol is learned
+ * from the first handle that proves itself genuine (see learnOwnerSymbol), and
+ * every call then checks the handle it is given, fresh — no cache of verified
+ * handles can outlive what it verified.
  */
 import type net from 'node:net';
 import { types } from 'node:util';
-import { invalidArgType, invalidArgValue, socketClosed } from './errors';
+import { invalidArgType, invalidArgValue, socketClosed, systemError } from './errors';
 
 /**
  * net.Socket, looked up on first use and then kept. Whoever passes us a socket
- * has loaded node:net already, so importing this package need not (about 2 ms
- * in a fresh process, bench/RESULTS.md section 4). And it is kept rather than
- * read from node:net's exports on each call: that object is in dictionary
- * mode, which V8 cannot load from inline (a LoadIC on every call).
+ * has loaded node:net already, so importing this package need not. Kept rather
+ * than read from node:net's exports on each call: that object is in dictionary
+ * mode, which V8 cannot load from inline.
  */
 let SocketClass: typeof net.Socket | undefined;
 export function socketClass(): typeof net.Socket {
@@ -22,66 +32,59 @@ export function socketClass(): typeof net.Socket {
 /** The parts of Node's internal handles (TCPWrap, TLSWrap, Pipe, JSStream) we read. */
 interface InternalHandle {
   readonly fd?: unknown;
-  /** TLSWrap's underlying stream handle. */
-  readonly _parent?: InternalHandle | null;
+  /** TLSWrap: the stream handle under it (set in JavaScript, so only ever cross-checked, never followed). */
+  readonly _parent?: unknown;
   readonly [owner: symbol]: unknown;
 }
 
-/** The parts of net.Socket's internals we read. */
-interface InternalSocket extends net.Socket {
-  _handle: InternalHandle | null;
-  /** tls.TLSSocket: the raw socket a TLS session runs over (upgrades, server-accepted TLS). */
-  _parent?: unknown;
+interface WithHandle {
+  _handle?: InternalHandle | null;
 }
 
-export type Located =
-  | { readonly kind: 'open'; readonly handle: object; readonly fd: number }
-  | { readonly kind: 'pending'; readonly connectingSocket: net.Socket };
+let ownerSymbol: symbol | undefined;
 
 /**
- * Node's TCP handle class and the private symbol (`owner_symbol`) under which
- * every handle names its socket, taken from a handle Node itself made: a
- * socket given an IP literal creates its TCP handle synchronously and defers
- * the connect() syscall to the next tick, so destroying it at once costs no
- * syscall. Learning them from user-supplied objects would let a forged first
- * handle poison the check for the whole process.
+ * Learns Node's owner symbol from a handle that proves itself genuine: not a
+ * Proxy; its `fd` is not an own property but an accessor on its prototype
+ * chain that refuses a plain object (a native accessor checks its receiver)
+ * and answers this handle with an integer; and exactly one own symbol
+ * described 'owner_symbol' names `owner`. A hand-made `{ fd, [symbol]: owner }`
+ * fails, so it cannot poison the check for the rest of the process.
  */
-function inspectRealHandle(): { TcpHandle: abstract new (...args: never[]) => object; ownerSymbol: symbol } {
-  const probe = new (socketClass())();
-  probe.connect(9, '127.0.0.1');
-  const handle = (probe as InternalSocket)._handle as object;
-  probe.destroy();
-  const ownerSymbol = Object.getOwnPropertySymbols(handle).find((symbol) => (handle as Record<symbol, unknown>)[symbol] === probe);
-  if (ownerSymbol === undefined) throw new Error(`tcp-keepalive: Node ${process.version} no longer marks socket handles with their owner`);
-  return { TcpHandle: handle.constructor as abstract new (...args: never[]) => object, ownerSymbol };
-}
-
-/** Inspected on first use, so importing the package opens no socket handle. */
-let realHandle: ReturnType<typeof inspectRealHandle> | undefined;
-
-/** The other C++ handle classes a socket can sit on: TLS, Unix-domain/pipe (refused by the addon's check), JS streams. */
-const OTHER_HANDLE_CLASSES = new Set(['TLSWrap', 'Pipe', 'JSStream']);
-const nativeConstructors = new WeakSet<object>();
-
-function isNodeHandle(handle: unknown): handle is InternalHandle {
-  realHandle ??= inspectRealHandle();
-  if (handle instanceof realHandle.TcpHandle) return true;
-  if (typeof handle !== 'object' || handle === null) return false;
-  const constructor = (handle as { constructor?: unknown }).constructor;
-  if (typeof constructor !== 'function') return false;
-  if (nativeConstructors.has(constructor)) return true;
-  // A Proxy of a function also prints "[native code]"; a real handle class is never a Proxy.
-  if (types.isProxy(constructor) || !OTHER_HANDLE_CLASSES.has(constructor.name)) return false;
-  if (!/\{\s*\[native code\]\s*\}$/.test(Function.prototype.toString.call(constructor))) return false;
-  nativeConstructors.add(constructor);
+function learnOwnerSymbol(handle: InternalHandle, owner: object): boolean {
+  if (types.isProxy(handle) || Object.prototype.hasOwnProperty.call(handle, 'fd')) return false;
+  let accessor: PropertyDescriptor | undefined;
+  for (let proto = Object.getPrototypeOf(handle); proto !== null && accessor === undefined; proto = Object.getPrototypeOf(proto)) {
+    accessor = Object.getOwnPropertyDescriptor(proto, 'fd');
+  }
+  const getter = accessor?.get;
+  if (typeof getter !== 'function' || types.isProxy(getter)) return false;
+  try {
+    getter.call({});
+    return false; // a JavaScript getter, not Node's
+  } catch {
+    // Node's accessor: "Illegal invocation" on anything but a real handle.
+  }
+  if (!Number.isInteger(getter.call(handle))) return false;
+  const named = Object.getOwnPropertySymbols(handle).filter((symbol) => symbol.description === 'owner_symbol');
+  if (named.length !== 1 || handle[named[0]!] !== owner) return false;
+  ownerSymbol = named[0];
   return true;
 }
 
-/** Only called after isNodeHandle(), which has inspected the real handle. */
-function ownerOf(handle: InternalHandle): unknown {
-  return handle[realHandle!.ownerSymbol];
+/** True when `handle` is the object's own Node handle. */
+function owns(owner: object, handle: InternalHandle): boolean {
+  if (ownerSymbol === undefined && !learnOwnerSymbol(handle, owner)) return false;
+  return handle[ownerSymbol!] === owner;
 }
 
+const PROXY_HINT = 'pass the socket itself, not a Proxy of it (for HTTP/2, pass the session or the socket from its \'connect\' or \'connection\' event)';
+
+function notOwned(socket: unknown): TypeError {
+  return invalidArgType('socket', `a socket that owns its Node.js handle (a copied or hand-made _handle is refused; ${PROXY_HINT})`, socket);
+}
+
+/** Accepts a net.Socket or tls.TLSSocket; anything else is ERR_INVALID_ARG_TYPE. */
 export function assertSocket(socket: unknown, argument = 'socket'): asserts socket is net.Socket {
   let isSocket: boolean;
   try {
@@ -89,57 +92,129 @@ export function assertSocket(socket: unknown, argument = 'socket'): asserts sock
   } catch {
     isSocket = false; // a Proxy whose getPrototypeOf trap throws
   }
-  if (!isSocket) {
-    throw invalidArgType(argument, 'an instance of net.Socket or tls.TLSSocket', socket);
-  }
-}
-
-function notOwned(socket: net.Socket): TypeError {
-  return invalidArgType('socket', 'a socket that owns its Node.js handle (a copied or hand-made _handle is refused)', socket);
+  if (!isSocket) throw invalidArgType(argument, 'an instance of net.Socket or tls.TLSSocket, or an HTTP/2 session', socket);
 }
 
 /**
- * Where the socket's TCP fd is now: open, or pending on the socket whose
- * 'connect' will give it one (the socket itself, or the raw socket under a
- * TLS upgrade). Throws ERR_SOCKET_CLOSED for a destroyed socket.
+ * HTTP/2 sessions (client and server) hide their socket behind a Proxy that
+ * refuses stream calls. The session itself keeps the real socket under its
+ * own 'socket' symbol; both facts together identify one.
  */
-export function locate(socket: net.Socket): Located {
-  const internal = socket as InternalSocket;
-  if (internal.destroyed) throw socketClosed('the socket has been destroyed');
-  const top = internal._handle;
-  // Before connect() the handle is missing, or (Happy Eyeballs) replaced per attempt.
-  if (top == null || internal.connecting) return { kind: 'pending', connectingSocket: socket };
-  if (!isNodeHandle(top) || ownerOf(top) !== socket) throw notOwned(socket);
-
-  let handle: InternalHandle = top;
-  for (let depth = 0; handle._parent != null; depth++) {
-    const parent: unknown = handle._parent;
-    if (depth > 4 || !isNodeHandle(parent)) throw notOwned(socket);
-    handle = parent;
-  }
-  // Function#name is a slow accessor; a TCP handle (the hot path) cannot be a JSStream.
-  if (!(handle instanceof realHandle!.TcpHandle) && handle.constructor.name === 'JSStream') {
-    throw invalidArgValue('socket', 'is carried by a JavaScript stream (e.g. TLS over a proxy tunnel), which has no file descriptor; configure the socket underneath it', socket);
-  }
-  const rawSocket = internal._parent;
-  if (handle !== top && ownerOf(handle) !== socket && ownerOf(handle) !== rawSocket) throw notOwned(socket);
-  let fd: number;
+export function http2SessionSocket(value: unknown): net.Socket | undefined {
+  if (value === null || typeof value !== 'object' || types.isProxy(value)) return undefined;
+  const symbol = Object.getOwnPropertySymbols(value).find((candidate) => candidate.description === 'socket');
+  if (symbol === undefined) return undefined;
+  let publicSocket: unknown;
   try {
-    fd = handle.fd as number; // a native getter: throws on an object that only borrows the prototype
+    publicSocket = (value as { socket?: unknown }).socket;
   } catch {
-    throw notOwned(socket);
+    publicSocket = undefined; // a destroyed session's proxy throws
   }
-  if (fd < 0) {
-    if (rawSocket instanceof socketClass() && !rawSocket.destroyed && (rawSocket.connecting || (rawSocket as InternalSocket)._handle == null)) {
-      return { kind: 'pending', connectingSocket: rawSocket };
-    }
-    if (process.platform !== 'win32') throw socketClosed('the socket has no open file descriptor');
-  }
-  return { kind: 'open', handle, fd };
+  if (publicSocket !== undefined && !types.isProxy(publicSocket)) return undefined;
+  const socket = (value as Record<symbol, unknown>)[symbol];
+  if (socket === undefined) throw socketClosed('the HTTP/2 session has been destroyed');
+  return socket instanceof socketClass() && !types.isProxy(socket) ? socket : undefined;
 }
 
-/** The raw socket under a TLS upgrade, which clients may call setKeepAlive on too. */
-export function underlyingSocket(socket: net.Socket): net.Socket | undefined {
-  const parent = (socket as InternalSocket)._parent;
-  return parent instanceof socketClass() && parent !== socket ? parent : undefined;
+/** A socket that is not connected yet: no handle (DNS, not yet connect()ed) or still connecting. */
+export function isPending(socket: net.Socket): boolean {
+  return (socket as WithHandle)._handle == null || socket.connecting;
+}
+
+/**
+ * The fd of the socket's own handle, or -1 when it has none yet (connecting
+ * before the connect() syscall). Throws ERR_SOCKET_CLOSED for a destroyed
+ * socket, ERR_INVALID_ARG_TYPE for a handle the socket does not own (a Proxy
+ * of a socket, a copied or hand-made handle), ERR_INVALID_ARG_VALUE for TLS
+ * over a JavaScript stream (unless `pending`: a TLS socket whose raw socket
+ * is still connecting has no fd yet either).
+ */
+export function ownFd(socket: net.Socket, pending = false): number {
+  if (socket.destroyed) throw socketClosed('the socket has been destroyed');
+  const handle = (socket as WithHandle)._handle;
+  if (handle == null) return -1;
+  if (!owns(socket, handle)) throw notOwned(socket);
+  let fd: unknown;
+  try {
+    fd = handle.fd;
+  } catch {
+    throw notOwned(socket); // an object that only borrows a handle's prototype
+  }
+  if (typeof fd !== 'number') throw notOwned(socket);
+  if (fd >= 0 && tampered(socket, handle, fd)) throw notOwned(socket);
+  if (fd < 0 && !pending && !socket.connecting) {
+    if (process.platform === 'win32') return fd;
+    throw invalidArgValue('socket', 'has no file descriptor: it is carried by a JavaScript stream (e.g. TLS over a proxy tunnel); configure the TCP socket underneath it', socket);
+  }
+  return fd;
+}
+
+/** The fd a genuine handle's native accessor gives, or undefined for anything else. */
+function handleFd(value: unknown): number | undefined {
+  if (value === null || typeof value !== 'object') return undefined;
+  try {
+    const fd = (value as InternalHandle).fd;
+    return typeof fd === 'number' ? fd : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The `_parent` links (a TLSWrap's stream handle, a TLS socket's raw socket)
+ * are never followed, but they must agree with the fd: one naming another
+ * socket's handle or socket means someone planted it, and the call is refused
+ * rather than trusting anything else about this object.
+ */
+function tampered(socket: net.Socket, handle: InternalHandle, fd: number): boolean {
+  const parentHandle = handle._parent;
+  if (parentHandle != null && handleFd(parentHandle) !== fd) return true;
+  const parentSocket = (socket as { _parent?: unknown })._parent;
+  if (parentSocket == null || parentSocket === socket) return false;
+  const parentFd = handleFd((parentSocket as WithHandle)._handle);
+  return parentFd !== undefined && parentFd >= 0 && parentFd !== fd;
+}
+
+/** Refuses a Proxy before anything is decided about a socket that has not connected yet. */
+export function assertNotProxy(socket: net.Socket): void {
+  if (types.isProxy(socket)) throw invalidArgValue('socket', `is a Proxy of a socket that has not connected yet; ${PROXY_HINT}`, socket);
+}
+
+/**
+ * The fd of a connected socket, for operations that read the kernel
+ * (getKeepalive, tcpInfo): ENOTCONN while it is still connecting.
+ */
+export function socketFd(socket: unknown, operation: string): number {
+  const target = http2SessionSocket(socket) ?? socket;
+  assertSocket(target);
+  const fd = ownFd(target);
+  if (fd < 0 || target.connecting) {
+    throw systemError('ENOTCONN', -(require('node:os') as typeof import('node:os')).constants.errno.ENOTCONN, 'getsockopt',
+      `${operation}: the socket is not connected yet; read it after its 'connect' event`);
+  }
+  return fd;
+}
+
+/** The listening fd of a server that owns its handle; undefined while it is not listening. */
+export function serverFd(server: net.Server): number | undefined {
+  const handle = (server as unknown as WithHandle)._handle;
+  if (handle == null) return undefined;
+  if (!owns(server, handle)) throw invalidArgType('server', 'a server that owns its Node.js handle', server);
+  const fd = handle.fd;
+  return typeof fd === 'number' && fd >= 0 ? fd : undefined;
+}
+
+/**
+ * The raw socket under a TLS upgrade (`tls.connect({ socket })`), which
+ * clients may call setKeepAlive on too — only when it really is the same
+ * kernel socket: it owns its handle and that handle's fd is the TLS socket's.
+ */
+export function upgradedFrom(socket: net.Socket, fd: number): net.Socket | undefined {
+  const parent = (socket as { _parent?: unknown })._parent;
+  if (parent === socket || !(parent instanceof socketClass()) || types.isProxy(parent) || fd < 0) return undefined;
+  try {
+    return ownFd(parent) === fd ? parent : undefined;
+  } catch {
+    return undefined;
+  }
 }

@@ -7,14 +7,29 @@
  * connect whether the socket is theirs to configure at all (a Unix-domain
  * socket from the same factory, a host/port filter that needs the peer's
  * address). The configuring itself is always the core's.
+ *
+ * How an integration reports what it could not do (its documented channel):
+ * - a socket that is not TCP (a Unix-domain socket from the same factory) is
+ *   left alone, silently: keepalive does not apply to it;
+ * - a socket the core refuses (a Proxy such as HTTP/2's `session.socket`, a
+ *   handle the socket does not own, TLS over a JavaScript stream) is left
+ *   alone and reported with process.emitWarning, code TCP_KEEPALIVE_NOT_APPLIED:
+ *   refusing is never a reason to hurt a healthy connection;
+ * - a TCP connection whose kernel refused the policy is destroyed with that
+ *   error (the client sees an ordinary socket 'error'), as configureKeepalive
+ *   does at connect time: a connection promised keepalive does not go on
+ *   silently without it.
  */
-import net from 'node:net';
-import { configureKeepalive } from '../core/keepalive';
-import { type KeepaliveOptions, optionsOf, validateOptions } from '../core/options';
-import { capabilities } from '../core/platform';
+import type net from 'node:net';
+import { configureKeepalive, optionsOf } from '../core/keepalive';
+import { type KeepaliveOptions, validateOptions } from '../core/options';
+import { currentCapabilities } from '../core/platform';
 
 /** Errors meaning "not a TCP socket": keepalive does not apply, the client goes on untouched. */
-const NOT_TCP = new Set(['EAFNOSUPPORT', 'ENOTSOCK', 'EOPNOTSUPP', 'ENOPROTOOPT']);
+const NOT_TCP = new Set(['EAFNOSUPPORT', 'ENOTSOCK', 'EOPNOTSUPP', 'ENOTSUP', 'ENOPROTOOPT', 'EPROTOTYPE', 'EPROTONOSUPPORT']);
+
+/** The core's refusals of the object it was given: reported, never acted on. */
+const REFUSED = new Set(['ERR_INVALID_ARG_TYPE', 'ERR_INVALID_ARG_VALUE', 'ERR_FEATURE_UNAVAILABLE_ON_PLATFORM']);
 
 /**
  * Checks the options once, when the integration is created (so a typo throws
@@ -24,23 +39,32 @@ const NOT_TCP = new Set(['EAFNOSUPPORT', 'ENOTSOCK', 'EOPNOTSUPP', 'ENOPROTOOPT'
  * the policy afterwards.
  */
 export function checkedOptions(options: KeepaliveOptions | undefined): Readonly<KeepaliveOptions> {
-  return Object.freeze(optionsOf(validateOptions(options, capabilities)));
+  return optionsOf(validateOptions(options, currentCapabilities()));
 }
 
-/**
- * Applies the policy; a non-TCP socket is left alone; any other failure
- * destroys the socket with the error (the client sees an ordinary socket
- * 'error'), as the core does when applying at connect time fails — a
- * connection that was promised keepalive does not go on silently without it.
- */
+/** Reports that an integration left a connection unconfigured; never throws. */
+export function reportNotApplied(what: string, error: unknown): void {
+  const message = error instanceof Error ? error.message : String(error);
+  process.emitWarning(`tcp-keepalive: ${what} was left without the keepalive policy: ${message}`, { code: 'TCP_KEEPALIVE_NOT_APPLIED' });
+}
+
+/** Applies the policy, reporting instead of throwing (see the channel above). */
 export function configureQuietly(socket: net.Socket, options: Readonly<KeepaliveOptions>): void {
-  if (socket.destroyed) return;
   try {
+    if (socket.destroyed) return;
     configureKeepalive(socket, options);
   } catch (error) {
     const code = (error as { code?: unknown }).code;
     if (code === 'ERR_SOCKET_CLOSED' || (typeof code === 'string' && NOT_TCP.has(code))) return;
-    socket.destroy(error as Error);
+    if (typeof code === 'string' && REFUSED.has(code)) {
+      reportNotApplied('a socket', error);
+      return;
+    }
+    try {
+      socket.destroy(error as Error);
+    } catch (destroyError) {
+      reportNotApplied('a socket that could not be destroyed either', destroyError);
+    }
   }
 }
 
@@ -81,3 +105,4 @@ export function whenConnected(socket: net.Socket, then: () => void, connectUnder
 export function configureOnConnect(socket: net.Socket, options: Readonly<KeepaliveOptions>): void {
   whenConnected(socket, () => configureQuietly(socket, options));
 }
+

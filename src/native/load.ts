@@ -1,26 +1,81 @@
+/**
+ * Loading the native addon: on first use, never at import, so that code
+ * which needs no addon (the planner, the error classes, type imports) loads
+ * under `--no-addons` or a permission model without `--allow-addons`.
+ *
+ * Where the addon cannot be loaded (Windows, where Node exposes no fd; addons
+ * disabled; no prebuild and no compiler at install), the library runs on
+ * Node's own socket.setKeepAlive: `capabilities` says so, and an option that
+ * strategy cannot honour is an ERR_FEATURE_UNAVAILABLE_ON_PLATFORM error that
+ * names the reason — never a silent no-op.
+ */
+import fs from 'node:fs';
 import path from 'node:path';
-import nodeGypBuild from 'node-gyp-build';
 import type { NativeAddon } from './addon';
 
 /** The package root, the same from src/native (ts-jest) and dist/native (published). */
 export const packageRoot = path.resolve(__dirname, '..', '..');
 
-function loadAddon(): NativeAddon {
+/** Read once, at import: the platform the package was loaded on. */
+const platform = process.platform;
+
+export type AddonLoad =
+  | { readonly addon: NativeAddon; readonly file: string }
+  | { readonly addon: undefined; readonly reason: string };
+
+function describeFailure(cause: unknown): string {
+  const code = (cause as { code?: unknown } | null)?.code;
+  if (code === 'ERR_DLOPEN_DISABLED' || code === 'ERR_ACCESS_DENIED') {
+    return 'native addons are disabled in this process (--no-addons, or --permission without --allow-addons)';
+  }
+  const message = cause instanceof Error ? cause.message : String(cause);
+  return `no working build of the native addon for ${process.platform}-${process.arch} (Node ${process.version}, ` +
+    `N-API ${process.versions.napi}) in ${packageRoot}: ${message}. Reinstall the package where a compiler is available ` +
+    '(npm rebuild tcp-keepalive), or use a platform with a prebuild';
+}
+
+/**
+ * The local build, then the prebuild for this platform by its known path
+ * (about 1.5 ms cheaper than node-gyp-build's directory search, bench
+ * section 4), then node-gyp-build, which also knows musl and other tags.
+ * PREBUILDS_ONLY=1 skips the local build, as node-gyp-build does.
+ */
+function candidates(): string[] {
+  const list = [path.join(packageRoot, 'prebuilds', `${process.platform}-${process.arch}`, 'tcp-keepalive.node')];
+  if (!process.env.PREBUILDS_ONLY) list.unshift(path.join(packageRoot, 'build', 'Release', 'tcp_keepalive.node'));
+  return list;
+}
+
+function load(): AddonLoad {
+  if (platform === 'win32') return { addon: undefined, reason: 'Node.js exposes no socket file descriptor on Windows' };
+  let firstFailure: unknown;
+  for (const file of candidates()) {
+    if (!fs.existsSync(file)) continue;
+    try {
+      return { addon: require(file) as NativeAddon, file };
+    } catch (cause) {
+      firstFailure ??= cause;
+      // A disabled loader refuses every file alike.
+      if ((cause as { code?: unknown }).code === 'ERR_DLOPEN_DISABLED') break;
+    }
+  }
   try {
-    return nodeGypBuild(packageRoot) as NativeAddon;
+    const nodeGypBuild = require('node-gyp-build') as { (root: string): unknown; resolve(root: string): string };
+    const file = nodeGypBuild.resolve(packageRoot);
+    return { addon: require(file) as NativeAddon, file };
   } catch (cause) {
-    // node-gyp-build says which builds it looked for; dlopen says why a found one failed.
-    const reason = cause instanceof Error ? cause.message : String(cause);
-    const error = new Error(
-      `tcp-keepalive: cannot load its native addon for ${process.platform}-${process.arch} ` +
-        `(Node ${process.version}, N-API ${process.versions.napi}) from ${packageRoot}: ${reason}. ` +
-        'Reinstall the package, or build from source with `npx node-gyp rebuild` in that folder.',
-      { cause },
-    );
-    Object.defineProperty(error, 'code', { value: 'ERR_DLOPEN_FAILED', enumerable: true });
-    throw error;
+    return { addon: undefined, reason: describeFailure(firstFailure ?? cause) };
   }
 }
 
-/** Node exposes no socket fd on Windows, so the addon is never needed there. */
-export const addon: NativeAddon | undefined = process.platform === 'win32' ? undefined : loadAddon();
+let loaded: AddonLoad | undefined;
+
+/** The addon and the file it came from, or why there is none; loaded on first call. */
+export function addonLoad(): AddonLoad {
+  return (loaded ??= load());
+}
+
+/** The addon, or undefined where the library runs on Node's own setKeepAlive (see addonLoad().reason). */
+export function addon(): NativeAddon | undefined {
+  return (loaded ??= load()).addon;
+}

@@ -26,7 +26,7 @@ const fdOf = (socket: unknown): number => (socket as { _handle: { fd: number } }
     const ours = getKeepalive(client);
     const outside = readFromOutside(binary, fdOf(client));
     expect(ours).toEqual({
-      enabled: outside.enabled === 1,
+      enable: outside.enabled === 1,
       idle: outside.idle * 1000,
       interval: outside.interval * 1000,
       count: outside.count,

@@ -14,7 +14,7 @@ const { nativeSourceHash, nativeSourceFiles } = require('../../native/source-has
 
 test('the loaded addon was compiled from the current native/ and binding.gyp', () => {
   expect(nativeSourceFiles()).toEqual(expect.arrayContaining(['binding.gyp', 'native/binding.cc', 'native/keepalive_posix.c']));
-  expect(addon!.sourceHash).toBe(nativeSourceHash());
+  expect(addon()!.sourceHash).toBe(nativeSourceHash());
 });
 
 test('on linux-x64 the addon comes from prebuilds/, not a local build', () => {

@@ -21,5 +21,5 @@ test('configure and read back inside a Worker', async () => {
     new Promise((resolve, reject) => { worker.once('message', resolve); worker.once('error', reject); }),
     new Promise((resolve) => worker.once('exit', resolve)),
   ]);
-  expect(state).toEqual({ enabled: true, idle: 4000, interval: 2000, count: 6, userTimeout: 9000 });
+  expect(state).toEqual({ enable: true, idle: 4000, interval: 2000, count: 6, userTimeout: 9000 });
 });

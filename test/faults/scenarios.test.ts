@@ -51,7 +51,7 @@ describeInLab('namespaces', '1. vanished peer, client side: ETIMEDOUT after idle
     'configured %o',
     async (options, report) => {
       const { kernel, detected } = await report();
-      expect(kernel).toEqual({ enabled: true, userTimeout: 0, ...options });
+      expect(kernel).toEqual({ enable: true, userTimeout: 0, ...options });
       expect(detected?.code).toBe('ETIMEDOUT');
       expectWithinDeadline(detected!.afterMs, options.idle! + options.interval! * options.count!);
     },
@@ -69,7 +69,7 @@ describeInLab('namespaces', '2. vanished client, server side: the accepted socke
 
   test('accepted socket configured in the connection handler dies with ETIMEDOUT on time', async () => {
     const result = await report();
-    expect(result.kernel).toEqual({ enabled: true, userTimeout: 0, ...options });
+    expect(result.kernel).toEqual({ enable: true, userTimeout: 0, ...options });
     expect(result.detected?.code).toBe('ETIMEDOUT');
     expectWithinDeadline(result.detected!.afterMs, 3000);
     expectProbesCounted(result);
@@ -88,7 +88,7 @@ describeInLab('loadBalancer', '3. load balancer forgets idle flows (the seed\'s 
 
   test('control, no keepalive: the write is silently lost and the client hears nothing (a zombie)', async () => {
     const result = await control();
-    expect(result.kernel.enabled).toBe(false);
+    expect(result.kernel.enable).toBe(false);
     expect(result.deliveredAfterMs).toBeNull();
     expect(result.detected).toBeNull();
     expect(result.watchedMs).toBeGreaterThanOrEqual(3000);
@@ -99,7 +99,7 @@ describeInLab('loadBalancer', '3. load balancer forgets idle flows (the seed\'s 
 
   test('keepalive idle (1 s) below the balancer timeout (2 s): probes keep the flow, the write is delivered', async () => {
     const result = await keptAlive();
-    expect(result.kernel).toMatchObject({ enabled: true, idle: 1000, interval: 1000, count: 3 });
+    expect(result.kernel).toMatchObject({ enable: true, idle: 1000, interval: 1000, count: 3 });
     expect(result.detected).toBeNull();
     expect(result.deliveredAfterMs).not.toBeNull();
     expect(result.deliveredAfterMs!).toBeLessThan(1000);
@@ -107,7 +107,7 @@ describeInLab('loadBalancer', '3. load balancer forgets idle flows (the seed\'s 
 
   test('userTimeout only: the unacknowledged write ends in ETIMEDOUT within +10 % of userTimeout', async () => {
     const result = await userTimeoutOnly();
-    expect(result.kernel).toMatchObject({ enabled: false, userTimeout });
+    expect(result.kernel).toMatchObject({ enable: false, userTimeout });
     expect(result.deliveredAfterMs).toBeNull();
     expect(result.detected?.code).toBe('ETIMEDOUT');
     expectWithinDeadline(result.detected!.afterMs, userTimeout);
@@ -136,7 +136,7 @@ describeInLab('loadBalancer', '4. data in flight into a black hole', () => {
 
   test('userTimeout ends it: ETIMEDOUT within +10 % of userTimeout after the write', async () => {
     const result = await withUserTimeout();
-    expect(result.kernel).toEqual({ enabled: true, ...keepalive, userTimeout });
+    expect(result.kernel).toEqual({ enable: true, ...keepalive, userTimeout });
     expect(result.detected?.code).toBe('ETIMEDOUT');
     expectWithinDeadline(result.detected!.afterMs, userTimeout);
   });
@@ -152,7 +152,7 @@ describeInLab('namespaces', '5. Node\'s own setKeepAlive(true, 1000), same vanis
 
   test('detection follows what the kernel holds (on Node < 26.4: interval 1 s × 10, nobody can change it)', async () => {
     const result = await report();
-    expect(result.kernel).toMatchObject({ enabled: true, idle: 1000 });
+    expect(result.kernel).toMatchObject({ enable: true, idle: 1000 });
     if (nodeFixesIntervalAndCount) expect(result.kernel).toMatchObject({ interval: 1000, count: 10 });
     expect(result.detected?.code).toBe('ETIMEDOUT');
     expectWithinDeadline(result.detected!.afterMs, keepaliveDeadline(result));
@@ -178,7 +178,7 @@ describeInLab('loadBalancer', '6. a planKeepalive() plan, end to end behind the 
   test('the kernel holds it, and the flow survives 12 s of silence behind a 10 s balancer', async () => {
     const result = await behindBalancer();
     const { enable, ...numbers } = plan.options;
-    expect(result.kernel).toEqual({ enabled: enable, ...numbers });
+    expect(result.kernel).toEqual({ enable: enable, ...numbers });
     expect(result.detected).toBeNull();
     expect(result.deliveredAfterMs).not.toBeNull();
   });

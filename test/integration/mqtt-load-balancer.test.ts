@@ -16,7 +16,7 @@ import { describeWhen } from './support';
 const KEEPALIVE = { idle: 1000, interval: 1000, count: 5 };
 
 interface Report {
-  kernelState: { enabled: boolean; idle: number; interval: number; count: number };
+  kernelState: { enable: boolean; idle: number; interval: number; count: number };
   deliveredBeforeIdle: boolean;
   deliveredAfterIdle: boolean;
   timerAfterIdle: { name: string } | null;
@@ -46,11 +46,11 @@ describeWhen('MQTT behind a load balancer (mosquitto in a namespace)', mosquitto
       expect(without.deliveredBeforeIdle).toBe(true);
       expect(withKeepalive.deliveredBeforeIdle).toBe(true);
 
-      expect(without.kernelState.enabled).toBe(false);
+      expect(without.kernelState.enable).toBe(false);
       expect(without.deliveredAfterIdle).toBe(false);
       expect(without.publisherStillThinksItIsConnected).toBe(true); // the zombie: no error, message gone
 
-      expect(withKeepalive.kernelState).toMatchObject({ enabled: true, ...KEEPALIVE });
+      expect(withKeepalive.kernelState).toMatchObject({ enable: true, ...KEEPALIVE });
       expect(withKeepalive.timerAfterIdle?.name).toBe('keepalive'); // ss -tino: probes are running
       expect(withKeepalive.deliveredAfterIdle).toBe(true);
     }, 60_000);

@@ -32,7 +32,7 @@ describeService('mqtt on Mosquitto 127.0.0.1:1883', MQTT_PORT, () => {
   test('control: an MQTT.js socket has SO_KEEPALIVE off (MQTT.js never sets TCP keepalive)', async () => {
     const plain = client();
     await within(10_000, 'mqtt connect', connected(plain));
-    expect(getKeepalive(socketOf(plain)).enabled).toBe(false);
+    expect(getKeepalive(socketOf(plain)).enable).toBe(false);
   });
 
   test('configured after connect, after a publish round trip, and after a reconnect', async () => {

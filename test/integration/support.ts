@@ -16,7 +16,7 @@ const inCi = process.env.CI !== undefined && process.env.CI !== '' && process.en
 export const POLICY = { idle: 7000, interval: 3000, count: 4, userTimeout: 25000 } as const;
 
 /** What the kernel must hold for a configured socket. */
-export const CONFIGURED = { enabled: true, ...POLICY };
+export const CONFIGURED = { enable: true, ...POLICY };
 
 /** The TCP fd under a socket (through TLSWrap's _parent), for the outside reader. */
 function tcpFd(socket: net.Socket): number {
@@ -53,7 +53,7 @@ export function expectConfigured(socket: net.Socket | undefined): void {
 /** What a client's own setKeepAlive(true, delay) leaves on libuv: interval forced to 1 s, count to 10. */
 export function expectLibuvDefaults(socket: net.Socket | undefined): void {
   expect(socket).toBeInstanceOf(net.Socket);
-  expect(getKeepalive(socket!)).toMatchObject({ enabled: true, interval: 1000, count: 10 });
+  expect(getKeepalive(socket!)).toMatchObject({ enable: true, interval: 1000, count: 10 });
 }
 
 const serviceCache = new Map<number, boolean>();

@@ -16,7 +16,7 @@ import { closeAll, listen, tlsServer, track } from '../helpers/sockets';
 import { selfSignedCertificate } from '../helpers/tls-cert';
 
 const POLICY = { idle: 9000, interval: 2000, count: 5, userTimeout: 12000 } as const;
-const CONFIGURED = { enabled: true, ...POLICY };
+const CONFIGURED = { enable: true, ...POLICY };
 
 // Diagnostics channels are process-wide (shared with other test files in this worker): always uninstall.
 const installations: Array<ReturnType<typeof installKeepalive>> = [];
@@ -72,7 +72,7 @@ describe('withKeepalive', () => {
       get count(): number { return 6; }
     }
     const factory = withKeepalive(() => net.connect(port, '127.0.0.1'), new Policy());
-    expect(getKeepalive(await connected(factory()))).toMatchObject({ enabled: true, idle: 4000, count: 6 });
+    expect(getKeepalive(await connected(factory()))).toMatchObject({ enable: true, idle: 4000, count: 6 });
   });
 
   test('the options object is copied: changing it later changes nothing', async () => {
@@ -166,7 +166,7 @@ describe('keepaliveServer', () => {
     track(net.connect(port, '127.0.0.1'));
     const [socket] = (await accepted) as [net.Socket];
     await new Promise((resolve) => setImmediate(resolve));
-    expect(getKeepalive(socket)).toMatchObject({ enabled: true, interval: 1000, count: 10 });
+    expect(getKeepalive(socket)).toMatchObject({ enable: true, interval: 1000, count: 10 });
   });
 
   test('refuses what is not a server', () => {
@@ -197,7 +197,7 @@ describe('keepaliveOnEvent', () => {
     remove();
     current = await connected(net.connect(port, '127.0.0.1'));
     emitter.emit('connect');
-    expect(getKeepalive(current as net.Socket).enabled).toBe(false);
+    expect(getKeepalive(current as net.Socket).enable).toBe(false);
   });
 });
 
@@ -228,7 +228,7 @@ describe('installKeepalive', () => {
     const byName = await connected(net.connect({ port, host: 'localhost', family: 4 }));
     const byAddress = await connected(net.connect(other.port, '127.0.0.1'));
     expect(getKeepalive(byName)).toEqual(CONFIGURED);
-    expect(getKeepalive(byAddress).enabled).toBe(false);
+    expect(getKeepalive(byAddress).enable).toBe(false);
     expect(targets).toEqual(expect.arrayContaining([
       expect.objectContaining({ host: 'localhost', port, channel: 'net.client.socket' }),
       expect.objectContaining({ host: '127.0.0.1', port: other.port }),
@@ -242,7 +242,7 @@ describe('installKeepalive', () => {
     const socket = await connected(net.connect(port, '127.0.0.1'));
     expect(warnings).toEqual([expect.objectContaining({ code: 'TCP_KEEPALIVE_MATCH_THREW' })]);
     expect(socket.destroyed).toBe(false);
-    expect(getKeepalive(socket).enabled).toBe(false);
+    expect(getKeepalive(socket).enable).toBe(false);
   });
 
   test('tls.connect and Socket#connect are seen exactly where the Node line publishes them (seesTlsConnect); https.request on every line', async () => {
@@ -251,7 +251,7 @@ describe('installKeepalive', () => {
     const installation = install({ ...POLICY, match: { port } });
     const direct = await connected(tls.connect({ port, host: '127.0.0.1', rejectUnauthorized: false }), 'secureConnect');
     if (installation.seesTlsConnect) expect(getKeepalive(direct)).toEqual(CONFIGURED);
-    else expect(getKeepalive(direct).enabled).toBe(false); // Node 20: documented gap
+    else expect(getKeepalive(direct).enable).toBe(false); // Node 20: documented gap
 
     // pg's way: connect() on a socket not made by net.connect — seen on the same lines as tls.connect.
     const plain = await listen();
@@ -259,7 +259,7 @@ describe('installKeepalive', () => {
     const unconnected = new net.Socket();
     unconnected.connect(plain.port, '127.0.0.1');
     await connected(unconnected);
-    expect(getKeepalive(unconnected).enabled).toBe(installation.seesTlsConnect);
+    expect(getKeepalive(unconnected).enable).toBe(installation.seesTlsConnect);
 
     // https.request: its TLS socket comes through http.client.request.start on every line.
     const https = await import('node:https');
@@ -275,6 +275,6 @@ describe('installKeepalive', () => {
   test('after uninstall nothing new is configured', async () => {
     const { port } = await listen();
     install({ ...POLICY, match: { port } }).uninstall();
-    expect(getKeepalive(await connected(net.connect(port, '127.0.0.1'))).enabled).toBe(false);
+    expect(getKeepalive(await connected(net.connect(port, '127.0.0.1'))).enable).toBe(false);
   });
 });

@@ -156,6 +156,6 @@ describe('every plan is valid for configureKeepalive and keeps its promises', ()
     const { client } = await connection();
     configureKeepalive(client, plan.options);
     const { enable, ...numbers } = plan.options;
-    expect(getKeepalive(client)).toEqual({ enabled: enable, ...numbers });
+    expect(getKeepalive(client)).toEqual({ enable, ...numbers });
   });
 });

@@ -153,7 +153,8 @@ test(`sockets mid-connect: applied exactly on 'connect', or refused and untouche
         const timeout = new Promise((_, reject) => setTimeout(() => reject(new Error('no connect within 5 s')), 5000).unref());
         await Promise.race([connected, timeout]);
         expect(getKeepalive(socket)).toEqual(change === undefined ? defaults : merged(defaults, change));
-        expect(socket.listenerCount('connect')).toBe(listenersBefore); // ours is gone once it has run
+        // One listener of ours if accepted (it stays, for a later connect of the same object), none if refused.
+        expect(socket.listenerCount('connect')).toBe(listenersBefore + (change === undefined ? 0 : 1));
         expect(socket.listenerCount('close')).toBe(0);
       } finally {
         socket.destroy();
@@ -192,7 +193,7 @@ test(`a client library's setKeepAlive with any arguments leaves the policy in fo
     const expected = nodeOutcome(args);
     if (outcome !== expected) throw new Error(`setKeepAlive(${show(args)}): ${outcome}, but Node's own gives ${expected}`);
     const state = getKeepalive(client);
-    if (!sameState(state, { enabled: true, ...policy })) throw new Error(`after setKeepAlive(${show(args)}) the kernel holds ${show(state)}`);
+    if (!sameState(state, { enable: true, ...policy })) throw new Error(`after setKeepAlive(${show(args)}) the kernel holds ${show(state)}`);
   }), { numRuns: STICKY_RUNS });
 });
 

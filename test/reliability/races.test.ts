@@ -18,7 +18,7 @@ afterEach(closeAll);
 jest.setTimeout(20_000);
 
 const policy = { idle: 30_000, interval: 5_000, count: 3, userTimeout: 45_000 };
-const applied: KeepaliveState = { enabled: true, ...policy };
+const applied: KeepaliveState = { enable: true, ...policy };
 
 const fdOf = (socket: net.Socket): number => (socket as unknown as { _handle: { fd: number } })._handle.fd;
 
@@ -117,24 +117,25 @@ describe('during destroy', () => {
     expect(codes).toEqual(['ERR_SOCKET_CLOSED']);
   });
 
-  test("a pending socket destroyed by an earlier 'connect' listener: our listener stays quiet and is removed", async () => {
+  test("a pending socket destroyed by an earlier 'connect' listener: our listener stays quiet", async () => {
     const { port } = await listen();
     const client = track(net.connect(port, '127.0.0.1'));
     client.once('connect', () => client.destroy()); // registered before ours, so it runs first
     configureKeepalive(client, policy);
     expect(client.listenerCount('connect')).toBe(2);
     await within(2000, once(client, 'close'), "'close'");
-    expect(client.listenerCount('connect')).toBe(0);
+    // Ours stays with the object (a reconnect re-applies the policy); it added no 'close' listener.
+    expect(client.listenerCount('connect')).toBe(1);
     expect(client.listenerCount('close')).toBe(0);
   });
 
-  test('destroy() right after configuring a pending socket: no listener left, nothing applied later', async () => {
+  test('destroy() right after configuring a pending socket: nothing applied later, later calls refused', async () => {
     const { port } = await listen();
     const client = track(net.connect(port, '127.0.0.1'));
     configureKeepalive(client, policy);
     client.destroy();
     await within(2000, once(client, 'close'), "'close'");
-    expect(client.listenerCount('connect')).toBe(0);
+    expect(client.listenerCount('close')).toBe(0);
     expect(refusal(() => configureKeepalive(client, policy))).toBe('ERR_SOCKET_CLOSED');
   });
 });
@@ -167,7 +168,7 @@ describe('an fd number reused by another socket', () => {
     refusal(() => configureKeepalive(impostor, policy));
 
     expect(outsideRead(fd)).toEqual(reuserBefore);
-    expect(getKeepalive(reuser)).toMatchObject({ enabled: false, userTimeout: 0 });
+    expect(getKeepalive(reuser)).toMatchObject({ enable: false, userTimeout: 0 });
   });
 
   withOutsideReader('a configured pending socket whose connect fails: the next owner of its fd is untouched', async () => {
@@ -186,8 +187,8 @@ describe('an fd number reused by another socket', () => {
     const reuser = await connectionOnFd(port, fd);
     await new Promise((resolve) => setTimeout(resolve, 20)); // any late 'connect' of the dead socket would land here
     expect(outsideRead(fd)).toMatchObject({ enabled: 0, userTimeout: 0 });
-    expect(getKeepalive(reuser).enabled).toBe(false);
-    expect(doomed.listenerCount('connect')).toBe(0);
+    expect(getKeepalive(reuser).enable).toBe(false);
+    expect(doomed.listenerCount('close')).toBe(0);
   });
 
   test('Happy Eyeballs attempts closing while other sockets open: each socket holds only its own settings', async () => {
@@ -199,7 +200,7 @@ describe('an fd number reused by another socket', () => {
     const bystanders = Array.from({ length: 20 }, () => track(net.connect(port, '127.0.0.1')));
     await within(5000, Promise.all([...eyeballs, ...bystanders].map((socket) => once(socket, 'connect'))), 'connects');
     for (const socket of eyeballs) expect(getKeepalive(socket)).toEqual(applied);
-    for (const socket of bystanders) expect(getKeepalive(socket)).toMatchObject({ enabled: false, userTimeout: 0 });
+    for (const socket of bystanders) expect(getKeepalive(socket)).toMatchObject({ enable: false, userTimeout: 0 });
   });
 });
 
@@ -229,8 +230,8 @@ test('many sockets at once, client and server side, pending and connected: each 
   });
   const accepted = await within(10_000, acceptedAll, 'all accepted and configured');
   await within(5000, Promise.all(clients.map((c) => (c.connecting ? once(c, 'connect') : undefined))), 'connects');
-  clients.forEach((client, i) => expect(getKeepalive(client)).toEqual({ enabled: true, ...policyFor(i, 0) }));
-  accepted.forEach((socket, i) => expect(getKeepalive(socket)).toEqual({ enabled: true, ...policyFor(i, 1) }));
+  clients.forEach((client, i) => expect(getKeepalive(client)).toEqual({ enable: true, ...policyFor(i, 0) }));
+  accepted.forEach((socket, i) => expect(getKeepalive(socket)).toEqual({ enable: true, ...policyFor(i, 1) }));
 });
 
 describe('over and over on the same pending socket', () => {
@@ -252,11 +253,11 @@ describe('over and over on the same pending socket', () => {
     configureKeepalive(client, { idle: 123_000, userTimeout: 4567 }); // the last word, distinct from every earlier one
     for (let i = 0; i < 1000; i++) client.setKeepAlive(true, 1000 + i); // a client library; each call re-applies our policy
     expect(client.listenerCount('connect')).toBe(base.connect + 1);
-    expect(client.listenerCount('close')).toBe(base.close + 1);
+    expect(client.listenerCount('close')).toBe(base.close);
     await within(2000, once(client, 'connect'), "'connect'");
     // count comes from the last call that set it (i = 10 000); idle and userTimeout from the final call.
-    expect(getKeepalive(client)).toMatchObject({ enabled: true, idle: 123_000, count: (10_000 % 127) + 1, userTimeout: 4567 });
-    expect(client.listenerCount('connect')).toBe(base.connect);
+    expect(getKeepalive(client)).toMatchObject({ enable: true, idle: 123_000, count: (10_000 % 127) + 1, userTimeout: 4567 });
+    expect(client.listenerCount('connect')).toBe(base.connect + 1);
     expect(client.listenerCount('close')).toBe(base.close);
     expect(maxListenersWarned(client, 'connect') || maxListenersWarned(client, 'close')).toBe(false);
   });
@@ -281,7 +282,7 @@ describe('over and over on the same pending socket', () => {
     expect(raw.listenerCount('connect') - afterTls).toBeLessThanOrEqual(1);
     await within(5000, once(upgraded, 'secureConnect'), "'secureConnect'");
     expect(getKeepalive(upgraded)).toEqual(applied);
-    expect(raw.listenerCount('connect')).toBeLessThanOrEqual(base);
+    expect(raw.listenerCount('connect')).toBeLessThanOrEqual(base + 1);
     expect(maxListenersWarned(raw, 'connect') || maxListenersWarned(raw, 'close')).toBe(false);
   });
 });

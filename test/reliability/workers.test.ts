@@ -14,7 +14,7 @@ const CHURN_ROUNDS = 30;
 const fixture = path.join(__dirname, 'fixtures', 'workers.js');
 const dist = path.join(__dirname, '..', '..', 'dist', 'index.js');
 
-const policy = { enabled: true, idle: 30_000, interval: 5_000, count: 3, userTimeout: 45_000 };
+const policy = { enable: true, idle: 30_000, interval: 5_000, count: 3, userTimeout: 45_000 };
 const bothSides = { client: policy, server: { ...policy, count: 4 } };
 
 interface WorkerExit {

@@ -20,21 +20,21 @@ export type Requested = Partial<KeepaliveState>;
 
 /** undefined = the contract says this call must be refused. */
 export function expectedChange(options: unknown): Requested | undefined {
-  if (options === undefined) return { enabled: true };
+  if (options === undefined) return { enable: true };
   if (options === null || typeof options !== 'object' || Array.isArray(options)) return undefined;
   // Unknown keys are what for-in enumerates (own and inherited, never symbols), unless undefined.
   for (const key in options) {
     if (!(KEEPALIVE_KEYS as readonly string[]).includes(key) && (options as Record<string, unknown>)[key] !== undefined) return undefined;
   }
   // Known options are read as properties, enumerable or not: a class's prototype getters count too.
-  const change: Requested = { enabled: true };
+  const change: Requested = { enable: true };
   for (const key of KEEPALIVE_KEYS) {
     const value: unknown = (options as Record<string, unknown>)[key];
     if (value === undefined) continue;
     switch (key) {
       case 'enable':
         if (typeof value !== 'boolean') return undefined;
-        change.enabled = value;
+        change.enable = value;
         break;
       case 'idle':
       case 'interval':
@@ -55,7 +55,7 @@ export function expectedChange(options: unknown): Requested | undefined {
 }
 
 export function sameState(a: KeepaliveState, b: KeepaliveState): boolean {
-  return a.enabled === b.enabled && a.idle === b.idle && a.interval === b.interval && a.count === b.count
+  return a.enable === b.enable && a.idle === b.idle && a.interval === b.interval && a.count === b.count
     && a.userTimeout === b.userTimeout;
 }
 
