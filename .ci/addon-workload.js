@@ -1,5 +1,5 @@
 'use strict';
-// Every path through the addon (load, checkTcp, apply, read, each kind of
+// Every path through the addon (load, checkTcp, apply, read, tcpInfo, duplicateFd, closeFd, each kind of
 // failure) on real loopback sockets, with results checked against the kernel so
 // a broken build cannot pass quietly. Run under valgrind memcheck by
 // .ci/sanitizers.sh and under qemu with the arm64 prebuild by .ci/cross.sh.
@@ -15,7 +15,7 @@ const { once } = require('node:events');
 const packageDir = path.resolve(process.argv[2] || '.');
 const rounds = Number(process.argv[3] || 20);
 const { configureKeepalive, getKeepalive, capabilities, systemDefaults } = require(path.join(packageDir, 'dist'));
-const { addon } = require(path.join(packageDir, 'dist', 'native', 'load.js'));
+const addon = require(path.join(packageDir, 'dist', 'native', 'load.js')).addon();
 
 // A hard stop: under valgrind or qemu everything is slow, but a hang is still a failure.
 setTimeout(() => {
@@ -36,19 +36,22 @@ async function connectedPair(server) {
 async function exerciseErrorPaths() {
   // Raw binding: wrong types and ranges are refused before any syscall.
   assert.throws(() => addon.checkTcp('3'), TypeError);
-  addon.slots.set([-5, 1, 1, 1, 1, 0]);
-  assert.throws(() => addon.apply(), RangeError);
-  addon.slots.set([0, 1, 1, 1, 1, -7]);
-  assert.throws(() => addon.apply(), RangeError);
-  addon.slots.set([-1, 0, 0, 0, 0, 0]);
-  assert.throws(() => addon.read(), RangeError);
-  // Kernel refusals, each with its errno name.
-  expectCode('EBADF', () => addon.checkTcp(2 ** 31 - 1));
-  addon.slots[0] = 2 ** 31 - 1;
-  expectCode('EBADF', () => addon.read());
+  assert.throws(() => addon.apply(-5, 1, 1, 1, 1, 0), RangeError);
+  assert.throws(() => addon.apply(0, 1, 1, 1, 1, -7), RangeError);
+  assert.throws(() => addon.read(-1, new Int32Array(5)), RangeError);
+  assert.throws(() => addon.read(0, new Int32Array(2)), TypeError);
+  assert.throws(() => addon.tcpInfo(0, new Float64Array(1)), TypeError);
+  assert.throws(() => addon.duplicateFd(0, 0), RangeError);
+  // Kernel refusals, as failure objects with the errno.
+  const failed = (errno, result) => assert.equal(result && result.errno, os.constants.errno[errno], `expected ${errno}`);
+  failed('EBADF', addon.checkTcp(2 ** 31 - 1));
+  failed('EBADF', addon.read(2 ** 31 - 1, new Int32Array(5)));
+  failed('EBADF', addon.tcpInfo(2 ** 31 - 1, new Float64Array(addon.tcpInfoFields.length)));
+  failed('EBADF', addon.closeFd(2 ** 31 - 1));
+  failed('ESRCH', addon.duplicateFd(2 ** 31 - 1, 0));
   const file = fs.openSync(__filename, 'r');
   try {
-    expectCode('ENOTSOCK', () => addon.checkTcp(file));
+    failed('ENOTSOCK', addon.checkTcp(file));
   } finally {
     fs.closeSync(file);
   }
@@ -56,7 +59,7 @@ async function exerciseErrorPaths() {
   // dgram offers its fd only through the deprecated _handle; the warning is noise here.
   process.noDeprecation = true;
   await new Promise((resolve) => udp.bind(0, '127.0.0.1', resolve));
-  expectCode('EPROTOTYPE', () => addon.checkTcp(udp._handle.fd));
+  failed('EPROTOTYPE', addon.checkTcp(udp._handle.fd));
   udp.close();
 
   const socketPath = path.join(os.tmpdir(), `tcpka-valgrind-${process.pid}.sock`);
@@ -90,16 +93,25 @@ async function exerciseConfigureAndRead() {
     const { client, accepted } = await connectedPair(server);
     configureKeepalive(client, policy);
     configureKeepalive(accepted, { ...policy, enable: false });
-    assert.deepEqual(getKeepalive(client), { enabled: true, ...policy });
-    assert.deepEqual(getKeepalive(accepted), { enabled: false, ...policy });
+    assert.deepEqual(getKeepalive(client), { enable: true, ...policy });
+    assert.deepEqual(getKeepalive(accepted), { enable: false, ...policy });
+    // TCP_INFO, and the same socket read through a duplicate of its fd.
+    const info = new Float64Array(addon.tcpInfoFields.length);
+    assert.equal(addon.tcpInfo(client._handle.fd, info), undefined);
+    assert.equal(info[addon.tcpInfoFields.indexOf('state')], 1);
+    const copy = addon.duplicateFd(process.pid, client._handle.fd);
+    const values = new Int32Array(5);
+    assert.equal(addon.read(copy, values), undefined);
+    assert.equal(values[3], policy.count);
+    assert.equal(addon.closeFd(copy), undefined);
     // A pending socket is configured on 'connect'.
     const pending = net.connect(server.address().port, '127.0.0.1');
     configureKeepalive(pending, policy);
     const [pendingAccepted] = await Promise.all([once(server, 'connection'), once(pending, 'connect')]);
-    assert.deepEqual(getKeepalive(pending), { enabled: true, ...policy });
+    assert.deepEqual(getKeepalive(pending), { enable: true, ...policy });
     // A client library's setKeepAlive does not undo the policy.
     client.setKeepAlive(true, 1000);
-    assert.deepEqual(getKeepalive(client), { enabled: true, ...policy });
+    assert.deepEqual(getKeepalive(client), { enable: true, ...policy });
     for (const socket of [client, accepted, pending, pendingAccepted[0]]) socket.destroy();
   }
   server.close();

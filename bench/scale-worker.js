@@ -95,7 +95,7 @@ async function batch(port, first, size, problems) {
     }
     const want = configurationFor(i);
     const state = getKeepalive(sockets[k]);
-    if (!state.enabled || state.idle !== want.idleSeconds * 1000 || state.interval !== want.intervalSeconds * 1000 || state.count !== want.count) {
+    if (!state.enable || state.idle !== want.idleSeconds * 1000 || state.interval !== want.intervalSeconds * 1000 || state.count !== want.count) {
       problems.push(`socket ${i}: kernel holds ${JSON.stringify(state)}`);
     }
   }

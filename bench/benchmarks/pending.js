@@ -54,7 +54,7 @@ function configureFor(socket, i) {
 function assertConfigured(socket, i) {
   const want = configurationFor(i);
   const state = getKeepalive(socket);
-  if (!state.enabled || state.idle !== want.idleSeconds * 1000 || state.interval !== want.intervalSeconds * 1000 || state.count !== want.count) {
+  if (!state.enable || state.idle !== want.idleSeconds * 1000 || state.interval !== want.intervalSeconds * 1000 || state.count !== want.count) {
     throw new Error(`pending socket ${i}: kernel holds ${JSON.stringify(state)} after connect`);
   }
   if (socket.listenerCount('connect') !== 0 || socket.listenerCount('close') !== 0) {
@@ -63,7 +63,7 @@ function assertConfigured(socket, i) {
 }
 
 function assertUntouched(socket, i) {
-  if (getKeepalive(socket).enabled) throw new Error(`plain socket ${i}: keepalive is on, but nobody asked`);
+  if (getKeepalive(socket).enable) throw new Error(`plain socket ${i}: keepalive is on, but nobody asked`);
 }
 
 async function run({ plan }) {

@@ -95,7 +95,7 @@ function runGetKeepalive(socket, counters, calls) {
   const start = process.hrtime.bigint();
   for (let k = 0; k < calls; k++) {
     const state = getKeepalive(socket);
-    sink = (sink + state.idle + state.interval + state.count + state.userTimeout + (state.enabled ? 1 : 0)) | 0;
+    sink = (sink + state.idle + state.interval + state.count + state.userTimeout + (state.enable ? 1 : 0)) | 0;
   }
   const result = elapsedNsPerCall(start, calls);
   counters.sink = sink;
@@ -114,7 +114,7 @@ function assertKernelHolds(socket, lastCall, label, nodeDefaults = false) {
   const want = nodeDefaults
     ? { idle: expected.idleSeconds * 1000, interval: 1000, count: 10 }
     : { idle: expected.idleSeconds * 1000, interval: expected.intervalSeconds * 1000, count: expected.count };
-  if (!state.enabled || state.idle !== want.idle || state.interval !== want.interval || state.count !== want.count) {
+  if (!state.enable || state.idle !== want.idle || state.interval !== want.interval || state.count !== want.count) {
     throw new Error(`${label}: kernel holds ${JSON.stringify(state)}, expected ${JSON.stringify(want)} after call ${lastCall}`);
   }
 }
