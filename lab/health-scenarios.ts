@@ -227,10 +227,13 @@ async function vanishedIdle(scenario: VanishedIdleScenario): Promise<HealthRepor
   report.dead = subscribeDead(() => startedAt, () => watched, () => report.error !== null);
   const { client, connectedAt } = await connectedPair();
   watched = client;
-  startedAt = connectedAt;
   configureKeepalive(client, scenario.options);
   report.watchedByCore = watchedByCore(client);
   takeLoopbackDown();
+  // The kernel's keepalive clock runs from the last packet received (the handshake), which a busy
+  // machine may have taken well before 'connect' was emitted: start the clock where the kernel's does.
+  const heard = tcpInfo(client);
+  startedAt = Math.min(connectedAt, performance.now() - Math.min(heard.lastDataReceived ?? Infinity, heard.lastAckReceived ?? Infinity));
   await watchHealth(client, startedAt, startedAt + scenario.observeMs, report);
   report.watchedMs = performance.now() - startedAt;
   return report;

@@ -72,7 +72,7 @@ describeInLab('namespaces', 'connection health: no false suspects, and a closed 
     expect(peerClosed!.state).toBe(state);
     expect(peerClosed!.reasons).toEqual(['not-established']);
     expect(peerClosed!.deadAfterMs).not.toBeNull();
-    expect(peerClosed!.deadAfterMs!).toBeLessThan(100);
+    expect(peerClosed!.deadAfterMs!).toBeLessThan(1000); // measured 2–35 ms; the claim is the order, not the speed
     expect(peerClosed!.appUnawareAtVerdict).toBe(true);
     // Once it reads again, the application learns it too, and only then.
     expect(peerClosed!.appSaw).not.toBeNull();
