@@ -71,14 +71,18 @@ function integer(name: string, value: unknown, min: number, max: number, unit: s
   return value;
 }
 
+const NO_OTHER_KEYS: readonly string[] = [];
+
 /** Turns keepalive on and leaves every other option as the socket has it. */
 const ENABLE_ONLY: KernelConfig = Object.freeze({ enable: 1, idleSeconds: UNCHANGED, intervalSeconds: UNCHANGED, count: UNCHANGED, userTimeoutMs: UNCHANGED });
 
 /**
  * Checks every option and returns them in the kernel's units as a fresh frozen
  * object; throws a coded error naming the field, the value and the range.
+ * `otherKeys`: keys of the same object that belong to the caller (an
+ * integration's own options, such as installKeepalive's `match`), read there.
  */
-export function validateOptions(options: unknown, support: OptionSupport): KernelConfig {
+export function validateOptions(options: unknown, support: OptionSupport, otherKeys: readonly string[] = NO_OTHER_KEYS): KernelConfig {
   if (options === undefined) return ENABLE_ONLY;
   if (options === null || typeof options !== 'object') throw invalidArgType('options', 'of type object', options);
   let enable: unknown;
@@ -93,7 +97,7 @@ export function validateOptions(options: unknown, support: OptionSupport): Kerne
     // Keys only: an unknown key (a typo) is an error unless its value is undefined. Known
     // options are then read directly, once each, like Node's own option parsing.
     for (const key in options) {
-      if (key !== 'idle' && key !== 'interval' && key !== 'count' && key !== 'userTimeout' && key !== 'enable' && unknownKey === undefined) {
+      if (key !== 'idle' && key !== 'interval' && key !== 'count' && key !== 'userTimeout' && key !== 'enable' && unknownKey === undefined && !otherKeys.includes(key)) {
         const value: unknown = (options as Record<string, unknown>)[key];
         if (value !== undefined) {
           unknownKey = key;

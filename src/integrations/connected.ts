@@ -37,9 +37,10 @@ const REFUSED = new Set(['ERR_INVALID_ARG_TYPE', 'ERR_INVALID_ARG_VALUE', 'ERR_F
  * keeps what was validated: the core reads each option exactly once, as
  * properties (a class instance's getters count), and the caller cannot change
  * the policy afterwards.
+ * `otherKeys`: the integration's own keys in the same object (read by it, not refused as typos).
  */
-export function checkedOptions(options: KeepaliveOptions | undefined): Readonly<KeepaliveOptions> {
-  return optionsOf(validateOptions(options, currentCapabilities()));
+export function checkedOptions(options: KeepaliveOptions | undefined, otherKeys?: readonly string[]): Readonly<KeepaliveOptions> {
+  return optionsOf(validateOptions(options, currentCapabilities(), otherKeys));
 }
 
 /** Reports that an integration left a connection unconfigured; never throws. */

@@ -12,7 +12,7 @@ import net from 'node:net';
 import path from 'node:path';
 import tls from 'node:tls';
 import { configureKeepalive, getKeepalive } from '../../src';
-import { keepaliveOnEvent, withKeepalive } from '../../src/integrations';
+import { installKeepalive, keepaliveOnEvent, keepaliveServer, withKeepalive } from '../../src/integrations';
 import { kernelReader, readFromOutside, type RawKernelState } from '../helpers/independent-kernel';
 import { closeAll, connection, listen, track } from '../helpers/sockets';
 import { selfSignedCertificate } from '../helpers/tls-cert';
@@ -374,6 +374,43 @@ describeOutside('6. ownership without side effects', () => {
 });
 
 describe('7-8. options read the same way everywhere, and getKeepalive round-trips', () => {
+  class Policy {
+    readonly #port: number; // a private field: not an enumerable key, so not mistaken for a typo
+    constructor(port: number) { this.#port = port; }
+    get idle(): number { return 19_000; }
+    get interval(): number { return 4000; }
+    get count(): number { return 5; }
+    get match(): { port: number } { return { port: this.#port }; }
+  }
+
+  test('a class instance with getters: installKeepalive reads them (match included), as configureKeepalive does', async () => {
+    const { port } = await listen();
+    const installation = installKeepalive(new Policy(port));
+    try {
+      const client = track(net.connect(port, '127.0.0.1'));
+      await once(client, 'connect');
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(getKeepalive(client)).toMatchObject({ enable: true, idle: 19_000, interval: 4000, count: 5 });
+    } finally {
+      installation.uninstall();
+    }
+  });
+
+  test('every entry point: a throwing getter is ERR_INVALID_ARG_VALUE, a typo ERR_INVALID_ARG_VALUE, at setup', () => {
+    const throwing = { get idle(): number { throw new Error('getter'); } };
+    const entryPoints: Array<[string, (options: object) => unknown]> = [
+      ['installKeepalive', (options) => installKeepalive(options).uninstall()],
+      ['withKeepalive', (options) => withKeepalive(() => undefined, options)],
+      ['keepaliveOnEvent', (options) => keepaliveOnEvent(new net.Socket(), 'connect', () => undefined, options)],
+      ['keepaliveServer', (options) => keepaliveServer(net.createServer(), options)],
+    ];
+    for (const [, enter] of entryPoints) {
+      expect(code(() => enter(throwing))).toBe('ERR_INVALID_ARG_VALUE');
+      expect(code(() => enter({ intervall: 5000 }))).toBe('ERR_INVALID_ARG_VALUE');
+    }
+    expect(code(() => installKeepalive({ get match(): never { throw new Error('getter'); } } as object).uninstall())).toBe('ERR_INVALID_ARG_VALUE');
+  });
+
   test('configureKeepalive(b, getKeepalive(a)) gives b exactly a\'s policy', async () => {
     const { client: a } = await connection();
     const { client: b } = await connection();
