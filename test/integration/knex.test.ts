@@ -10,6 +10,9 @@ import { withKeepalive } from '../../src/integrations';
 import { closed, MARIADB_WHO_AM_I, PG_WHO_AM_I, portOfAddress, recordingFactory, socketOnLocalPort } from './fixtures/client-sockets';
 import { describeService, expectConfigured, expectEveryPoolConnectionConfigured, POLICY, within } from './support';
 
+// Each step is bounded by within(); a loaded CI machine needs more than jest's default 5 s per test.
+jest.setTimeout(20_000);
+
 interface Stack {
   client: 'pg' | 'mysql2';
   port: number;
@@ -63,6 +66,11 @@ describe.each(STACKS)('knex, client $client', (stack) => {
       const stream = withKeepalive(recordingFactory(stack.factory as (...args: unknown[]) => net.Socket, sockets), POLICY);
       db = knex({ client: stack.client, connection: { ...stack.connection, stream }, pool: { min: 0, max: 2 }, log: QUIET });
     });
+    // A failed assertion must not leave a transaction holding a pool connection.
+    const open: Knex.Transaction[] = [];
+    afterEach(async () => {
+      for (const transaction of open.splice(0)) if (!transaction.isCompleted()) await transaction.rollback().catch(() => undefined);
+    });
     afterAll(() => db.destroy());
 
     test('connection: { stream: withKeepalive(...) }: every pool connection is configured, including the one replacing a killed one', async () => {
@@ -71,6 +79,7 @@ describe.each(STACKS)('knex, client $client', (stack) => {
         // An open transaction holds its pool connection until it ends.
         checkout: async () => {
           const transaction = await within(10_000, 'knex transaction', db.transaction());
+          open.push(transaction);
           const { port, id } = await stack.whoAmI(transaction);
           return { transaction, socket: socketOnLocalPort(sockets, port), id };
         },
@@ -78,7 +87,7 @@ describe.each(STACKS)('knex, client $client', (stack) => {
         release: (held) => { void held.transaction.commit(); },
         drop: async (victim, other) => {
           await stack.kill(other.transaction, victim.id);
-          await within(5000, 'the killed connection to close', closed(victim.socket));
+          await within(15_000, 'the killed connection to close', closed(victim.socket));
           await victim.transaction.rollback().catch(() => undefined);
           await other.transaction.commit();
         },

@@ -12,6 +12,9 @@ import {
   describeService, expectConfigured, expectEveryPoolConnectionConfigured, expectLibuvDefaults, POLICY, within,
 } from './support';
 
+// Each step is bounded by within(); a loaded CI machine needs more than jest's default 5 s per test.
+jest.setTimeout(20_000);
+
 const MARIADB = { host: '127.0.0.1', port: 3306, user: 'root', password: '', database: 'test', connectTimeout: 5000 };
 
 type StreamCallback = (error?: Error, stream?: net.Socket) => void;

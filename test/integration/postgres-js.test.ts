@@ -11,6 +11,9 @@ import {
   describeService, expectConfigured, expectEveryPoolConnectionConfigured, expectLibuvDefaults, POLICY, within,
 } from './support';
 
+// Each step is bounded by within(); a loaded CI machine needs more than jest's default 5 s per test.
+jest.setTimeout(20_000);
+
 const PG = { host: '127.0.0.1', port: 5432, user: 'postgres', database: 'test', connect_timeout: 5, onnotice: () => undefined };
 
 /** postgres.js calls `socket(options)` with its parsed options (host and port are arrays) and expects a socket it can write to at once. */
@@ -54,7 +57,7 @@ describeService('postgres.js on PostgreSQL 127.0.0.1:5432', 5432, () => {
     // The server ends the backend (asked on another connection); postgres.js opens a new connection for the next query.
     const admin = connect({ socket: connectLikePostgresJs, keep_alive: null });
     await admin`SELECT pg_terminate_backend(${first.pid})`;
-    await within(5000, 'postgres.js to see the connection end', closed(first.socket));
+    await within(15_000, 'postgres.js to see the connection end', closed(first.socket));
     const second = await serverSideSocket(sql);
     expect(second.socket).not.toBe(first.socket);
     expectConfigured(second.socket);
@@ -74,7 +77,7 @@ describeService('postgres.js on PostgreSQL 127.0.0.1:5432', 5432, () => {
         victim.reserved.release();
         await other.reserved`SELECT pg_terminate_backend(${victim.pid})`;
         other.reserved.release();
-        await within(5000, 'postgres.js to see the terminated backend', closed(victim.socket));
+        await within(15_000, 'postgres.js to see the terminated backend', closed(victim.socket));
       },
       query: (connection) => connection.reserved`SELECT 1`,
     });
