@@ -452,9 +452,11 @@ describe('9. clear load errors', () => {
     expect(report.read).toMatch(/^ERR_FEATURE_UNAVAILABLE_ON_PLATFORM: getKeepalive\(\).*native addons are disabled/);
   });
 
-  const permissionFlag = ['--permission', '--experimental-permission'].find((flag) => run([flag, '--allow-fs-read=*'], '0').status === 0);
-  (permissionFlag ? test : test.skip)(`under ${permissionFlag ?? '--permission'} without --allow-addons: the same clear reason`, () => {
-    const result = run([permissionFlag!, '--allow-fs-read=*'], program);
+  // The permission model's flag was --experimental-permission before Node 22.13; Node 26 also guards the network.
+  const permissionFlags = [['--permission', '--allow-fs-read=*', '--allow-net'], ['--permission', '--allow-fs-read=*'], ['--experimental-permission', '--allow-fs-read=*']]
+    .find((flags) => run(flags, '0').status === 0);
+  (permissionFlags ? test : test.skip)(`under ${permissionFlags?.[0] ?? '--permission'} without --allow-addons: the same clear reason`, () => {
+    const result = run(permissionFlags!, program);
     const report = JSON.parse(result.stdout);
     expect(report.strategy).toBe('node-setKeepAlive');
     expect(report.reason).toMatch(/native addons are disabled/);
