@@ -57,8 +57,11 @@ function kernelState(socket: net.Socket): string {
   }
 }
 
+/** Worker threads load the register entry too (NODE_OPTIONS applies to them), each with its own installation. */
+const thread = (require('node:worker_threads') as typeof import('node:worker_threads')).threadId;
+
 function debugLine(text: string): void {
-  process.stderr.write(`tcp-keepalive: ${text}\n`);
+  process.stderr.write(`tcp-keepalive: ${text}${thread === 0 ? '' : ` [worker thread ${thread}]`}\n`);
 }
 
 /** Reads the environment and installs; throws RegisterConfigError (or a coded error) on a bad value. */
