@@ -5,11 +5,13 @@
 import { once } from 'node:events';
 import net from 'node:net';
 import os from 'node:os';
+import tls from 'node:tls';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ssInfoFor } from '../../lab/ss-info';
 import { tcpInfo } from '../../src/health';
-import { closeAll, connection, track } from '../helpers/sockets';
+import { closeAll, connection, tlsServer, track } from '../helpers/sockets';
+import { selfSignedCertificate } from '../helpers/tls-cert';
 
 afterEach(closeAll);
 
@@ -101,6 +103,18 @@ describe('tcpInfo', () => {
       else if (name !== 'state') expect(value).toBeUndefined();
     }
     expect(first.sendQueue).toBeUndefined(); // macOS only
+  });
+
+  onLinux('reads a TLS socket\'s TCP connection (through the TLS wrap), the same one ss shows', async () => {
+    const { key, cert } = selfSignedCertificate();
+    const { port } = await tlsServer(key, cert);
+    const secure = track(tls.connect({ port, host: '127.0.0.1', rejectUnauthorized: false }));
+    await once(secure, 'secureConnect');
+    const info = tcpInfo(secure);
+    const ss = ssInfoFor(secure.localPort!, secure.remotePort!);
+    expect(info.state).toBe('established');
+    expect(info.bytesReceived).toBe(ss?.fields.bytes_received);
+    expect(info.bytesReceived).toBeGreaterThan(0); // the handshake went over it
   });
 
   test('refuses what is not a connected socket it owns, with the same errors as getKeepalive', async () => {
