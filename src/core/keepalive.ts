@@ -24,7 +24,7 @@ import { addon } from '../native/load';
 import { type CodedError, invalidArgValue, nativeError, unavailableOnPlatform } from './errors';
 import { type KeepaliveOptions, type KernelConfig, mergeConfig, UNCHANGED, validateOptions } from './options';
 import { currentCapabilities } from './platform';
-import { assertNotProxy, assertSocket, http2SessionSocket, isPending, ownFd, socketClass, socketFd, upgradedFrom } from './socket-handle';
+import { assertNotProxy, isPending, ownFd, resolveSocket, socketClass, socketFd, upgradedFrom } from './socket-handle';
 
 /** What the kernel holds for a socket, as options: `configureKeepalive(b, getKeepalive(a))` gives b a's policy. */
 export interface KeepaliveState {
@@ -185,13 +185,6 @@ function attach(socket: net.Socket, policy: SocketPolicy): void {
   if (policyRecord(socket) !== policy) attachPolicy(socket, policy);
   makeSticky(socket);
   if (socket.listenerCount('connect', policy.onConnect) === 0) socket.prependListener('connect', policy.onConnect);
-}
-
-function resolveSocket(input: unknown): net.Socket {
-  const sessionSocket = http2SessionSocket(input);
-  if (sessionSocket !== undefined) return sessionSocket;
-  assertSocket(input);
-  return input;
 }
 
 /**

@@ -84,17 +84,6 @@ function notOwned(socket: unknown): TypeError {
   return invalidArgType('socket', `a socket that owns its Node.js handle (a copied or hand-made _handle is refused; ${PROXY_HINT})`, socket);
 }
 
-/** Accepts a net.Socket or tls.TLSSocket; anything else is ERR_INVALID_ARG_TYPE. */
-export function assertSocket(socket: unknown, argument = 'socket'): asserts socket is net.Socket {
-  let isSocket: boolean;
-  try {
-    isSocket = socket instanceof socketClass();
-  } catch {
-    isSocket = false; // a Proxy whose getPrototypeOf trap throws
-  }
-  if (!isSocket) throw invalidArgType(argument, 'an instance of net.Socket or tls.TLSSocket, or an HTTP/2 session', socket);
-}
-
 /**
  * HTTP/2 sessions (client and server) hide their socket behind a Proxy that
  * refuses stream calls. The session itself keeps the real socket under its
@@ -114,6 +103,20 @@ export function http2SessionSocket(value: unknown): net.Socket | undefined {
   const socket = (value as Record<symbol, unknown>)[symbol];
   if (socket === undefined) throw socketClosed('the HTTP/2 session has been destroyed');
   return socket instanceof socketClass() && !types.isProxy(socket) ? socket : undefined;
+}
+
+/** A socket, or the socket under an HTTP/2 session; ERR_INVALID_ARG_TYPE for anything else. */
+export function resolveSocket(input: unknown): net.Socket {
+  let isSocket: boolean;
+  try {
+    isSocket = input instanceof socketClass();
+  } catch {
+    isSocket = false; // a Proxy whose getPrototypeOf trap throws
+  }
+  if (isSocket) return input as net.Socket;
+  const sessionSocket = http2SessionSocket(input);
+  if (sessionSocket !== undefined) return sessionSocket;
+  throw invalidArgType('socket', 'an instance of net.Socket or tls.TLSSocket, or an HTTP/2 session', input);
 }
 
 /** A socket that is not connected yet: no handle (DNS, not yet connect()ed) or still connecting. */
@@ -185,8 +188,7 @@ export function assertNotProxy(socket: net.Socket): void {
  * (getKeepalive, tcpInfo): ENOTCONN while it is still connecting.
  */
 export function socketFd(socket: unknown, operation: string): number {
-  const target = http2SessionSocket(socket) ?? socket;
-  assertSocket(target);
+  const target = resolveSocket(socket);
   const fd = ownFd(target);
   if (fd < 0 || target.connecting) {
     throw systemError('ENOTCONN', -(require('node:os') as typeof import('node:os')).constants.errno.ENOTCONN, 'getsockopt',
