@@ -513,10 +513,11 @@ export function healthScenarioDeadlineMs(scenario: HealthScenario): number {
 }
 
 /** Runs one health scenario in its own namespace (lab-dist/health-child.js, built by `npm run build`). */
-export function runHealthScenario(scenario: HealthScenario): Promise<HealthReport> {
+export function runHealthScenario(scenario: HealthScenario, nodePath?: string): Promise<HealthReport> {
   return runInNamespace<HealthReport>({
     script: path.join(labOutput, 'health-child.js'),
     args: scenario,
     timeoutMs: healthScenarioDeadlineMs(scenario) + 2_000,
+    nodePath,
   });
 }
