@@ -1,6 +1,6 @@
 'use strict';
-// Three suites: `npm test` runs core (everything not needing servers or namespaces);
-// CI also runs integration (real servers) and faults (network namespaces).
+// Four suites: `npm test` runs core (everything not needing servers, namespaces or npm installs);
+// CI also runs integration (real servers), faults (network namespaces) and package (npm pack + install).
 const transform = { '^.+\\.ts$': ['ts-jest', { tsconfig: 'tsconfig.json' }] };
 const suite = (displayName, extra) => ({ displayName, testEnvironment: 'node', transform, ...extra });
 
@@ -9,9 +9,13 @@ module.exports = {
   projects: [
     suite('core', {
       testMatch: ['<rootDir>/test/**/*.test.ts'],
-      testPathIgnorePatterns: ['/node_modules/', '<rootDir>/test/integration/', '<rootDir>/test/faults/'],
+      testPathIgnorePatterns: ['/node_modules/', '<rootDir>/test/integration/', '<rootDir>/test/faults/', '<rootDir>/test/package/install.test.ts'],
     }),
     suite('integration', { testMatch: ['<rootDir>/test/integration/**/*.test.ts'] }),
     suite('faults', { testMatch: ['<rootDir>/test/faults/**/*.test.ts'] }),
+    suite('package', { testMatch: ['<rootDir>/test/package/install.test.ts'] }),
   ],
+  // `npm run coverage`: the core suite's coverage of the library (src/). CI fails below these floors.
+  collectCoverageFrom: ['src/**/*.ts', '!src/**/*.d.ts'],
+  coverageReporters: ['text-summary', 'text', 'lcov'],
 };
