@@ -30,6 +30,11 @@ export interface VanishedIdleScenario {
   name: 'vanished-idle';
   options: KeepaliveOptions;
   observeMs: number;
+  /**
+   * 'node': keepalive set with Node's own socket.setKeepAlive(true, options.idle) instead of
+   * configureKeepalive (libuv then forces interval 1 s × 10): the socket has no policy of ours.
+   */
+  via?: 'configureKeepalive' | 'node';
 }
 
 export interface BlackHoledWriteScenario {
@@ -227,8 +232,12 @@ async function vanishedIdle(scenario: VanishedIdleScenario): Promise<HealthRepor
   report.dead = subscribeDead(() => startedAt, () => watched, () => report.error !== null);
   const { client, connectedAt } = await connectedPair();
   watched = client;
-  configureKeepalive(client, scenario.options);
-  report.watchedByCore = watchedByCore(client);
+  if (scenario.via === 'node') {
+    client.setKeepAlive(true, scenario.options.idle);
+  } else {
+    configureKeepalive(client, scenario.options);
+    report.watchedByCore = watchedByCore(client);
+  }
   takeLoopbackDown();
   // The kernel's keepalive clock runs from the last packet received (the handshake), which a busy
   // machine may have taken well before 'connect' was emitted: start the clock where the kernel's does.

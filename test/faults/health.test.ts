@@ -27,6 +27,7 @@ const vanishedSlow = start('vanished 2+1×2', { name: 'vanished-idle', options: 
 const blackHoled = start('black-holed write', {
   name: 'black-holed-write', options: { idle: 1000, interval: 1000, count: 3, userTimeout: 4000 }, observeMs: 7000, compareAtMs: 1500,
 });
+const nodeOwn = start('node setKeepAlive 1 s', { name: 'vanished-idle', via: 'node', options: { idle: 1000 }, observeMs: 3000 });
 const normalClose = start('normal close', { name: 'normal-close', options: { idle: 1000, interval: 1000, count: 3 } });
 
 function verdictsBefore(report: HealthReport, ms: number): string[] {
@@ -38,6 +39,7 @@ describeInLab('namespaces', 'connection health: a vanished idle peer', () => {
     ensureBuilt();
     void vanishedFast();
     void vanishedSlow();
+    void nodeOwn();
     void normalClose();
   });
 
@@ -71,6 +73,17 @@ describeInLab('namespaces', 'connection health: a vanished idle peer', () => {
     expect(message).toMatchObject({ cause: 'keepalive', errorCode: 'ETIMEDOUT', sameSocket: true, beforeErrorEvent: true });
     expect(message!.policy).toEqual(expect.objectContaining((report.scenario as { options: object }).options));
     expect(message!.lastInfo).toMatchObject({ state: 'closed', probes: count, retransmits: 0 });
+  });
+
+  test('a socket with Node\'s own setKeepAlive(true, 1000) (idle unknown to us): suspect at the second probe, idle + interval', async () => {
+    const report = await nodeOwn();
+    // libuv: idle 1 s, then 1 s × 10. Without the idle, one unanswered probe cannot be told from one in flight.
+    expect(verdictsBefore(report, 1000)).toEqual(['healthy']);
+    expect(report.firstSuspectMs).not.toBeNull();
+    expect(report.firstSuspectMs!).toBeGreaterThanOrEqual(2000);
+    expect(report.firstSuspectMs!).toBeLessThanOrEqual(2000 * 1.1);
+    expect(report.transitions.find((sample) => sample.verdict === 'suspect')).toMatchObject({ reasons: ['keepalive-unanswered'], probes: 2 });
+    expect(report.dead).toEqual([]); // not configured by us: not watched
   });
 
   test('a connection that ends any other way publishes nothing (end, peer end, destroy, reset, a library\'s own ETIMEDOUT)', async () => {
