@@ -208,3 +208,24 @@ describeWhen('doctor without privilege', unprivilegedMissing, () => {
     });
   });
 });
+
+const unshareMissing = process.getuid?.() !== 0 ? 'must run as root to create a network namespace (unshare -n)'
+  : spawnSync('unshare', ['-n', 'true']).status !== 0 ? 'unshare -n does not work here (util-linux, CAP_SYS_ADMIN)'
+    : spawnSync('ip', ['-V']).status !== 0 ? 'ip (iproute2) is not installed' : undefined;
+
+describeWhen('doctor on a process in another network namespace (as a container\'s)', unshareMissing, () => {
+  let target: Target<PythonTarget & { sockets: Array<{ name: string; fd: number; localPort: number }> }>;
+  beforeAll(async () => {
+    target = await startTarget('unshare', ['-n', 'sh', '-c', `ip link set lo up && exec ${systemPython} ${pythonFixture}`]);
+  });
+  afterAll(() => target?.stop());
+
+  test('its connections are found in its namespace\'s /proc/PID/net/tcp and read exactly', () => {
+    const { report } = doctorJson(['--pid', String(target.pid)]);
+    const ownNamespace = require('node:fs').readlinkSync('/proc/self/ns/net') as string;
+    expect(report.processes[0]!.networkNamespace).not.toBe(ownNamespace);
+    const configured = target.info.sockets.find((s) => s.name === 'configured')!;
+    expect(connectionOn(report, target.pid, configured.fd).kernel).toEqual({ enable: true, idle: 11_000, interval: 3_000, count: 5, userTimeout: 26_000 });
+    expect(report.processes[0]!.connections).toHaveLength(target.info.sockets.length);
+  });
+});

@@ -2,7 +2,7 @@
  * Shared by the command-line tests: run the built command as a user would
  * (a child process), and start target processes that print what they set.
  */
-import { spawn, spawnSync, type SpawnSyncOptions } from 'node:child_process';
+import { execFileSync, spawn, spawnSync, type SpawnSyncOptions } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
@@ -95,4 +95,18 @@ export async function startTarget<T extends { pid: number }>(command: string, ar
 /** Linux's defaults, for sockets that did not set an option. */
 export function sysctl(name: string): number {
   return Number(fs.readFileSync(`/proc/sys/net/ipv4/${name}`, 'utf8').trim());
+}
+
+/**
+ * The timer `ss -tino` shows for the connection localPort → remotePort, in ms
+ * (undefined when it shows none). ss prints it as print_ms_timer() formats it:
+ * "1min28sec", "28sec", "9.972ms" (9 s 972 ms), "952ms", and "" for 0.
+ */
+export function ssTimerMs(localPort: number, remotePort: number): { kind: string; ms: number; count: number } | undefined {
+  const out = execFileSync('ss', ['-tino', 'state', 'established', `( sport = :${localPort} and dport = :${remotePort} )`], { encoding: 'utf8' });
+  const timer = /timer:\((\w+),([^,]*),(\d+)\)/.exec(out);
+  if (!timer) return undefined;
+  const time = /^(?:(\d+)min)?(?:(\d+)(?:sec|\.))?(?:(\d+)ms)?$/.exec(timer[2]!);
+  if (!time) throw new Error(`unexpected ss timer format: ${timer[0]}`);
+  return { kind: timer[1]!, ms: Number(time[1] ?? 0) * 60_000 + Number(time[2] ?? 0) * 1000 + Number(time[3] ?? 0), count: Number(timer[3]) };
 }
