@@ -228,10 +228,10 @@ async function vanishedIdle(scenario: VanishedIdleScenario): Promise<HealthRepor
   bringLoopbackUp();
   const report = emptyReport(scenario);
   let startedAt = 0;
-  let watched: net.Socket | undefined;
-  report.dead = subscribeDead(() => startedAt, () => watched, () => report.error !== null);
+  const watched: { socket?: net.Socket } = {};
+  report.dead = subscribeDead(() => startedAt, () => watched.socket, () => report.error !== null);
   const { client, connectedAt } = await connectedPair();
-  watched = client;
+  watched.socket = client;
   if (scenario.via === 'node') {
     client.setKeepAlive(true, scenario.options.idle);
   } else {
@@ -252,10 +252,10 @@ async function blackHoledWrite(scenario: BlackHoledWriteScenario): Promise<Healt
   bringLoopbackUp();
   const report = emptyReport(scenario);
   let startedAt = 0;
-  let watched: net.Socket | undefined;
-  report.dead = subscribeDead(() => startedAt, () => watched, () => report.error !== null);
+  const watched: { socket?: net.Socket } = {};
+  report.dead = subscribeDead(() => startedAt, () => watched.socket, () => report.error !== null);
   const { client } = await connectedPair();
-  watched = client;
+  watched.socket = client;
   configureKeepalive(client, scenario.options);
   report.watchedByCore = watchedByCore(client);
   dropAllIncoming();
