@@ -34,11 +34,13 @@ export function main(argv: readonly string[], io: Io): number {
       case 'plan':
         return (require('./plan') as typeof import('./plan')).runPlan(rest, io);
       case undefined:
+        io.stderr.write(`${HELP}\n`);
+        return EXIT_USAGE;
       case 'help':
       case '--help':
       case '-h':
         io.stdout.write(`${HELP}\n`);
-        return command === undefined ? EXIT_USAGE : 0;
+        return 0;
       case '--version':
         io.stdout.write(`${(require('../../package.json') as { version: string }).version}\n`);
         return 0;
@@ -54,6 +56,11 @@ export function main(argv: readonly string[], io: Io): number {
 }
 
 if (require.main === module) {
+  // `tcp-keepalive doctor --all | head` closes the pipe early: that is the reader's choice, not an error.
+  process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code !== 'EPIPE') throw error;
+    process.exit(process.exitCode ?? 0);
+  });
   let code: number;
   try {
     code = main(process.argv.slice(2), { stdout: process.stdout, stderr: process.stderr, env: process.env });

@@ -96,7 +96,8 @@ describe('user mistakes: one line on stderr, exit 64, no stack trace', () => {
     const result = runCli(args);
     expect(result.status).toBe(64);
     if (args.length === 0) {
-      expect(result.stdout).toContain('Usage: tcp-keepalive <command>');
+      expect(result.stderr).toContain('Usage: tcp-keepalive <command>');
+      expect(result.stdout).toBe('');
       return;
     }
     expect(result.stderr).toMatch(message);
