@@ -56,7 +56,6 @@ let channel: diagnosticsChannel.Channel | undefined;
  * time a socket exists this costs a lookup). The module keeps the channel, so subscribers never lose it.
  */
 function deadChannel(): diagnosticsChannel.Channel {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded on first use, not at import
   return (channel ??= (require('node:diagnostics_channel') as typeof diagnosticsChannel).channel(DEAD_CHANNEL));
 }
 
