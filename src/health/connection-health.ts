@@ -51,7 +51,7 @@ const DEFAULT_RETRANSMITS = 1;
 
 const HEALTHY: readonly HealthReason[] = Object.freeze([]);
 
-/** Validated thresholds, kept in module-level variables for the duration of one call (no object per call). */
+/** Validated thresholds: written by readThresholds, copied to locals at once (no object per call, and a re-entrant call from a socket's getter cannot change them). */
 let unacknowledgedAfter = DEFAULT_UNACKNOWLEDGED_AFTER;
 let retransmitsThreshold = DEFAULT_RETRANSMITS;
 let probeGrace: number | undefined;
@@ -104,14 +104,14 @@ function configuredIdle(socket: net.Socket): number | undefined {
  * round trip: the probe must also have been out for `grace` ms — the time
  * since the peer was last heard from, minus the idle that sent it.
  */
-function keepaliveUnanswered(info: TcpInfo, socket: net.Socket): boolean {
+function keepaliveUnanswered(info: TcpInfo, socket: net.Socket, grace: number | undefined): boolean {
   const probes = info.probes;
   if (probes === undefined || probes === 0 || info.unacked! > 0 || info.notSentBytes! > 0) return false;
   if (probes >= 2) return true;
   const idle = configuredIdle(socket);
   if (idle === undefined) return false;
   const silence = Math.min(info.lastDataReceived ?? Infinity, info.lastAckReceived ?? Infinity);
-  return silence >= idle + (probeGrace ?? info.rto ?? 1000);
+  return silence >= idle + (grace ?? info.rto ?? 1000);
 }
 
 /**
@@ -126,21 +126,24 @@ function keepaliveUnanswered(info: TcpInfo, socket: net.Socket): boolean {
  */
 export function connectionHealth(socket: net.Socket, options?: HealthThresholds): ConnectionHealth {
   readThresholds(options);
+  const unackedLimit = unacknowledgedAfter;
+  const retransmitsLimit = retransmitsThreshold;
+  const grace = probeGrace;
   if (addon() === undefined) throw unavailableOnPlatform('connectionHealth() (TCP_INFO)');
   const info = readTcpInfo(connectedFd(socket, 'connectionHealth'), 'connectionHealth');
   if (info.state !== 'established') return { verdict: 'dead', reasons: ['not-established'], info };
 
   let reasons = HEALTHY;
-  if (keepaliveUnanswered(info, socket)) reasons = ['keepalive-unanswered'];
+  if (keepaliveUnanswered(info, socket, grace)) reasons = ['keepalive-unanswered'];
   const unacked = info.unacked;
   if (unacked !== undefined && unacked > 0) {
     // With no retransmission yet, the last data sent is still unacknowledged (ACKs are cumulative), so
     // lastDataSent is a lower bound of the age of the oldest unacknowledged byte. A fresh write after a
     // long silence has lastDataSent ≈ 0: not suspect, however old the last ACK.
-    if (info.lastDataSent! >= unacknowledgedAfter) reasons = reasons === HEALTHY ? ['data-unacknowledged'] : [...reasons, 'data-unacknowledged'];
+    if (info.lastDataSent! >= unackedLimit) reasons = reasons === HEALTHY ? ['data-unacknowledged'] : [...reasons, 'data-unacknowledged'];
   }
   // Retransmission timeouts only (not fast retransmits, not zero-window probes): the peer was silent for a whole RTO.
-  if (info.retransmits! >= retransmitsThreshold || (info.backoff! > 0 && unacked! > 0)) {
+  if (info.retransmits! >= retransmitsLimit || (info.backoff! > 0 && unacked! > 0)) {
     reasons = reasons === HEALTHY ? ['retransmitting'] : [...reasons, 'retransmitting'];
   }
   return { verdict: reasons === HEALTHY ? 'healthy' : 'suspect', reasons, info };
