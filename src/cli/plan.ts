@@ -57,13 +57,30 @@ export function makePlan(planner: Planner, hops: readonly CliHop[], detectWithin
     notes.unshift('no --path given: idle is chosen for detection only; give the idle timeouts of the load balancers, NATs and firewalls on the path with --path');
     return { ...plan, heartbeatWithin: null, notes };
   } catch (error) {
+    // The planner's own refusals (a conflict, a value out of range) are the user's to fix; anything else is a bug.
+    const code = (error as { code?: unknown }).code;
+    if (typeof code !== 'string' || !/^ERR_(KEEPALIVE_PLAN_CONFLICT|INVALID_ARG_VALUE|INVALID_ARG_TYPE|OUT_OF_RANGE)$/.test(code)) throw error;
     throw new UsageError((error as Error).message.replace(/^planKeepalive: /, ''), command);
   }
+}
+
+/**
+ * The same for a Node process without code changes (tcp-keepalive/register, docs/zero-code.md):
+ * its environment. All values are whole seconds.
+ */
+export function environmentValues(options: KeepalivePlan['options']): { NODE_OPTIONS: string; TCP_KEEPALIVE: string } {
+  const { idle, interval, count, userTimeout } = options;
+  return {
+    NODE_OPTIONS: '--require tcp-keepalive/register',
+    TCP_KEEPALIVE: `idle=${idle / 1000}s,interval=${interval / 1000}s,count=${count},userTimeout=${userTimeout / 1000}s`,
+  };
 }
 
 export interface PlanJson {
   options: KeepalivePlan['options'];
   setsockopt: Record<string, number>;
+  /** For a Node process, without code changes. */
+  environment: { NODE_OPTIONS: string; TCP_KEEPALIVE: string };
   worstCaseDetection: number;
   limitingHop: KeepalivePlan['limitingHop'];
   heartbeatWithin: number | null;
@@ -74,6 +91,7 @@ export function planJson(plan: KeepalivePlan): PlanJson {
   return {
     options: plan.options,
     setsockopt: setsockoptValues(plan.options),
+    environment: environmentValues(plan.options),
     worstCaseDetection: plan.worstCaseDetection,
     limitingHop: plan.limitingHop,
     heartbeatWithin: plan.heartbeatWithin,
@@ -85,9 +103,12 @@ export function planJson(plan: KeepalivePlan): PlanJson {
 export function formatPlan(plan: KeepalivePlan, style: Style, extraLines: readonly string[] = []): string {
   const { idle, interval, count, userTimeout } = plan.options;
   const raw = Object.entries(setsockoptValues(plan.options)).map(([name, value]) => `${name}=${value}`).join(' ');
+  const env = environmentValues(plan.options);
   const lines = [
     `  ${style.bold(`configureKeepalive(socket, { idle: ${msLiteral(idle)}, interval: ${msLiteral(interval)}, count: ${count}, userTimeout: ${msLiteral(userTimeout)} });`)}`,
     `  other languages (setsockopt): ${raw}`,
+    `  Node without code changes: NODE_OPTIONS="${env.NODE_OPTIONS}" TCP_KEEPALIVE="${env.TCP_KEEPALIVE}" ` +
+      '(add TCP_KEEPALIVE_SERVER=1 for the connections its servers accept)',
     ...extraLines.map((line) => `  ${line}`),
     `  worst-case detection: ${duration(plan.worstCaseDetection)} (idle ${duration(idle)} + ${duration(interval)} × ${count}; ` +
       `with data in flight, userTimeout ${duration(userTimeout)})`,

@@ -127,6 +127,7 @@ describe('tcp-keepalive plan', () => {
       request: { path: ['aws-nlb', 'gcp-conntrack'], detectWithin: 60_000 },
       options: expected.options,
       setsockopt: { SO_KEEPALIVE: 1, TCP_KEEPIDLE: 30, TCP_KEEPINTVL: 10, TCP_KEEPCNT: 3, TCP_USER_TIMEOUT: 60_000 },
+      environment: { NODE_OPTIONS: '--require tcp-keepalive/register', TCP_KEEPALIVE: 'idle=30s,interval=10s,count=3,userTimeout=60s' },
       worstCaseDetection: expected.worstCaseDetection,
       limitingHop: expected.limitingHop,
       heartbeatWithin: null,
@@ -149,6 +150,7 @@ describe('tcp-keepalive plan', () => {
     expect(result.status).toBe(0);
     expect(result.stdout).toContain('configureKeepalive(socket, { idle: 30_000, interval: 10_000, count: 3, userTimeout: 60_000 });');
     expect(result.stdout).toContain('SO_KEEPALIVE=1 TCP_KEEPIDLE=30 TCP_KEEPINTVL=10 TCP_KEEPCNT=3 TCP_USER_TIMEOUT=60000');
+    expect(result.stdout).toContain('NODE_OPTIONS="--require tcp-keepalive/register" TCP_KEEPALIVE="idle=30s,interval=10s,count=3,userTimeout=60s"');
     expect(result.stdout).toContain('worst-case detection: 1m');
     expect(result.stdout).toContain('limiting hop: AWS Network Load Balancer, idle timeout 5m50s');
     expect(result.stdout).not.toMatch(/\u001b\[/); // not a TTY: no colour
@@ -291,7 +293,7 @@ describeWithPython('doctor against a Python process with a known setsockopt conf
       'verdict', 'reasons', 'notes', 'worstCaseDetection', 'worstCaseDetectionAtLeast',
     ]);
     expect(Object.keys(report.summary)).toEqual(['processes', 'connections', 'ok', 'atRisk', 'unknown', 'notInspected']);
-    expect(Object.keys(report.plan!)).toEqual(['options', 'setsockopt', 'worstCaseDetection', 'limitingHop', 'heartbeatWithin', 'notes']);
+    expect(Object.keys(report.plan!)).toEqual(['options', 'setsockopt', 'environment', 'worstCaseDetection', 'limitingHop', 'heartbeatWithin', 'notes']);
   });
 
   test('verdicts and reasons against the path and the budget', () => {
@@ -367,5 +369,28 @@ onLinux('doctor: what it cannot inspect', () => {
     const table = runCli(['doctor', '--pid', '2147483646']);
     expect(table.status).toBe(2);
     expect(table.stdout).toMatch(/could not inspect: .*no such process/);
+  });
+});
+
+onLinux('the plan\'s zero-code environment, applied by tcp-keepalive/register, is what doctor then reads', () => {
+  let target: Target<{ pid: number; fd: number; acceptedFd: number; localPort: number; remotePort: number }>;
+  let plan: { options: Record<string, unknown>; environment: { NODE_OPTIONS: string; TCP_KEEPALIVE: string } };
+  beforeAll(async () => {
+    plan = JSON.parse(runCli(['plan', '--path', 'azure-lb', '--detect-within', '90s', '--json']).stdout);
+    expect(plan.environment.NODE_OPTIONS).toBe('--require tcp-keepalive/register');
+    // The package's register entry, by path (this repository is not installed in its own node_modules).
+    const register = path.join(root, 'dist', 'register', 'index.js');
+    target = await startTarget('env', [`NODE_OPTIONS=--require ${register}`, `TCP_KEEPALIVE=${plan.environment.TCP_KEEPALIVE}`, 'TCP_KEEPALIVE_SERVER=1',
+      process.execPath, path.join(__dirname, 'fixtures', 'plain-target.js')]);
+  });
+  afterAll(() => target?.stop());
+
+  test('both ends hold the plan\'s options: ok', () => {
+    const { report, status } = doctorJson(['--pid', String(target.pid), '--path', 'azure-lb', '--detect-within', '90s']);
+    const { enable, idle, interval, count, userTimeout } = plan.options;
+    for (const fd of [target.info.fd, target.info.acceptedFd]) {
+      expect(connectionOn(report, target.pid, fd)).toMatchObject({ kernel: { enable, idle, interval, count, userTimeout }, verdict: 'ok' });
+    }
+    expect(status).toBe(0);
   });
 });
