@@ -308,7 +308,11 @@ export function runDoctor(argv: readonly string[], io: Io): number {
   const pidText = flags.values.get('pid');
   const all = flags.switches.has('all');
   if ((pidText === undefined) === !all) throw new UsageError(all ? '--pid and --all exclude each other' : 'give --pid <pid> or --all', 'doctor');
-  if (process.platform !== 'linux') throw new UsageError(`doctor reads /proc and needs Linux; this is ${process.platform}`, 'doctor');
+  if (process.platform !== 'linux') {
+    // Not the user's mistake: nothing here can be inspected.
+    io.stderr.write(`tcp-keepalive doctor: reads /proc and needs Linux; this is ${process.platform} (tcp-keepalive plan works here)\n`);
+    return 2;
+  }
   const pids = pidText === undefined ? allPids().filter((pid) => pid !== process.pid) : parsePids(pidText, 'doctor');
   const portText = flags.values.get('port');
   const ports = portText === undefined ? null : parsePorts(portText, 'doctor');
