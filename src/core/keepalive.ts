@@ -20,6 +20,7 @@
 import type { Http2Session } from 'node:http2';
 import type net from 'node:net';
 import type { NativeFailure } from '../native/addon';
+import { deathSubscribed, watchForDeath } from '../health/dead-channel';
 import { addon } from '../native/load';
 import { type CodedError, invalidArgValue, nativeError, unavailableOnPlatform } from './errors';
 import { type KeepaliveOptions, type KernelConfig, mergeConfig, UNCHANGED, validateOptions } from './options';
@@ -220,6 +221,8 @@ export function configureKeepalive<S extends net.Socket | Http2Session>(input: S
   const policy = known ?? { config, onConnect: reapplyOnConnect };
   if (known !== undefined) known.config = mergeConfig(known.config, config);
   attach(socket, policy);
+  // The tcp-keepalive:dead channel costs nothing until someone subscribes (src/health/dead-channel.ts).
+  if (known === undefined && deathSubscribed()) watchForDeath(socket, policyOf);
   const raw = rawPending ?? (pending ? undefined : upgradedFrom(socket, fd));
   if (raw !== undefined) attach(raw, policy);
   return input;
