@@ -3,9 +3,9 @@
  * one TCP_INFO read, without a round trip to the peer.
  */
 import type net from 'node:net';
-import { invalidArgType, invalidArgValue, outOfRange } from '../core/errors';
+import { invalidArgType, invalidArgValue, outOfRange, unavailableOnPlatform } from '../core/errors';
 import { policyOf } from '../core/keepalive';
-import { addon, unavailableOnPlatform } from './core-api';
+import { addon } from '../native/load';
 import { connectedFd, readTcpInfo, type TcpInfo } from './tcp-info';
 
 export type HealthVerdict = 'healthy' | 'suspect' | 'dead';

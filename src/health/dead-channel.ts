@@ -23,8 +23,11 @@
 import type diagnosticsChannel from 'node:diagnostics_channel';
 import type net from 'node:net';
 import type { KeepaliveOptions } from '../core/options';
-import { addon } from './core-api';
-import { readTcpInfo, type TcpInfo } from './tcp-info';
+import { addon } from '../native/load';
+import type { TcpInfo } from './tcp-info';
+
+/** The decoder, loaded on the first death: src/core imports this module, so it stays small at import. */
+let tcpInfoModule: typeof import('./tcp-info') | undefined;
 
 /** The channel's name, for diagnostics_channel.subscribe(). */
 export const DEAD_CHANNEL = 'tcp-keepalive:dead';
@@ -111,7 +114,7 @@ function reportDeath(socket: net.Socket, error: Error, policyOf: (socket: net.So
   let lastInfo: TcpInfo | undefined;
   try {
     const fd = closingFd(socket);
-    if (fd >= 0 && addon() !== undefined) lastInfo = readTcpInfo(fd, 'tcp-keepalive:dead');
+    if (fd >= 0 && addon() !== undefined) lastInfo = (tcpInfoModule ??= require('./tcp-info') as typeof import('./tcp-info')).readTcpInfo(fd, 'tcp-keepalive:dead');
   } catch {
     lastInfo = undefined;
   }

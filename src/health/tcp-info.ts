@@ -4,7 +4,9 @@
  * a Float64Array in the library's units, named here.
  */
 import type net from 'node:net';
-import { addon, nativeError, socketFd, unavailableOnPlatform } from './core-api';
+import { nativeError, unavailableOnPlatform } from '../core/errors';
+import { socketFd } from '../core/socket-handle';
+import { addon } from '../native/load';
 
 /** A TCP state, as RFC 9293 names it (Linux's TCP_CLOSE is 'closed'). */
 export type TcpState =
