@@ -50,19 +50,23 @@ function check(name) {
   const format = /Format: (.+)/.exec(header)?.[1]?.trim();
   if (format !== target.format) problems.push(`format ${format}, expected ${target.format}`);
   const strip = (symbol) => symbol.replace(/^_(?=napi_|node_api_|_?[a-z])/, ''); // Mach-O prefixes C symbols with _
-  const undefinedSymbols = run(nm, ['--undefined-only', '--dynamic', file]).split('\n').map((line) => line.trim().split(/\s+/).pop()).filter(Boolean);
+  const undefinedSymbols = run(nm, ['--undefined-only', ...(target.libc === 'darwin' ? [] : ['--dynamic']), file]).split('\n').map((line) => line.trim().split(/\s+/).pop()).filter(Boolean);
   const imports = undefinedSymbols.map((symbol) => symbol.replace(/@.*/, ''));
   const versions = undefinedSymbols.filter((symbol) => symbol.includes('@')).map((symbol) => symbol.replace(/^[^@]*@+/, ''));
   const cxxRuntime = (symbol) => target.libc === 'glibc' && /^_Z|^__cxa_|^__gxx_/.test(symbol);
-  const unexpected = imports.filter((symbol) => !/^napi_|^node_api_/.test(strip(symbol)) && !LIBC.has(strip(symbol)) && !LIBC.has(symbol) && !cxxRuntime(symbol));
+  // Mach-O records where each import comes from: libSystem (Apple's libc), or looked up at load time (N-API, from node).
+  const unexpected = target.libc === 'darwin'
+    ? run(nm, ['-m', '--undefined-only', file]).split('\n').filter((line) => line.trim() !== '')
+      .filter((line) => !/\(from libSystem\)$/.test(line) && !/ _(napi|node_api)_\w+ \(dynamically looked up\)$/.test(line))
+      .map((line) => line.trim().split(/\s+/)[2])
+    : imports.filter((symbol) => !/^napi_|^node_api_/.test(strip(symbol)) && !LIBC.has(strip(symbol)) && !LIBC.has(symbol) && !cxxRuntime(symbol));
   if (unexpected.length) problems.push(`imports outside N-API and libc: ${unexpected.join(' ')}`);
   if (target.libc === 'musl' && versions.some((version) => version.startsWith('GLIBC'))) problems.push(`glibc symbol versions in a musl build: ${versions.join(' ')}`);
   const defined = run(nm, ['--defined-only', '--extern-only', ...(target.libc === 'darwin' ? [] : ['--dynamic']), file])
     .split('\n').map((line) => line.trim().split(/\s+/).pop()).filter(Boolean).map(strip);
   if (!defined.includes('napi_register_module_v1')) problems.push('no napi_register_module_v1 export');
-  const needed = target.libc === 'darwin'
-    ? run(readobj, ['--macho-dylib-id', '--needed-libs', file])
-    : run(readobj, ['--needed-libs', file]);
+  const needed = run(readobj, ['--needed-libs', file]);
+  // (llvm-readobj lists a Mach-O dylib's own install name among them: not a dependency.)
   const libraries = [...needed.matchAll(/^\s+(\S+\.(?:so[.\d]*|dylib))\s*$/gm)].map((match) => match[1]);
   const allowed = { glibc: /^(libc\.so\.6|libstdc\+\+\.so\.6|libm\.so\.6|libgcc_s\.so\.1)$/, musl: /^libc\.so$/, darwin: /^\/usr\/lib\/lib(System\.B|c\+\+\.1)\.dylib$/ }[target.libc];
   const otherLibraries = libraries.filter((library) => !allowed.test(library));

@@ -5,7 +5,8 @@
 #   prebuilds/linux-arm64/tcp-keepalive.musl.node
 #   prebuilds/darwin-x64/tcp-keepalive.node
 #   prebuilds/darwin-arm64/tcp-keepalive.node
-# The glibc prebuilds (linux-x64, linux-arm64) stay node-gyp/prebuildify builds.
+# The glibc prebuilds (linux-x64, linux-arm64) stay node-gyp/prebuildify builds. macOS binaries target
+# macOS 11 (Big Sur), the oldest SDK Zig 0.11 ships headers for.
 #
 # Usage: bash scripts/prebuild-cross.sh [target...]   (targets: linux-x64-musl linux-arm64-musl darwin-x64 darwin-arm64)
 # Zig is installed on first use into ~/.cache/tcp-keepalive-zig (TCPKA_ZIG_CACHE), never into the package.
@@ -64,7 +65,7 @@ for target in "${targets[@]}"; do
   case "$target" in
     linux-x64-musl)   build "$target" x86_64-linux-musl   prebuilds/linux-x64/tcp-keepalive.musl.node ;;
     linux-arm64-musl) build "$target" aarch64-linux-musl  prebuilds/linux-arm64/tcp-keepalive.musl.node ;;
-    darwin-x64)       build "$target" x86_64-macos.10.15  prebuilds/darwin-x64/tcp-keepalive.node ;;
+    darwin-x64)       build "$target" x86_64-macos.11.0   prebuilds/darwin-x64/tcp-keepalive.node ;;
     darwin-arm64)     build "$target" aarch64-macos.11.0  prebuilds/darwin-arm64/tcp-keepalive.node ;;
     *) echo "prebuild-cross: unknown target $target" >&2; exit 2 ;;
   esac
