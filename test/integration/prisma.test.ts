@@ -1,7 +1,7 @@
 /**
  * Prisma ORM with its node-postgres driver adapter (@prisma/adapter-pg) on the local PostgreSQL:
  * the adapter takes a pg Pool (or the options to build one), so pg's `stream` option is the hook.
- * The client is generated at test time into test/integration/.prisma-generated (git-ignored);
+ * The client is generated at test time into test/integration/generated/prisma (git-ignored);
  * `prisma generate` here needs no engine download: PRISMA_SCHEMA_ENGINE_BINARY points at /bin/true
  * (the client generator does not run the schema engine; the adapter-based client runs no engine).
  */
@@ -19,7 +19,7 @@ jest.setTimeout(30_000);
 
 const PG = { host: '127.0.0.1', port: 5432, user: 'postgres', database: 'test' };
 const SCHEMA = path.join(__dirname, 'fixtures', 'prisma', 'schema.prisma');
-const GENERATED = path.join(__dirname, '.prisma-generated', 'client');
+const GENERATED = path.join(__dirname, 'generated', 'prisma');
 
 /** The generated client's surface used here (its own typings live in the git-ignored output). */
 interface GeneratedPrismaClient {
