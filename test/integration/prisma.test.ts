@@ -34,7 +34,6 @@ function generateClient(): PrismaClientConstructor {
     stdio: 'pipe',
     timeout: 25_000,
   });
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
   return (require(GENERATED) as { PrismaClient: PrismaClientConstructor }).PrismaClient;
 }
 

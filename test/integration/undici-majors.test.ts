@@ -32,10 +32,8 @@ function satisfiesMinimum(range: string, version = process.versions.node): boole
 
 /** undici 8 when this Node line is one it supports; otherwise why not. */
 function loadMajor(name: 'undici' | 'undici8'): UndiciModule | string {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
   const engines = (require(`${name}/package.json`) as { engines: { node: string } }).engines.node;
   if (!satisfiesMinimum(engines)) return `${name} requires Node ${engines}; this is ${process.version}`;
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
   return require(name) as UndiciModule; // on a supported line a load failure is a real failure
 }
 
