@@ -6,7 +6,8 @@ import type net from 'node:net';
 import { invalidArgType, invalidArgValue, outOfRange, unavailableOnPlatform } from '../core/errors';
 import { policyOf } from '../core/keepalive';
 import { addon } from '../native/load';
-import { connectedFd, readTcpInfo, type TcpInfo } from './tcp-info';
+import { socketFd } from '../core/socket-handle';
+import { readTcpInfo, type TcpInfo } from './tcp-info';
 
 export type HealthVerdict = 'healthy' | 'suspect' | 'dead';
 
@@ -130,7 +131,7 @@ export function connectionHealth(socket: net.Socket, options?: HealthThresholds)
   const retransmitsLimit = retransmitsThreshold;
   const grace = probeGrace;
   if (addon() === undefined) throw unavailableOnPlatform('connectionHealth() (TCP_INFO)');
-  const info = readTcpInfo(connectedFd(socket, 'connectionHealth'), 'connectionHealth');
+  const info = readTcpInfo(socketFd(socket, 'connectionHealth'), 'connectionHealth');
   if (info.state !== 'established') return { verdict: 'dead', reasons: ['not-established'], info };
 
   let reasons = HEALTHY;

@@ -252,32 +252,6 @@ export function readTcpInfo(fd: number, operation: string): TcpInfo {
  */
 export function tcpInfo(socket: net.Socket): TcpInfo {
   if (addon() === undefined) throw unavailableOnPlatform('tcpInfo() (TCP_INFO)');
-  return readTcpInfo(connectedFd(socket, 'tcpInfo'), 'tcpInfo');
+  return readTcpInfo(socketFd(socket, 'tcpInfo'), 'tcpInfo');
 }
 
-interface HandleWithFd {
-  readonly fd?: unknown;
-}
-
-/**
- * The handle and fd each socket had when socketFd() last verified it. A pool
- * checks the same sockets over and over; while a socket still has that very
- * handle (Node sets it to null when the socket is destroyed, and a handle
- * keeps its fd until it is closed), the fd is taken from here instead of
- * repeating socketFd's checks, which cost about as much as the syscall itself
- * (bench/benchmarks/health.js).
- */
-const verified = new WeakMap<object, { handle: HandleWithFd; fd: number }>();
-
-/** socketFd(), remembered per socket and handle. */
-export function connectedFd(socket: net.Socket, operation: string): number {
-  if (typeof socket === 'object' && socket !== null) {
-    const known = verified.get(socket);
-    if (known !== undefined && (socket as { _handle?: unknown })._handle === known.handle && !socket.destroyed && !socket.connecting) return known.fd;
-  }
-  const fd = socketFd(socket, operation);
-  const handle = (socket as { _handle?: HandleWithFd | null })._handle;
-  // Only a handle that itself answers with the verified fd is remembered (not, say, an HTTP/2 session's).
-  if (handle != null && handle.fd === fd) verified.set(socket, { handle, fd });
-  return fd;
-}
