@@ -1,6 +1,8 @@
 'use strict';
 // Benchmark: accepting connections through a server with the keepalive policy.
 //   plain       net.createServer, nothing configured (the baseline)
+//   kernel only the policy written on the listening fd directly (applyToFd), no JavaScript per connection:
+//               what having keepalive on costs the kernel per connection (timers), whoever sets it
 //   listener    keepaliveServer: the policy set once on the listening socket, inherited by accepted sockets
 //   per-socket  configureKeepalive on each accepted socket in 'connection' (the path before the listener one)
 // Each server runs in its own process; this process is the load: CONCURRENCY connections in flight, each
@@ -22,7 +24,7 @@ const { interleave, median, pairedRatio } = require('../lib/interleave');
 
 const root = path.resolve(__dirname, '..', '..');
 const POLICY = { idle: 30_000, interval: 10_000, count: 3, userTimeout: 60_000 };
-const MODES = ['plain', 'listener', 'per-socket'];
+const MODES = ['plain', 'kernel only', 'listener', 'per-socket'];
 const CONCURRENCY = 32;
 
 // ---------------------------------------------------------------- server process
@@ -42,6 +44,12 @@ function serve(mode) {
     })
     : net.createServer(answer);
   if (mode === 'listener') keepaliveServer(server, POLICY);
+  if (mode === 'kernel only') {
+    const { applyToFd } = require(path.join(root, 'dist', 'core', 'keepalive'));
+    const { validateOptions } = require(path.join(root, 'dist', 'core', 'options'));
+    const { currentCapabilities } = require(path.join(root, 'dist', 'core', 'platform'));
+    server.on('listening', () => applyToFd(server._handle.fd, validateOptions(POLICY, currentCapabilities()), 'bench'));
+  }
   server.listen(0, '127.0.0.1', () => process.send({ port: server.address().port }));
   process.on('message', (message) => {
     if (message === 'usage') {
@@ -164,14 +172,16 @@ async function main() {
   const results = await rates(plan);
   const plain = results.find((result) => result.name === 'plain');
   say('');
-  say('| server | accepted/s (median) | rate vs plain | server CPU per accepted connection (median) | server CPU/s capacity vs plain |');
-  say('|---|---|---|---|---|');
+  const kernelOnly = results.find((result) => result.name === 'kernel only');
+  say('| server | accepted/s (median) | rate vs plain | server CPU per accepted connection (median) | CPU capacity vs plain | CPU capacity vs kernel only |');
+  say('|---|---|---|---|---|---|');
+  // Ratios are medians of per-round ratios against the other's run in the same round; the CPU ones are the
+  // steadier on a shared machine (wall time includes the load generator and every other process).
+  const capacity = (result, base) => (1 / median(result.cpuPerRound.map((ns, round) => ns / base.cpuPerRound[round]))).toFixed(3);
   for (const result of results) {
-    // Both ratios are medians of per-round ratios against plain's run in the same round; the CPU one is the
-    // steadier on a shared machine (wall time includes the load generator and other processes).
     const rate = result === plain ? '1' : (1 / pairedRatio(result, plain)).toFixed(3);
-    const capacity = result === plain ? '1' : (1 / median(result.cpuPerRound.map((ns, round) => ns / plain.cpuPerRound[round]))).toFixed(3);
-    say(`| ${result.name} | ${Math.round(1e9 / result.median)} | ${rate} | ${(result.cpuNs / 1000).toFixed(1)} µs | ${capacity} |`);
+    say(`| ${result.name} | ${Math.round(1e9 / result.median)} | ${rate} | ${(result.cpuNs / 1000).toFixed(1)} µs | `
+      + `${capacity(result, plain)} | ${capacity(result, kernelOnly)} |`);
   }
   if (straceAvailable()) {
     const small = 200;
@@ -181,7 +191,7 @@ async function main() {
     say('');
     say(`| server | calls serving ${small} | calls serving ${large} | per accepted connection |`);
     say('|---|---|---|---|');
-    for (const mode of MODES) {
+    for (const mode of MODES.filter((name) => name !== 'kernel only')) {
       const a = await setsockoptCalls(mode, small);
       const b = await setsockoptCalls(mode, large);
       say(`| ${mode} | ${a} | ${b} | ${((b - a) / (large - small)).toFixed(3)} |`);

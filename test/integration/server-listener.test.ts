@@ -11,7 +11,9 @@ import { once } from 'node:events';
 import http from 'node:http';
 import http2 from 'node:http2';
 import https from 'node:https';
+import fs from 'node:fs';
 import net from 'node:net';
+import os from 'node:os';
 import path from 'node:path';
 import tls from 'node:tls';
 import { getKeepalive } from '../../src';
@@ -232,6 +234,24 @@ describeWhen('keepaliveServer: the listener carries the policy', linux ? undefin
     const again = await listening(late);
     await nextCheckPhase();
     expectKernel((await acceptFrom(late, again, 1))[0]!, CONFIGURED);
+  });
+
+  test('a Unix-domain server is left alone: no error, its connections untouched', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tcpka-unix-'));
+    const socketPath = path.join(dir, 'server.sock');
+    const seen: string[] = [];
+    const server = track(net.createServer());
+    attachServerPolicy(server, POLICY, { onAccepted: (_socket, how) => seen.push(how), onListener: (_server, fd, reason) => seen.push(`listener ${fd} ${reason}`) });
+    const accepted = once(server, 'connection');
+    server.listen(socketPath);
+    await once(server, 'listening');
+    const client = track(net.connect(socketPath));
+    await once(client, 'connect');
+    const [socket] = (await accepted) as [net.Socket];
+    expect(socket.destroyed).toBe(false);
+    expect(seen).toEqual([]);
+    await closeAll();
+    fs.rmSync(dir, { recursive: true, force: true });
   });
 
   test('control: a plain server\'s accepted sockets keep the kernel defaults', async () => {
