@@ -6,12 +6,13 @@
 const { withConnectedSockets } = require('./lib/sockets');
 const perCall = require('./lib/per-call');
 
-const [contender, callsText] = process.argv.slice(2);
+const [contender, callsText, minimalAddon] = process.argv.slice(2);
 const calls = Number(callsText);
 
 const runs = {
   configure: (socket, counters) => perCall.runConfigureKeepalive(socket, counters, calls),
   nodeSetKeepAlive: (socket, counters) => perCall.runNodeSetKeepAlive(socket, counters, calls),
+  minimal: (socket, counters) => perCall.runMinimalAddon(require(minimalAddon), socket, counters, calls),
   getKeepalive: (socket, counters) => {
     perCall.runConfigureKeepalive(socket, counters, 1);
     return perCall.runGetKeepalive(socket, counters, calls);

@@ -54,7 +54,8 @@ async function run({ sockets }) {
     body: [
       `Batches of ${batch} connections (fd limit ${limit}); in the configured run even sockets are configured while ` +
         'connecting and odd ones once connected, every socket is read back from the kernel, then all are closed (RST, so ' +
-        'no TIME_WAIT). The listeners of every socket after close must equal those before configureKeepalive. Every client ' +
+        'no TIME_WAIT). The listeners of every socket after close must equal those before configureKeepalive plus the one ' +
+        '\'connect\' listener a configured socket keeps for its lifetime (it re-applies the policy at a reconnect). Every client ' +
         'socket is registered in a FinalizationRegistry: after close and forced GCs each must have been collected, so nothing ' +
         'we keep (policy, listeners, wrapped setKeepAlive) holds on to it. The heap is read after 6 forced GCs after 5 ' +
         'warm-up batches, then 10 times along the run; retention per socket is the slope of those samples (end − start ' +

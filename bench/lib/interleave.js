@@ -4,7 +4,11 @@
 // call per round. Medians and per-round ratios come from the same rounds, so a
 // burst of machine noise hits every contender of that round alike.
 
-/** @typedef {{ name: string, run: (calls: number) => Promise<number> | number, minCalls?: number }} Contender */
+/**
+ * `calls`, when given, fixes the calls per round (no calibration): for
+ * contenders that need fresh sockets made before each round.
+ * @typedef {{ name: string, run: (calls: number) => Promise<number> | number, minCalls?: number, calls?: number }} Contender
+ */
 
 function median(values) {
   const sorted = [...values].sort((a, b) => a - b);
@@ -14,6 +18,7 @@ function median(values) {
 
 /** Calls such that one round of this contender takes about `roundMs`. */
 async function calibrate(contender, roundMs) {
+  if (contender.calls !== undefined) return contender.calls;
   let calls = contender.minCalls ?? 100;
   for (;;) {
     const nsPerCall = await contender.run(calls);

@@ -28,7 +28,7 @@ function elapsedNsPerCall(start, calls) {
 
 /** One call counter per contender, carried across rounds, so rounds never repeat a value. */
 function createCounters() {
-  return { configure: 0, nodeSetKeepAlive: 0, nodeSetKeepAlive4: 0, netKeepalive: 0, read: 0, sink: 0 };
+  return { configure: 0, nodeSetKeepAlive: 0, nodeSetKeepAlive4: 0, minimal: 0, netKeepalive: 0, read: 0, sink: 0 };
 }
 
 function runConfigureKeepalive(socket, counters, calls) {
@@ -72,6 +72,21 @@ function runNodeSetKeepAlive4(socket, counters, calls) {
   }
   const result = elapsedNsPerCall(start, calls);
   counters.nodeSetKeepAlive4 = i;
+  return result;
+}
+
+/**
+ * bench/minimal-addon: the fd read as any addon must (socket._handle.fd), then
+ * one N-API call making the same four setsockopt calls; nothing else.
+ */
+function runMinimalAddon(minimal, socket, counters, calls) {
+  let i = counters.minimal;
+  const start = process.hrtime.bigint();
+  for (const end = i + calls; i < end; i++) {
+    minimal.apply(socket._handle.fd, 1 + (i % SECONDS_SPAN), 1 + ((i + SECONDS_SPAN / 2) % SECONDS_SPAN), 1 + (i % COUNT_SPAN), -1);
+  }
+  const result = elapsedNsPerCall(start, calls);
+  counters.minimal = i;
   return result;
 }
 
@@ -126,6 +141,7 @@ module.exports = {
   runConfigureKeepalive,
   runNodeSetKeepAlive,
   runNodeSetKeepAlive4,
+  runMinimalAddon,
   runNetKeepalive,
   runGetKeepalive,
   assertKernelHolds,

@@ -36,6 +36,28 @@ function connected(port) {
   });
 }
 
+/**
+ * `count` fresh connected client sockets, opened BATCH at a time: a larger
+ * burst overflows the loopback accept queue now and then, and a lost SYN
+ * waits a 1 s retransmission.
+ */
+async function connectMany(port, count, batch = 50) {
+  const sockets = [];
+  while (sockets.length < count) {
+    const size = Math.min(batch, count - sockets.length);
+    sockets.push(...(await Promise.all(Array.from({ length: size }, () => connected(port)))));
+  }
+  return sockets;
+}
+
+/** Closes sockets with RST (no TIME_WAIT, so the ephemeral ports last) and waits until each has closed. */
+function resetAll(sockets) {
+  return Promise.all(sockets.map((socket) => new Promise((resolve) => {
+    socket.once('close', resolve);
+    socket.resetAndDestroy();
+  })));
+}
+
 /** Runs `body` with one connected client socket per name, then closes everything. */
 async function withConnectedSockets(names, body) {
   const server = await startServer();
@@ -49,4 +71,4 @@ async function withConnectedSockets(names, body) {
   }
 }
 
-module.exports = { startServer, connected, withConnectedSockets };
+module.exports = { startServer, connected, connectMany, resetAll, withConnectedSockets };
