@@ -131,7 +131,7 @@ async function runInNamespaces(contenders: Contender[], loadBalancer: { availabl
     null,
     [['What the kernel holds', '(getKeepalive)'], ...contenders.map((_, i) => kernelCells(kernelOf(i))[0]!)],
     ['TCP_USER_TIMEOUT', ...contenders.map((_, i) => kernelCells(kernelOf(i))[1]!)],
-    [['ss -tino timer', '(the seed\'s netstat -o)'], ...contenders.map((_, i) => ssOf(i))],
+    [['ss -tino timer', '(netstat -o\'s timer)'], ...contenders.map((_, i) => ssOf(i))],
     null,
     [['A. silent 5 s behind a', '   load balancer that', `   forgets idle flows`, `   after ${BALANCER_IDLE_SECONDS} s; then publish`, ...noBalancer],
       ...results.map((result) => deliveryCell(result.balancer))],
@@ -188,7 +188,7 @@ async function main(): Promise<number> {
 
   print('tcp-keepalive demo: an MQ client behind a load balancer, and a broker that vanishes');
   print('═'.repeat(84));
-  print('The seed\'s case. A load balancer (or NAT, or firewall) keeps a table of flows and silently');
+  print('The case: a load balancer (or NAT, or firewall) keeps a table of flows and silently');
   print('forgets one that stays idle too long. The client is not told: its next publish goes nowhere,');
   print('and it keeps a "zombie" connection. A broker that loses power leaves the same kind of zombie.');
   print();
