@@ -6,14 +6,49 @@ import tseslint from 'typescript-eslint';
 
 // The `globals` package is not a dependency; these are the names the plain-JS files use.
 const nodeGlobals = Object.fromEntries(
-  ['require', 'module', 'exports', '__dirname', '__filename', 'process', 'console', 'Buffer', 'setTimeout', 'clearTimeout',
-    'setInterval', 'clearInterval', 'setImmediate', 'clearImmediate', 'queueMicrotask', 'globalThis', 'URL', 'TextDecoder',
-    'TextEncoder', 'AbortController', 'performance', 'structuredClone', 'fetch', 'gc', 'BigInt']
-    .map((name) => [name, 'readonly']),
+  [
+    'require',
+    'module',
+    'exports',
+    '__dirname',
+    '__filename',
+    'process',
+    'console',
+    'Buffer',
+    'setTimeout',
+    'clearTimeout',
+    'setInterval',
+    'clearInterval',
+    'setImmediate',
+    'clearImmediate',
+    'queueMicrotask',
+    'globalThis',
+    'URL',
+    'TextDecoder',
+    'TextEncoder',
+    'AbortController',
+    'performance',
+    'structuredClone',
+    'fetch',
+    'gc',
+    'BigInt',
+  ].map((name) => [name, 'readonly']),
 );
 
 export default tseslint.config(
-  { ignores: ['dist/', 'lab-dist/', 'build/', 'coverage/', 'node_modules/', 'prebuilds/', '.bench-tmp/', '.tmp-consumer-*/', 'test/integration/generated/'] },
+  {
+    ignores: [
+      'dist/',
+      'lab-dist/',
+      'build/',
+      'coverage/',
+      'node_modules/',
+      'prebuilds/',
+      '.bench-tmp/',
+      '.tmp-consumer-*/',
+      'test/integration/generated/',
+    ],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -9,7 +9,13 @@ module.exports = {
   projects: [
     suite('core', {
       testMatch: ['<rootDir>/test/**/*.test.ts'],
-      testPathIgnorePatterns: ['/node_modules/', '<rootDir>/test/integration/', '<rootDir>/test/faults/', '<rootDir>/test/package/install.test.ts', '<rootDir>/test/cli/doctor-servers.test.ts'],
+      testPathIgnorePatterns: [
+        '/node_modules/',
+        '<rootDir>/test/integration/',
+        '<rootDir>/test/faults/',
+        '<rootDir>/test/package/install.test.ts',
+        '<rootDir>/test/cli/doctor-servers.test.ts',
+      ],
     }),
     suite('integration', { testMatch: ['<rootDir>/test/integration/**/*.test.ts', '<rootDir>/test/cli/doctor-servers.test.ts'] }),
     suite('faults', { testMatch: ['<rootDir>/test/faults/**/*.test.ts'] }),

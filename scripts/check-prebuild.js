@@ -23,14 +23,18 @@ const TARGETS = {
 
 // What an addon may import besides N-API: the C library (and, for glibc builds, libstdc++ and the
 // C++ runtime helpers g++ emits). Anything else means a dependency the user's system may not have.
-const LIBC = new Set(('__errno_location __error abort aligned_alloc calloc close dl_iterate_phdr dladdr fflush fprintf fputc free fwrite ' +
-  'getsockopt setsockopt getsockname getpeername isxdigit malloc memchr memcpy memmove memset memcmp posix_memalign realloc snprintf ' +
-  'stderr __stderrp strcmp strlen strncmp syscall vfprintf fcntl ioctl getpid strerror strerror_r ' +
-  'pthread_getspecific pthread_key_create pthread_mutex_lock pthread_mutex_unlock pthread_once pthread_rwlock_rdlock ' +
-  'pthread_rwlock_unlock pthread_rwlock_wrlock pthread_setspecific dyld_stub_binder _tlv_bootstrap __cxa_finalize ' +
-  '__cxa_atexit __stack_chk_fail __stack_chk_guard __memcpy_chk __snprintf_chk __vfprintf_chk __fprintf_chk bzero __bzero ' +
-  '_Unwind_Resume __gxx_personality_v0 _ITM_deregisterTMCloneTable _ITM_registerTMCloneTable __gmon_start__ sysconf ' +
-  'vsnprintf fputs puts write').split(/\s+/));
+const LIBC = new Set(
+  (
+    '__errno_location __error abort aligned_alloc calloc close dl_iterate_phdr dladdr fflush fprintf fputc free fwrite ' +
+    'getsockopt setsockopt getsockname getpeername isxdigit malloc memchr memcpy memmove memset memcmp posix_memalign realloc snprintf ' +
+    'stderr __stderrp strcmp strlen strncmp syscall vfprintf fcntl ioctl getpid strerror strerror_r ' +
+    'pthread_getspecific pthread_key_create pthread_mutex_lock pthread_mutex_unlock pthread_once pthread_rwlock_rdlock ' +
+    'pthread_rwlock_unlock pthread_rwlock_wrlock pthread_setspecific dyld_stub_binder _tlv_bootstrap __cxa_finalize ' +
+    '__cxa_atexit __stack_chk_fail __stack_chk_guard __memcpy_chk __snprintf_chk __vfprintf_chk __fprintf_chk bzero __bzero ' +
+    '_Unwind_Resume __gxx_personality_v0 _ITM_deregisterTMCloneTable _ITM_registerTMCloneTable __gmon_start__ sysconf ' +
+    'vsnprintf fputs puts write'
+  ).split(/\s+/),
+);
 
 function tool(names) {
   for (const name of names) if (spawnSync('sh', ['-c', `command -v ${name}`]).status === 0) return name;
@@ -50,39 +54,69 @@ function check(name) {
   const format = /Format: (.+)/.exec(header)?.[1]?.trim();
   if (format !== target.format) problems.push(`format ${format}, expected ${target.format}`);
   const strip = (symbol) => symbol.replace(/^_(?=napi_|node_api_|_?[a-z])/, ''); // Mach-O prefixes C symbols with _
-  const undefinedSymbols = run(nm, ['--undefined-only', ...(target.libc === 'darwin' ? [] : ['--dynamic']), file]).split('\n').map((line) => line.trim().split(/\s+/).pop()).filter(Boolean);
+  const undefinedSymbols = run(nm, ['--undefined-only', ...(target.libc === 'darwin' ? [] : ['--dynamic']), file])
+    .split('\n')
+    .map((line) => line.trim().split(/\s+/).pop())
+    .filter(Boolean);
   const imports = undefinedSymbols.map((symbol) => symbol.replace(/@.*/, ''));
   const versions = undefinedSymbols.filter((symbol) => symbol.includes('@')).map((symbol) => symbol.replace(/^[^@]*@+/, ''));
   const cxxRuntime = (symbol) => target.libc === 'glibc' && /^_Z|^__cxa_|^__gxx_/.test(symbol);
   // Mach-O records where each import comes from: libSystem (Apple's libc), or looked up at load time (N-API, from node).
-  const unexpected = target.libc === 'darwin'
-    ? run(nm, ['-m', '--undefined-only', file]).split('\n').filter((line) => line.trim() !== '')
-      .filter((line) => !/\(from libSystem\)$/.test(line) && !/ _(napi|node_api)_\w+ \(dynamically looked up\)$/.test(line))
-      .map((line) => line.trim().split(/\s+/)[2])
-    : imports.filter((symbol) => !/^napi_|^node_api_/.test(strip(symbol)) && !LIBC.has(strip(symbol)) && !LIBC.has(symbol) && !cxxRuntime(symbol));
+  const unexpected =
+    target.libc === 'darwin'
+      ? run(nm, ['-m', '--undefined-only', file])
+          .split('\n')
+          .filter((line) => line.trim() !== '')
+          .filter((line) => !/\(from libSystem\)$/.test(line) && !/ _(napi|node_api)_\w+ \(dynamically looked up\)$/.test(line))
+          .map((line) => line.trim().split(/\s+/)[2])
+      : imports.filter(
+          (symbol) => !/^napi_|^node_api_/.test(strip(symbol)) && !LIBC.has(strip(symbol)) && !LIBC.has(symbol) && !cxxRuntime(symbol),
+        );
   if (unexpected.length) problems.push(`imports outside N-API and libc: ${unexpected.join(' ')}`);
-  if (target.libc === 'musl' && versions.some((version) => version.startsWith('GLIBC'))) problems.push(`glibc symbol versions in a musl build: ${versions.join(' ')}`);
+  if (target.libc === 'musl' && versions.some((version) => version.startsWith('GLIBC')))
+    problems.push(`glibc symbol versions in a musl build: ${versions.join(' ')}`);
   const defined = run(nm, ['--defined-only', '--extern-only', ...(target.libc === 'darwin' ? [] : ['--dynamic']), file])
-    .split('\n').map((line) => line.trim().split(/\s+/).pop()).filter(Boolean).map(strip);
+    .split('\n')
+    .map((line) => line.trim().split(/\s+/).pop())
+    .filter(Boolean)
+    .map(strip);
   if (!defined.includes('napi_register_module_v1')) problems.push('no napi_register_module_v1 export');
   const needed = run(readobj, ['--needed-libs', file]);
   // (llvm-readobj lists a Mach-O dylib's own install name among them: not a dependency.)
   const libraries = [...needed.matchAll(/^\s+(\S+\.(?:so[.\d]*|dylib))\s*$/gm)].map((match) => match[1]);
-  const allowed = { glibc: /^(libc\.so\.6|libstdc\+\+\.so\.6|libm\.so\.6|libgcc_s\.so\.1)$/, musl: /^libc\.so$/, darwin: /^\/usr\/lib\/lib(System\.B|c\+\+\.1)\.dylib$/ }[target.libc];
+  const allowed = {
+    glibc: /^(libc\.so\.6|libstdc\+\+\.so\.6|libm\.so\.6|libgcc_s\.so\.1)$/,
+    musl: /^libc\.so$/,
+    darwin: /^\/usr\/lib\/lib(System\.B|c\+\+\.1)\.dylib$/,
+  }[target.libc];
   const otherLibraries = libraries.filter((library) => !allowed.test(library));
   if (otherLibraries.length) problems.push(`links libraries beyond libc: ${otherLibraries.join(' ')}`);
   const hash = nativeSourceHash();
   if (!fs.readFileSync(file).includes(Buffer.from(hash))) problems.push(`does not carry the source hash ${hash} of native/ (stale build)`);
-  return { name, file: target.file, format, libraries, imports: imports.length, glibcVersions: versions.filter((v) => v.startsWith('GLIBC')), problems };
+  return {
+    name,
+    file: target.file,
+    format,
+    libraries,
+    imports: imports.length,
+    glibcVersions: versions.filter((v) => v.startsWith('GLIBC')),
+    problems,
+  };
 }
 
 function newestVersion(versions) {
-  const parts = (version) => version.replace(/^GLIBC_/, '').split('.').map(Number);
-  return [...new Set(versions)].sort((a, b) => {
-    const [x, y] = [parts(a), parts(b)];
-    for (let i = 0; i < Math.max(x.length, y.length); i++) if ((x[i] ?? 0) !== (y[i] ?? 0)) return (x[i] ?? 0) - (y[i] ?? 0);
-    return 0;
-  }).pop();
+  const parts = (version) =>
+    version
+      .replace(/^GLIBC_/, '')
+      .split('.')
+      .map(Number);
+  return [...new Set(versions)]
+    .sort((a, b) => {
+      const [x, y] = [parts(a), parts(b)];
+      for (let i = 0; i < Math.max(x.length, y.length); i++) if ((x[i] ?? 0) !== (y[i] ?? 0)) return (x[i] ?? 0) - (y[i] ?? 0);
+      return 0;
+    })
+    .pop();
 }
 
 const names = process.argv.slice(2).length ? process.argv.slice(2) : Object.keys(TARGETS);
@@ -90,8 +124,10 @@ let failed = false;
 for (const name of names) {
   const result = check(name);
   failed ||= result.problems.length > 0;
-  console.log(`${result.problems.length ? 'FAIL' : 'ok  '} ${result.name.padEnd(17)} ${result.file}: ${result.format ?? ''}; ` +
-    `needs ${(result.libraries ?? []).join(', ') || 'nothing'}; ${result.imports ?? 0} imports` +
-    `${result.glibcVersions?.length ? ` (newest ${newestVersion(result.glibcVersions)})` : ''}${result.problems.length ? `\n     ${result.problems.join('\n     ')}` : ''}`);
+  console.log(
+    `${result.problems.length ? 'FAIL' : 'ok  '} ${result.name.padEnd(17)} ${result.file}: ${result.format ?? ''}; ` +
+      `needs ${(result.libraries ?? []).join(', ') || 'nothing'}; ${result.imports ?? 0} imports` +
+      `${result.glibcVersions?.length ? ` (newest ${newestVersion(result.glibcVersions)})` : ''}${result.problems.length ? `\n     ${result.problems.join('\n     ')}` : ''}`,
+  );
 }
 process.exit(failed ? 1 : 0);

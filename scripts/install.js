@@ -38,7 +38,10 @@ const output = `${result.stdout ?? ''}${result.stderr ?? ''}`;
 // `npm install --verbose` (or --foreground-scripts --loglevel verbose) shows the build's own output.
 if (['verbose', 'silly'].includes(process.env.npm_config_loglevel ?? '')) process.stderr.write(output);
 // node-gyp names what is missing in its first stack line: "not found: make", "Could not find any Python installation to use".
-const reason = result.error?.message ?? /gyp ERR! stack Error: (.+)/.exec(output)?.[1]?.trim() ?? `node-gyp-build exited with ${result.status ?? result.signal}`;
+const reason =
+  result.error?.message ??
+  /gyp ERR! stack Error: (.+)/.exec(output)?.[1]?.trim() ??
+  `node-gyp-build exited with ${result.status ?? result.signal}`;
 process.stderr.write(
   `tcp-keepalive: WARNING: no prebuilt addon for ${process.platform}-${process.arch} loaded and the source build failed (${reason}). ` +
     "The library will use Node's own socket.setKeepAlive: idle time only (interval and count on Node >= 26.4); other options " +

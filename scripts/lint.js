@@ -10,7 +10,10 @@ const path = require('node:path');
 
 const root = path.join(__dirname, '..');
 const bin = (name) => path.join(root, 'node_modules', '.bin', name);
-const nativeFiles = fs.readdirSync(path.join(root, 'native')).filter((file) => /\.(c|cc|h)$/.test(file)).map((file) => path.join('native', file));
+const nativeFiles = fs
+  .readdirSync(path.join(root, 'native'))
+  .filter((file) => /\.(c|cc|h)$/.test(file))
+  .map((file) => path.join('native', file));
 
 const checks = [
   ['eslint', bin('eslint'), ['.']],

@@ -1,10 +1,20 @@
 export { configureKeepalive, getKeepalive, type KeepaliveState } from './core/keepalive';
 export type { KeepaliveOptions } from './core/options';
 export { capabilities, systemDefaults, type Capabilities, type SystemDefaults } from './core/platform';
-export { connectionHealth, DEAD_CHANNEL, tcpInfo, type ConnectionHealth, type DeadConnectionMessage, type DeathCause, type HealthReason, type HealthThresholds, type HealthVerdict, type TcpInfo, type TcpState } from './health';
-export type {
-  IdleTimeoutPreset, KeepalivePlan, PathHop, PlanConflictError, PlanRequest, PresetName, ResolvedHop,
-} from './planner';
+export {
+  connectionHealth,
+  DEAD_CHANNEL,
+  tcpInfo,
+  type ConnectionHealth,
+  type DeadConnectionMessage,
+  type DeathCause,
+  type HealthReason,
+  type HealthThresholds,
+  type HealthVerdict,
+  type TcpInfo,
+  type TcpState,
+} from './health';
+export type { IdleTimeoutPreset, KeepalivePlan, PathHop, PlanConflictError, PlanRequest, PresetName, ResolvedHop } from './planner';
 import type { KeepalivePlan, PlanRequest } from './planner';
 
 /**

@@ -3,7 +3,13 @@
  * and the documented idle-timeout presets it understands.
  */
 export {
-  DEFAULT_COUNT, DEFAULT_MARGIN, type KeepalivePlan, type PathHop, type PlanConflictError, planKeepalive, type PlanRequest,
+  DEFAULT_COUNT,
+  DEFAULT_MARGIN,
+  type KeepalivePlan,
+  type PathHop,
+  type PlanConflictError,
+  planKeepalive,
+  type PlanRequest,
   type ResolvedHop,
 } from './plan';
 export { IDLE_TIMEOUT_PRESETS, type IdleTimeoutPreset, type PresetName } from './presets';

@@ -21,10 +21,7 @@ import { IDLE_TIMEOUT_PRESETS, type IdleTimeoutPreset, isPresetName, type Preset
 
 /** One middlebox on the path: its idle timeout in ms, a preset name, or a preset / custom hop with details. */
 export type PathHop =
-  | number
-  | PresetName
-  | { preset: PresetName; idleTimeout?: number }
-  | { name: string; idleTimeout: number; probesRefresh?: boolean };
+  number | PresetName | { preset: PresetName; idleTimeout?: number } | { name: string; idleTimeout: number; probesRefresh?: boolean };
 
 export interface PlanRequest {
   /** The load balancers, NATs, firewalls and proxies between the two ends. */
@@ -106,7 +103,11 @@ function fromPreset(name: PresetName, configured: number | undefined, where: str
   const preset: IdleTimeoutPreset = IDLE_TIMEOUT_PRESETS[name];
   const idleTimeout = configured ?? preset.idleTimeout;
   if (idleTimeout === undefined) {
-    throw invalidArgValue(where, `("${name}") has no default idle timeout: pass { preset: "${name}", idleTimeout: <ms> }. ${preset.note}`, name);
+    throw invalidArgValue(
+      where,
+      `("${name}") has no default idle timeout: pass { preset: "${name}", idleTimeout: <ms> }. ${preset.note}`,
+      name,
+    );
   }
   return { label: preset.label, idleTimeout, probesRefresh: preset.probesRefresh };
 }
@@ -143,22 +144,29 @@ export function planKeepalive(request: PlanRequest): KeepalivePlan {
   const notes: string[] = [];
   const refreshed = hops.filter((hop) => hop.probesRefresh);
   const ignoring = hops.filter((hop) => !hop.probesRefresh);
-  const limitingHop = refreshed.reduce<ResolvedHop | null>((min, hop) => (min === null || hop.idleTimeout < min.idleTimeout ? hop : min), null);
+  const limitingHop = refreshed.reduce<ResolvedHop | null>(
+    (min, hop) => (min === null || hop.idleTimeout < min.idleTimeout ? hop : min),
+    null,
+  );
   const heartbeatWithin = ignoring.length === 0 ? null : Math.min(...ignoring.map((hop) => hop.idleTimeout));
 
   // Whole seconds from here on: the kernel's unit.
   const budget = seconds(detectWithin);
   const usable = limitingHop === null ? SECONDS_MAX : Math.min(SECONDS_MAX, seconds(limitingHop.idleTimeout * (1 - margin)));
   if (usable < 1) {
-    throw conflict(`${limitingHop!.label} forgets idle flows after ${limitingHop!.idleTimeout} ms; with a ${Math.round(margin * 100)} % margin ` +
-      'keepalive would have to probe more often than once a second, the kernel\'s minimum. Raise that idle timeout or lower the margin.');
+    throw conflict(
+      `${limitingHop!.label} forgets idle flows after ${limitingHop!.idleTimeout} ms; with a ${Math.round(margin * 100)} % margin ` +
+        "keepalive would have to probe more often than once a second, the kernel's minimum. Raise that idle timeout or lower the margin.",
+    );
   }
   let count = pinnedCount ?? DEFAULT_COUNT;
   const smallestDetection = 1 + 1 * (pinnedCount ?? 1);
   if (budget < smallestDetection) {
-    throw conflict(`detecting a dead peer within ${detectWithin} ms is impossible: the fastest the kernel can do is ` +
-      `idle 1 s + interval 1 s × count ${pinnedCount ?? 1} = ${smallestDetection} s. Allow at least ${smallestDetection * 1000} ms` +
-      (pinnedCount === undefined ? '.' : ' or lower count.'));
+    throw conflict(
+      `detecting a dead peer within ${detectWithin} ms is impossible: the fastest the kernel can do is ` +
+        `idle 1 s + interval 1 s × count ${pinnedCount ?? 1} = ${smallestDetection} s. Allow at least ${smallestDetection * 1000} ms` +
+        (pinnedCount === undefined ? '.' : ' or lower count.'),
+    );
   }
 
   let idle = Math.max(1, Math.min(Math.floor(budget / 2), Math.floor(usable / 2)));
@@ -170,24 +178,32 @@ export function planKeepalive(request: PlanRequest): KeepalivePlan {
     idle = Math.min(idle, budget - count);
   }
   if (idle + interval > usable) {
-    notes.push(`${limitingHop!.label}: with idle ${idle} s and interval ${interval} s one lost probe lets it forget the flow ` +
-      `(usable idle time ${usable} s); a wider idle timeout or a lower margin gives room for a retry.`);
+    notes.push(
+      `${limitingHop!.label}: with idle ${idle} s and interval ${interval} s one lost probe lets it forget the flow ` +
+        `(usable idle time ${usable} s); a wider idle timeout or a lower margin gives room for a retry.`,
+    );
   }
 
   const detection = idle + interval * count;
   if (limitingHop !== null) {
-    notes.push(`idle ${idle} s is below the ${limitingHop.idleTimeout / 1000} s idle timeout of ${limitingHop.label} ` +
-      `(${Math.round(margin * 100)} % margin): a probe each idle period keeps its flow entry fresh.`);
+    notes.push(
+      `idle ${idle} s is below the ${limitingHop.idleTimeout / 1000} s idle timeout of ${limitingHop.label} ` +
+        `(${Math.round(margin * 100)} % margin): a probe each idle period keeps its flow entry fresh.`,
+    );
   } else {
     notes.push('no hop on the path is refreshed by keepalive probes: idle is chosen for detection only.');
   }
   for (const hop of ignoring) {
-    notes.push(`${hop.label} terminates TCP and counts application data only: keepalive probes do not keep it open; ` +
-      `send an application heartbeat (MQTT keepalive, PING, …) more often than every ${hop.idleTimeout / 1000} s.`);
+    notes.push(
+      `${hop.label} terminates TCP and counts application data only: keepalive probes do not keep it open; ` +
+        `send an application heartbeat (MQTT keepalive, PING, …) more often than every ${hop.idleTimeout / 1000} s.`,
+    );
   }
-  notes.push(`a dead peer is noticed within ${detection} s (idle ${idle} + ${interval} × ${count}); userTimeout ${detection} s ` +
-    'ends a connection whose written data stays unacknowledged as fast (the kernel checks it on its retransmission timer, ' +
-    'so expect a few hundred ms more).');
+  notes.push(
+    `a dead peer is noticed within ${detection} s (idle ${idle} + ${interval} × ${count}); userTimeout ${detection} s ` +
+      'ends a connection whose written data stays unacknowledged as fast (the kernel checks it on its retransmission timer, ' +
+      'so expect a few hundred ms more).',
+  );
 
   return {
     options: { enable: true, idle: idle * 1000, interval: interval * 1000, count, userTimeout: detection * 1000 },

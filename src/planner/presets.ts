@@ -24,7 +24,8 @@ const presets = {
     idleTimeout: 350_000,
     probesRefresh: true,
     source: 'https://docs.aws.amazon.com/elasticloadbalancing/latest/network/update-idle-timeout.html',
-    note: 'TCP listeners: default 350 s, configurable 60–6000 s (tcp.idle_timeout.seconds); TLS listeners fixed at 350 s. ' +
+    note:
+      'TCP listeners: default 350 s, configurable 60–6000 s (tcp.idle_timeout.seconds); TLS listeners fixed at 350 s. ' +
       'A forgotten flow is answered with RST on the next packet.',
   },
   'aws-nat-gateway': {
@@ -39,7 +40,8 @@ const presets = {
     idleTimeout: 60_000,
     probesRefresh: false,
     source: 'https://docs.aws.amazon.com/elasticloadbalancing/latest/application/application-load-balancers.html#connection-idle-timeout',
-    note: 'L7: it terminates TCP and counts data only (default 60 s, 1–4000 s). ' +
+    note:
+      'L7: it terminates TCP and counts data only (default 60 s, 1–4000 s). ' +
       'AWS says of its Classic LB that TCP keep-alive probes do not prevent the idle close; send application heartbeats.',
   },
   'azure-lb': {
@@ -68,7 +70,8 @@ const presets = {
     idleTimeout: 600_000,
     probesRefresh: false,
     source: 'https://nginx.org/en/docs/stream/ngx_stream_proxy_module.html#proxy_timeout',
-    note: 'Default 10 min "between two successive read or write operations": data only. nginx terminates TCP, ' +
+    note:
+      'Default 10 min "between two successive read or write operations": data only. nginx terminates TCP, ' +
       'so probes are answered by its kernel and never reset proxy_timeout; send application heartbeats.',
   },
   haproxy: {
@@ -76,7 +79,8 @@ const presets = {
     idleTimeout: undefined,
     probesRefresh: false,
     source: 'https://docs.haproxy.org/2.8/configuration.html#4.2-timeout%20client',
-    note: 'Its idle timeout is your `timeout client` / `timeout server` (`timeout tunnel` for upgraded connections). ' +
+    note:
+      'Its idle timeout is your `timeout client` / `timeout server` (`timeout tunnel` for upgraded connections). ' +
       'Inactivity means no data: probes do not reset it; send application heartbeats.',
   },
 } as const satisfies Record<string, IdleTimeoutPreset>;

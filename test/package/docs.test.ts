@@ -12,8 +12,10 @@ const root = path.join(__dirname, '..', '..');
 const REPOSITORY = 'https://github.com/tcp-keepalive/tcp-keepalive';
 const BLOB = `${REPOSITORY}/blob/main/`;
 
-const files = (): string[] => execFileSync('git', ['ls-files', '--cached', '--others', '--exclude-standard'], { cwd: root, encoding: 'utf8' })
-  .split('\n').filter(Boolean);
+const files = (): string[] =>
+  execFileSync('git', ['ls-files', '--cached', '--others', '--exclude-standard'], { cwd: root, encoding: 'utf8' })
+    .split('\n')
+    .filter(Boolean);
 const docs = files().filter((file) => /^docs\/.*\.md$/.test(file));
 
 /** Markdown links outside code blocks and code spans: [text](target). */
@@ -28,7 +30,10 @@ function anchors(markdown: string): Set<string> {
   const result = new Set<string>();
   const prose = markdown.replace(/```[\s\S]*?```/g, '');
   for (const match of prose.matchAll(/^#{1,6}\s+(.+?)\s*#*$/gm)) {
-    const base = match[1]!.toLowerCase().replace(/[^\p{L}\p{M}\p{N}\p{Pc}\- ]/gu, '').replace(/ /g, '-');
+    const base = match[1]!
+      .toLowerCase()
+      .replace(/[^\p{L}\p{M}\p{N}\p{Pc}\- ]/gu, '')
+      .replace(/ /g, '-');
     const count = seen.get(base) ?? 0;
     seen.set(base, count + 1);
     result.add(count === 0 ? base : `${base}-${count}`);
@@ -51,7 +56,11 @@ test('README: every link is absolute (into the repository, at a file that exists
 });
 
 test('package.json points at the same repository the README links to', () => {
-  const manifest = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')) as { repository: { url: string }; homepage: string; bugs: { url: string } };
+  const manifest = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')) as {
+    repository: { url: string };
+    homepage: string;
+    bugs: { url: string };
+  };
   expect(manifest.repository.url).toBe(`git+${REPOSITORY}.git`);
   expect(manifest.homepage).toBe(`${REPOSITORY}#readme`);
   expect(manifest.bugs.url).toBe(`${REPOSITORY}/issues`);
@@ -71,6 +80,11 @@ test.each(docs)('%s: relative links resolve to files and headings in the reposit
 
 test.each(['README.md', ...docs])('%s speaks to users: no internal words or scratch paths', (file) => {
   const text = fs.readFileSync(path.join(root, file), 'utf8');
-  const found = INTERNAL.flatMap((pattern) => text.split('\n').filter((line) => pattern.test(line)).map((line) => `${pattern}: ${line.trim()}`));
+  const found = INTERNAL.flatMap((pattern) =>
+    text
+      .split('\n')
+      .filter((line) => pattern.test(line))
+      .map((line) => `${pattern}: ${line.trim()}`),
+  );
   expect(found).toEqual([]);
 });

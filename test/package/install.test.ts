@@ -33,9 +33,17 @@ function userEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
   return { ...env, ...extra };
 }
 
-function run(command: string, args: string[], options: { cwd: string; env?: NodeJS.ProcessEnv }): { status: number | null; stdout: string; out: string } {
+function run(
+  command: string,
+  args: string[],
+  options: { cwd: string; env?: NodeJS.ProcessEnv },
+): { status: number | null; stdout: string; out: string } {
   const result = spawnSync(command, args, { ...options, encoding: 'utf8', timeout: 240_000, maxBuffer: 64 * 1024 * 1024 });
-  return { status: result.status, stdout: result.stdout ?? '', out: `${result.stdout ?? ''}${result.stderr ?? ''}${result.error ? String(result.error) : ''}` };
+  return {
+    status: result.status,
+    stdout: result.stdout ?? '',
+    out: `${result.stdout ?? ''}${result.stderr ?? ''}${result.error ? String(result.error) : ''}`,
+  };
 }
 
 /** A tarball like `tarball` with `change` applied to its unpacked `package/` folder. */
@@ -60,7 +68,8 @@ beforeAll(() => {
   scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'tcpka-package-'));
   const source = path.join(scratch, 'source');
   const files = execFileSync('git', ['ls-files', '--cached', '--others', '--exclude-standard', '-z'], { cwd: root, encoding: 'utf8' })
-    .split('\0').filter((file) => file !== '' && fs.existsSync(path.join(root, file)));
+    .split('\0')
+    .filter((file) => file !== '' && fs.existsSync(path.join(root, file)));
   for (const file of files) {
     fs.mkdirSync(path.dirname(path.join(source, file)), { recursive: true });
     fs.copyFileSync(path.join(root, file), path.join(source, file));
@@ -69,7 +78,10 @@ beforeAll(() => {
   const packed = run('npm', ['pack', '--json', '--pack-destination', scratch], { cwd: source, env: userEnv() });
   if (packed.status !== 0) throw new Error(`npm pack failed:\n${packed.out}`);
   // The build's own output (prepare) precedes npm's JSON report on stdout.
-  const report = JSON.parse(packed.stdout.slice(packed.stdout.lastIndexOf('\n[\n') + 1)) as Array<{ filename: string; files: Array<{ path: string }> }>;
+  const report = JSON.parse(packed.stdout.slice(packed.stdout.lastIndexOf('\n[\n') + 1)) as Array<{
+    filename: string;
+    files: Array<{ path: string }>;
+  }>;
   tarball = path.join(scratch, report[0]!.filename);
   packedFiles = report[0]!.files.map((file) => file.path).sort();
 });
@@ -80,19 +92,39 @@ afterAll(() => {
 
 describe('the tarball', () => {
   test('holds the library and nothing else', () => {
-    const outside = packedFiles.filter((file) => !/^(dist|native|prebuilds)\//.test(file) &&
-      !['package.json', 'README.md', 'LICENSE', 'CHANGELOG.md', 'binding.gyp', 'scripts/install.js'].includes(file));
+    const outside = packedFiles.filter(
+      (file) =>
+        !/^(dist|native|prebuilds)\//.test(file) &&
+        !['package.json', 'README.md', 'LICENSE', 'CHANGELOG.md', 'binding.gyp', 'scripts/install.js'].includes(file),
+    );
     expect(outside).toEqual([]);
-    expect(packedFiles).toEqual(expect.arrayContaining(['LICENSE', 'CHANGELOG.md', 'README.md', 'binding.gyp', 'dist/index.js', 'dist/index.d.ts',
-      'dist/planner/index.js', 'dist/integrations/index.js', 'prebuilds/linux-x64/tcp-keepalive.node', 'scripts/install.js']));
+    expect(packedFiles).toEqual(
+      expect.arrayContaining([
+        'LICENSE',
+        'CHANGELOG.md',
+        'README.md',
+        'binding.gyp',
+        'dist/index.js',
+        'dist/index.d.ts',
+        'dist/planner/index.js',
+        'dist/integrations/index.js',
+        'prebuilds/linux-x64/tcp-keepalive.node',
+        'scripts/install.js',
+      ]),
+    );
     // No fault lab, demo, tests or source maps pointing at sources that are not shipped.
     expect(packedFiles.filter((file) => /lab|demo|test|\.map$|\.tsbuildinfo$/.test(file))).toEqual([]);
   });
 
   test('every dist file comes from a current source file (prepack empties dist/ first)', () => {
-    const sources = new Set(execFileSync('git', ['ls-files', '--cached', '--others', '--exclude-standard', 'src'], { cwd: root, encoding: 'utf8' })
-      .split('\n').filter(Boolean).map((file) => file.replace(/^src\//, '').replace(/(\.d)?\.ts$/, '')));
-    const orphans = packedFiles.filter((file) => file.startsWith('dist/'))
+    const sources = new Set(
+      execFileSync('git', ['ls-files', '--cached', '--others', '--exclude-standard', 'src'], { cwd: root, encoding: 'utf8' })
+        .split('\n')
+        .filter(Boolean)
+        .map((file) => file.replace(/^src\//, '').replace(/(\.d)?\.ts$/, '')),
+    );
+    const orphans = packedFiles
+      .filter((file) => file.startsWith('dist/'))
       .map((file) => file.replace(/^dist\//, '').replace(/(\.d\.ts|\.js)$/, ''))
       .filter((stem) => !sources.has(stem));
     expect(orphans).toEqual([]);
@@ -100,7 +132,7 @@ describe('the tarball', () => {
 });
 
 describe('installing', () => {
-  test('without a matching prebuild and without a compiler: succeeds with one warning, and the library runs on Node\'s setKeepAlive', async () => {
+  test("without a matching prebuild and without a compiler: succeeds with one warning, and the library runs on Node's setKeepAlive", async () => {
     const noPrebuilds = repack('no-prebuilds', (dir) => fs.rmSync(path.join(dir, 'prebuilds'), { recursive: true }));
     // One PATH directory with the system's tools, node and npm, but no C or C++ compiler, make or Python.
     const bin = fs.mkdtempSync(path.join(scratch, 'bin-'));
@@ -119,18 +151,32 @@ describe('installing', () => {
     const python = spawnSync('python3', ['-c', 'import sys; print(sys.executable)'], { encoding: 'utf8' }).stdout?.trim();
     if (python) fs.symlinkSync(python, path.join(bin, 'python3'));
     for (const tool of ['cc', 'c++', 'gcc', 'g++', 'make']) {
-      expect([tool, spawnSync('/bin/sh', ['-c', `command -v ${tool}`], { encoding: 'utf8', env: { PATH: bin } }).stdout]).toEqual([tool, '']);
+      expect([tool, spawnSync('/bin/sh', ['-c', `command -v ${tool}`], { encoding: 'utf8', env: { PATH: bin } }).stdout]).toEqual([
+        tool,
+        '',
+      ]);
     }
     const env = userEnv({ PATH: bin });
     const result = install('no-toolchain', noPrebuilds, env);
     const warnings = result.out.split('\n').filter((line) => line.startsWith('tcp-keepalive: WARNING'));
-    expect({ status: result.status, warnings: warnings.length, out: result.status === 0 ? '' : result.out }).toEqual({ status: 0, warnings: 1, out: '' });
-    expect(warnings[0]).toMatch(python ? /source build failed \(not found: make\)\. The library will use Node's own socket\.setKeepAlive/
-      : /source build failed \(Could not find any Python installation to use\)\. The library will use Node's own socket\.setKeepAlive/);
+    expect({ status: result.status, warnings: warnings.length, out: result.status === 0 ? '' : result.out }).toEqual({
+      status: 0,
+      warnings: 1,
+      out: '',
+    });
+    expect(warnings[0]).toMatch(
+      python
+        ? /source build failed \(not found: make\)\. The library will use Node's own socket\.setKeepAlive/
+        : /source build failed \(Could not find any Python installation to use\)\. The library will use Node's own socket\.setKeepAlive/,
+    );
     expect(fs.existsSync(path.join(result.project, 'node_modules', 'tcp-keepalive', 'build', 'Release', 'tcp_keepalive.node'))).toBe(false);
 
     // The library, from the installed project: what it says and what it does.
-    const child = spawn(process.execPath, ['-e', `
+    const child = spawn(
+      process.execPath,
+      [
+        '-e',
+        `
       const net = require('node:net');
       const { capabilities, configureKeepalive } = require('tcp-keepalive');
       const server = net.createServer().listen(0, '127.0.0.1', () => {
@@ -143,7 +189,10 @@ describe('installing', () => {
           process.stdin.on('end', () => process.exit(0)).resume();
         });
       });
-    `], { cwd: result.project, env, stdio: ['pipe', 'pipe', 'pipe'] });
+    `,
+      ],
+      { cwd: result.project, env, stdio: ['pipe', 'pipe', 'pipe'] },
+    );
     const report = await firstLine(child);
     try {
       expect(report).toMatchObject({ strategy: 'node-setKeepAlive', userTimeout: false, addons: [] });
@@ -151,7 +200,10 @@ describe('installing', () => {
       expect((report.refusal as { message: string }).message).toMatch(/userTimeout/);
       const reader = kernelReader();
       if ('unavailable' in reader) throw new Error(`cannot read the kernel from outside: ${reader.unavailable}`);
-      const kernel = JSON.parse(execFileSync(reader.binary, [String(report.pid), String(report.fd)], { encoding: 'utf8' })) as { enabled: number; idle: number };
+      const kernel = JSON.parse(execFileSync(reader.binary, [String(report.pid), String(report.fd)], { encoding: 'utf8' })) as {
+        enabled: number;
+        idle: number;
+      };
       expect({ enabled: kernel.enabled, idle: kernel.idle }).toEqual({ enabled: 1, idle: 42 });
     } finally {
       child.stdin.end();
@@ -171,7 +223,11 @@ describe('installing', () => {
     expect({ status: result.status, warning: result.out.includes('tcp-keepalive: WARNING') }).toEqual({ status: 0, warning: false });
     const built = path.join(result.project, 'node_modules', 'tcp-keepalive', 'build', 'Release', 'tcp_keepalive.node');
     expect(fs.existsSync(built)).toBe(true);
-    const out = execFileSync(process.execPath, ['-e', `
+    const out = execFileSync(
+      process.execPath,
+      [
+        '-e',
+        `
       const net = require('node:net');
       const { capabilities, configureKeepalive, getKeepalive } = require('tcp-keepalive');
       const server = net.createServer().listen(0, '127.0.0.1', () => {
@@ -182,7 +238,10 @@ describe('installing', () => {
           socket.destroy(); server.close();
         });
       });
-    `], { cwd: result.project, env: userEnv(), encoding: 'utf8', timeout: 30_000 });
+    `,
+      ],
+      { cwd: result.project, env: userEnv(), encoding: 'utf8', timeout: 30_000 },
+    );
     const report = JSON.parse(out) as { strategy: string; state: object; addons: string[] };
     expect(report).toMatchObject({ strategy: 'setsockopt', state: { idle: 42_000, interval: 7_000, count: 4, userTimeout: 70_000 } });
     expect(report.addons.map((file) => fs.realpathSync(file))).toEqual([fs.realpathSync(built)]);
@@ -194,7 +253,9 @@ function firstLine(child: ChildProcessWithoutNullStreams): Promise<Record<string
     let out = '';
     let err = '';
     const timer = setTimeout(() => reject(new Error(`no report within 30 s: ${out}${err}`)), 30_000);
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => { err += chunk; });
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
+      err += chunk;
+    });
     child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
       out += chunk;
       const newline = out.indexOf('\n');

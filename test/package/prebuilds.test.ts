@@ -11,8 +11,9 @@ import path from 'node:path';
 
 const root = path.join(__dirname, '..', '..');
 const inCi = process.env.CI !== undefined && process.env.CI !== '' && process.env.CI !== 'false';
-const hasLlvm = ['llvm-readobj', 'llvm-readobj-14', 'llvm-readobj-15', 'llvm-readobj-16']
-  .some((tool) => spawnSync('sh', ['-c', `command -v ${tool}`]).status === 0);
+const hasLlvm = ['llvm-readobj', 'llvm-readobj-14', 'llvm-readobj-15', 'llvm-readobj-16'].some(
+  (tool) => spawnSync('sh', ['-c', `command -v ${tool}`]).status === 0,
+);
 
 const TARGETS = ['linux-x64', 'linux-arm64', 'linux-x64-musl', 'linux-arm64-musl', 'darwin-x64', 'darwin-arm64'];
 
@@ -21,7 +22,11 @@ if (!hasLlvm && !inCi) {
 }
 
 (hasLlvm || inCi ? test.each(TARGETS) : test.skip.each(TARGETS))('prebuild %s: format, imports, entry point, source hash', (target) => {
-  const result = spawnSync(process.execPath, [path.join(root, 'scripts', 'check-prebuild.js'), target], { cwd: root, encoding: 'utf8', timeout: 60_000 });
+  const result = spawnSync(process.execPath, [path.join(root, 'scripts', 'check-prebuild.js'), target], {
+    cwd: root,
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
   expect(`${result.stdout}${result.stderr}`).toMatch(/^ok /);
   expect(result.status).toBe(0);
 });

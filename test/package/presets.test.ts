@@ -9,10 +9,18 @@ test('assigning a preset field, or adding a preset, throws in strict mode and ch
   'use strict';
   const before = planKeepalive(request);
   const writable = IDLE_TIMEOUT_PRESETS as unknown as Record<string, { -readonly [K in keyof IdleTimeoutPreset]: IdleTimeoutPreset[K] }>;
-  expect(() => { writable['aws-nlb']!.idleTimeout = 1000; }).toThrow(TypeError);
-  expect(() => { writable['aws-nlb']!.probesRefresh = false; }).toThrow(TypeError);
-  expect(() => { writable['my-lb'] = { ...writable['aws-nlb']!, idleTimeout: 1000 }; }).toThrow(TypeError);
-  expect(() => { delete writable['aws-nlb']; }).toThrow(TypeError);
+  expect(() => {
+    writable['aws-nlb']!.idleTimeout = 1000;
+  }).toThrow(TypeError);
+  expect(() => {
+    writable['aws-nlb']!.probesRefresh = false;
+  }).toThrow(TypeError);
+  expect(() => {
+    writable['my-lb'] = { ...writable['aws-nlb']!, idleTimeout: 1000 };
+  }).toThrow(TypeError);
+  expect(() => {
+    delete writable['aws-nlb'];
+  }).toThrow(TypeError);
   expect(IDLE_TIMEOUT_PRESETS['aws-nlb'].idleTimeout).toBe(350_000);
   expect(planKeepalive(request)).toEqual(before);
 });
@@ -27,11 +35,18 @@ test('every preset is frozen, and so is the table', () => {
 test('in sloppy-mode code an assignment is ignored: later plans are unchanged', () => {
   const root = path.join(__dirname, '..', '..');
   // `node -e` runs sloppy-mode CommonJS (this file is strict once compiled), on the built planner in dist/.
-  const out = execFileSync(process.execPath, ['-e', `
+  const out = execFileSync(
+    process.execPath,
+    [
+      '-e',
+      `
     const { IDLE_TIMEOUT_PRESETS, planKeepalive } = require('tcp-keepalive/planner');
     const before = JSON.stringify(planKeepalive({ path: 'aws-nlb', detectWithin: 60000 }));
     IDLE_TIMEOUT_PRESETS['aws-nlb'].idleTimeout = 1000;
     console.log(IDLE_TIMEOUT_PRESETS['aws-nlb'].idleTimeout, JSON.stringify(planKeepalive({ path: 'aws-nlb', detectWithin: 60000 })) === before);
-  `], { cwd: root, encoding: 'utf8', timeout: 30_000 }).trim();
+  `,
+    ],
+    { cwd: root, encoding: 'utf8', timeout: 30_000 },
+  ).trim();
   expect(out).toBe('350000 true');
 });

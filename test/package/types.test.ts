@@ -41,7 +41,11 @@ const consumer = `
 `;
 
 const MODES: Array<{ name: string; file: string; flags: string[] }> = [
-  { name: 'moduleResolution node (node10), CommonJS', file: 'consumer.ts', flags: ['--module', 'commonjs', '--moduleResolution', 'node', '--esModuleInterop'] },
+  {
+    name: 'moduleResolution node (node10), CommonJS',
+    file: 'consumer.ts',
+    flags: ['--module', 'commonjs', '--moduleResolution', 'node', '--esModuleInterop'],
+  },
   { name: 'moduleResolution node16, CommonJS file', file: 'consumer.ts', flags: ['--module', 'node16', '--moduleResolution', 'node16'] },
   { name: 'moduleResolution node16, ESM file', file: 'consumer.mts', flags: ['--module', 'node16', '--moduleResolution', 'node16'] },
   { name: 'moduleResolution bundler', file: 'consumer.ts', flags: ['--module', 'esnext', '--moduleResolution', 'bundler'] },
@@ -58,18 +62,36 @@ beforeAll(() => {
   fs.writeFileSync(path.join(consumerDir, 'consumer.ts'), consumer);
   fs.writeFileSync(path.join(consumerDir, 'consumer.mts'), consumer);
   for (const { name, file, flags } of MODES) {
-    const args = [tsc, '--noEmit', '--strict', '--target', 'es2022', ...flags, '--types', 'node', '--typeRoots', path.join(root, 'node_modules', '@types'),
-      path.join(consumerDir, file)];
-    compiled.set(name, new Promise((resolve) => {
-      execFile(process.execPath, args, { cwd: consumerDir, encoding: 'utf8', timeout: 120_000 }, (error, stdout) => {
-        resolve(error ? `tsc ${flags.join(' ')} failed:\n${stdout || String(error)}` : undefined);
-      });
-    }));
+    const args = [
+      tsc,
+      '--noEmit',
+      '--strict',
+      '--target',
+      'es2022',
+      ...flags,
+      '--types',
+      'node',
+      '--typeRoots',
+      path.join(root, 'node_modules', '@types'),
+      path.join(consumerDir, file),
+    ];
+    compiled.set(
+      name,
+      new Promise((resolve) => {
+        execFile(process.execPath, args, { cwd: consumerDir, encoding: 'utf8', timeout: 120_000 }, (error, stdout) => {
+          resolve(error ? `tsc ${flags.join(' ')} failed:\n${stdout || String(error)}` : undefined);
+        });
+      }),
+    );
   }
 });
 
 afterAll(() => fs.rmSync(consumerDir, { recursive: true, force: true }));
 
-test.each(MODES)('a strict consumer compiles: $name', async ({ name }) => {
-  expect(await compiled.get(name)).toBeUndefined();
-}, 120_000);
+test.each(MODES)(
+  'a strict consumer compiles: $name',
+  async ({ name }) => {
+    expect(await compiled.get(name)).toBeUndefined();
+  },
+  120_000,
+);
