@@ -53,7 +53,8 @@ describeService('BullMQ on Redis 127.0.0.1:6379', REDIS.port, () => {
     const worker = new Worker(name, async () => 'done', { connection: { ...REDIS }, drainDelay: 5 });
     worker.on('error', () => undefined); // the killed connection is reported here
     queue.on('error', () => undefined);
-    cleanups.push(() => queue.close(), () => worker.close(true));
+    // Run in reverse: the worker stops, the queue's keys are removed from Redis, the queue closes.
+    cleanups.push(() => queue.close(), () => queue.obliterate({ force: true }).catch(() => undefined), () => worker.close(true));
     await within(10_000, 'queue and worker ready', Promise.all([queue.waitUntilReady(), worker.waitUntilReady()]));
     return { queue, worker, blockingName: `bull:${Buffer.from(name).toString('base64')}` };
   }
