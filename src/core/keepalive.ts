@@ -7,10 +7,13 @@
  *    same one and the latest configureKeepalive wins whichever copy made it.
  *    A TLS socket and the raw socket it upgraded share one policy: they are
  *    one kernel socket.
- * 2. Sticky: the socket's setKeepAlive is wrapped (an own property, wrapping
- *    whatever the socket had: Node's method looked up at call time, or an APM
- *    shim's own function), and re-applies the policy after it, because
- *    Node's setKeepAlive on libuv resets interval to 1 s and count to 10.
+ * 2. Sticky: every setKeepAlive in Node ends at the TCP handle's native
+ *    setKeepAlive — the socket's method, an APM shim's wrapper of it, a TLS
+ *    socket's (its TLSWrap forwards to the TCP handle under it, even for a TLS
+ *    socket a client library made over our socket), Node's own deferred call
+ *    at connect. That one method is wrapped, on the handle (an own property;
+ *    no prototype is touched), and the policy is re-applied after it, because
+ *    libuv's keepalive call resets interval to 1 s and count to 10.
  * 3. Every connect of the same object (a pending socket, a reconnect, the
  *    Happy Eyeballs attempt that wins) re-applies the policy: one persistent
  *    'connect' listener, added again if someone removed it.
@@ -25,7 +28,7 @@ import { addon } from '../native/load';
 import { type CodedError, invalidArgValue, nativeError, unavailableOnPlatform } from './errors';
 import { type KeepaliveOptions, type KernelConfig, mergeConfig, UNCHANGED, validateOptions } from './options';
 import { currentCapabilities } from './platform';
-import { assertNotProxy, isPending, ownFd, resolveSocket, socketClass, socketFd, upgradedFrom } from './socket-handle';
+import { assertNotProxy, isPending, ownerOfHandle, ownFd, resolveSocket, socketClass, socketFd, tcpHandleOf, upgradedFrom } from './socket-handle';
 
 /** What the kernel holds for a socket, as options: `configureKeepalive(b, getKeepalive(a))` gives b a's policy. */
 export interface KeepaliveState {
@@ -84,8 +87,18 @@ function hasTuning(config: KernelConfig): boolean {
   return config.idleSeconds !== UNCHANGED || config.intervalSeconds !== UNCHANGED || config.count !== UNCHANGED || config.userTimeoutMs !== UNCHANGED;
 }
 
-/** Writes one config to a connected socket's fd; throws the coded error. */
+/** Writes one config to a connected socket's fd, then makes its handle sticky; throws the coded error. */
 function writeConfig(socket: net.Socket, fd: number, config: KernelConfig): void {
+  writing = true;
+  try {
+    writeKernel(socket, fd, config);
+  } finally {
+    writing = false;
+  }
+  makeSticky(socket);
+}
+
+function writeKernel(socket: net.Socket, fd: number, config: KernelConfig): void {
   const native = addon();
   if (native === undefined) {
     writeWithNode(socket, config);
@@ -106,7 +119,7 @@ function writeWithNode(socket: net.Socket, config: KernelConfig): void {
   const extra = config.intervalSeconds === UNCHANGED && config.count === UNCHANGED
     ? []
     : [config.intervalSeconds === UNCHANGED ? 0 : config.intervalSeconds * 1000, config.count === UNCHANGED ? 0 : config.count];
-  // The prototype's method, not the socket's own (our wrapper would call back here).
+  // The prototype's method, not an own wrapper on the socket (an APM shim's, say).
   (socketClass().prototype.setKeepAlive as (...args: unknown[]) => net.Socket).call(socket, config.enable === 1, idleMs, ...extra);
 }
 
@@ -150,41 +163,46 @@ function reapplyOnConnect(this: net.Socket): void {
   reapply(this);
 }
 
-/**
- * Wraps the socket's setKeepAlive so that the policy is re-applied after it.
- * The wrapper behaves exactly like what it wraps — same arguments, return
- * value, throws and `length` — and wraps whatever the socket has: an own
- * function (an APM shim, a `.bind(socket)`) as it is, or else the method on
- * the prototype chain looked up at each call, so a later patch of
- * net.Socket.prototype.setKeepAlive still sees every call.
- */
-function makeSticky(socket: net.Socket): void {
-  const own = Object.getOwnPropertyDescriptor(socket, 'setKeepAlive');
-  const previous: unknown = own === undefined ? undefined : own.value ?? own.get?.call(socket);
-  if (typeof previous === 'function' && (previous as { [STICKY]?: boolean })[STICKY] === true) return;
-  const wrapped = typeof previous === 'function' ? previous : socket.setKeepAlive;
-  // Two named parameters: Node's own setKeepAlive(enable, initialDelay) has length 2.
-  function setKeepAlive(this: net.Socket, _enable?: unknown, _initialDelay?: unknown): unknown {
-    const target = typeof previous === 'function' ? previous : Reflect.get(Object.getPrototypeOf(socket) as object, 'setKeepAlive', this);
-    // eslint-disable-next-line prefer-rest-params -- the exact arguments, however many
-    const result = Reflect.apply(target as (...args: unknown[]) => unknown, this, arguments);
-    reapply(socket);
-    return result;
-  }
-  if (typeof wrapped === 'function' && wrapped.length !== setKeepAlive.length) {
-    Object.defineProperty(setKeepAlive, 'length', { value: wrapped.length });
-  }
-  Object.defineProperty(setKeepAlive, STICKY, { value: true });
-  Object.defineProperty(socket, 'setKeepAlive', { value: setKeepAlive, writable: true, configurable: true, enumerable: false });
-}
-
-/** Marks our wrapper, whichever copy of the package made it. */
+/** Marks the handle wrapper, whichever copy of the package installed it. */
 const STICKY = Symbol.for('tcp-keepalive.sticky-setKeepAlive.v1');
 
-/** Gives `socket` the policy (shared with the sockets over the same kernel socket), stickiness and the connect listener. */
+/** The parts of a TCP handle the wrapper touches. */
+interface TcpHandle {
+  setKeepAlive?: unknown;
+  [owner: symbol]: unknown;
+}
+
+/** Set while the policy is being written, so that Node's own setKeepAlive inside it (no addon) does not loop. */
+let writing = false;
+
+/**
+ * The TCP handle's setKeepAlive, as the handle has it (Node's native method,
+ * looked up on the prototype at each call), then the policy of the socket
+ * that owns the handle. Shared by every handle: installing it is one store.
+ * Same arguments, return value (libuv's status) and throws as the native.
+ */
+function stickySetKeepAlive(this: TcpHandle): unknown {
+  const native = Reflect.get(Object.getPrototypeOf(this) as object, 'setKeepAlive', this) as (...args: unknown[]) => unknown;
+  // eslint-disable-next-line prefer-rest-params -- the exact arguments, however many
+  const result = Reflect.apply(native, this, arguments);
+  const owner = ownerOfHandle(this);
+  if (!writing && owner !== undefined) reapply(owner);
+  return result;
+}
+Object.defineProperty(stickySetKeepAlive, STICKY, { value: true });
+
+/** Wraps setKeepAlive on the TCP handle under `socket` (its own, or the one under its TLSWrap). */
+function makeSticky(socket: net.Socket): void {
+  const handle = tcpHandleOf(socket) as TcpHandle | undefined;
+  if (handle === undefined) return;
+  const current = handle.setKeepAlive as { [STICKY]?: boolean } | undefined;
+  if (typeof current !== 'function' || current[STICKY] === true) return;
+  handle.setKeepAlive = stickySetKeepAlive;
+}
+
+/** Gives `socket` the policy (shared with the sockets over the same kernel socket) and the connect listener. */
 function attach(socket: net.Socket, policy: SocketPolicy): void {
   if (policyRecord(socket) !== policy) attachPolicy(socket, policy);
-  makeSticky(socket);
   if (socket.listenerCount('connect', policy.onConnect) === 0) socket.prependListener('connect', policy.onConnect);
 }
 

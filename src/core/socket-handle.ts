@@ -152,6 +152,25 @@ export function ownFd(socket: net.Socket, pending = false): number {
   return fd;
 }
 
+/** The socket a genuine handle names as its owner, or undefined. */
+export function ownerOfHandle(handle: object): net.Socket | undefined {
+  if (ownerSymbol === undefined) return undefined;
+  const owner = (handle as InternalHandle)[ownerSymbol];
+  return owner instanceof socketClass() ? owner : undefined;
+}
+
+/**
+ * The TCP handle a connected socket's fd belongs to: its own handle, or for
+ * TLS the stream handle under its TLSWrap — only once ownFd() has checked that
+ * `_parent` answers with the same fd (see tampered()).
+ */
+export function tcpHandleOf(socket: net.Socket): object | undefined {
+  const handle = (socket as WithHandle)._handle;
+  if (handle == null) return undefined;
+  const parent = handle._parent;
+  return parent != null && typeof parent === 'object' ? parent : handle;
+}
+
 /** The fd a genuine handle's native accessor gives, or undefined for anything else. */
 function handleFd(value: unknown): number | undefined {
   if (value === null || typeof value !== 'object') return undefined;

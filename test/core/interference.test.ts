@@ -257,23 +257,40 @@ describeOutside('4. sticky means sticky', () => {
     expect(outside(raw)).toEqual(holds(policyB));
   });
 
-  test('the wrapper behaves like the function it wraps: return value, throws, length', async () => {
+  test('a TLS socket a client library makes over our configured raw socket: its setKeepAlive leaves the policy in force', async () => {
+    const { key, cert } = selfSignedCertificate();
+    const server = tls.createServer({ key, cert }, (socket) => track(socket).on('error', () => {}));
+    const { port } = await listen('127.0.0.1', server);
+    const raw = track(net.connect(port, '127.0.0.1'));
+    configureKeepalive(raw, policyA); // as withKeepalive does for postgres.js's socket option
+    await once(raw, 'connect');
+    const secure = track(tls.connect({ socket: raw, rejectUnauthorized: false })); // the client's own upgrade
+    await once(secure, 'secureConnect');
+    secure.setKeepAlive(true, 60_000); // postgres.js keep_alive: on the TLS socket, which we never saw
+    expect(outside(raw)).toEqual(holds(policyA));
+  });
+
+  test("what we leave as it was, and the handle's wrapper: behaves like Node's native setKeepAlive", async () => {
     const { client } = await connection();
     const shim = function shim(this: net.Socket, a: unknown, b: unknown, c: unknown) {
       if (a === 'boom') throw new RangeError('from the shim');
       return { returned: [a, b, c] };
     };
     (client as unknown as { setKeepAlive: unknown }).setKeepAlive = shim;
+    const prototypeMethod = net.Socket.prototype.setKeepAlive;
     configureKeepalive(client, policyA);
-    expect(client.setKeepAlive.length).toBe(3);
+    // The socket's own method and the prototype's are untouched: return values, throws and length are theirs.
+    expect(client.setKeepAlive).toBe(shim);
+    expect(net.Socket.prototype.setKeepAlive).toBe(prototypeMethod);
     expect((client.setKeepAlive as unknown as (...a: unknown[]) => unknown)(1, 2, 3)).toEqual({ returned: [1, 2, 3] });
     expect(() => (client.setKeepAlive as unknown as (a: unknown) => unknown)('boom')).toThrow(new RangeError('from the shim'));
-    const { client: plain } = await connection();
-    const nodeLength = plain.setKeepAlive.length;
-    configureKeepalive(plain, policyA);
-    expect(plain.setKeepAlive.length).toBe(nodeLength);
-    expect(plain.setKeepAlive(true, 1000)).toBe(plain);
-    expect(outside(plain)).toEqual(holds(policyA));
+    // The TCP handle's wrapper: libuv's status, the native's length, and the policy after it.
+    const handle = (client as unknown as { _handle: { setKeepAlive: (enable: boolean, delay: number) => number } })._handle;
+    const native = Object.getPrototypeOf(handle).setKeepAlive as (enable: boolean, delay: number) => number;
+    expect(handle.setKeepAlive).not.toBe(native);
+    expect(handle.setKeepAlive.length).toBe(native.length);
+    expect(handle.setKeepAlive(true, 1)).toBe(0);
+    expect(outside(client)).toEqual(holds(policyA));
   });
 });
 
