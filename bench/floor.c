@@ -89,8 +89,12 @@ static int get_int(int fd, int level, int name) {
 static unsigned long configured; /* calls made so far: the next values to write */
 static long sink;
 
-/* What configureKeepalive(socket, { idle, interval, count }) makes: tuning first, switch last. */
-static double run_set(int fd, long calls) {
+/*
+ * What configureKeepalive(socket, { idle, interval, count }) makes: tuning first, switch last.
+ * run_set and run_get stay functions of their own: callgrind counts inside them by name
+ * (bench/benchmarks/instructions.js, --toggle-collect).
+ */
+__attribute__((noinline)) static double run_set(int fd, long calls) {
   double start = now_ns();
   for (long k = 0; k < calls; k++, configured++) {
     set_int(fd, IPPROTO_TCP, TCP_KEEPIDLE, 1 + (int)(configured % SECONDS_SPAN));
@@ -102,7 +106,7 @@ static double run_set(int fd, long calls) {
 }
 
 /* What getKeepalive reads: five options. */
-static double run_get(int fd, long calls) {
+__attribute__((noinline)) static double run_get(int fd, long calls) {
   double start = now_ns();
   for (long k = 0; k < calls; k++) {
     sink += get_int(fd, SOL_SOCKET, SO_KEEPALIVE) + get_int(fd, IPPROTO_TCP, TCP_KEEPIDLE) +

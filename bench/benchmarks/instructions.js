@@ -1,13 +1,20 @@
 'use strict';
-// Benchmark 5: where the time goes, counted rather than timed. callgrind counts
-// the user-space instructions of each contender (V8 single-threaded, main thread
-// only): a long run minus a short run, divided by the extra calls. Unlike wall
-// time this does not move when other work shares the machine, and it splits a
-// call into JIT-compiled JavaScript, Node/V8 (builtins, N-API, libuv), the
-// addon and libc. The kernel's side of the syscalls is not counted (it is the
-// same for every contender: the same four setsockopt or five getsockopt calls).
-// Node runs with --hash-seed=1 --random-seed=1, so V8's hash tables and the
-// JIT see the same layout in every run and the per-call counts repeat: the
+// Benchmark 6: where the time goes, counted rather than timed. callgrind counts
+// the user-space instructions of each contender's loop of calls, and nothing
+// else: --toggle-collect turns counting on only inside one function — for Node,
+// the minimal addon's measured(callback), which the worker calls with the loop
+// after a warm-up; for the C floor, run_set / run_get. Unlike wall time this
+// does not move when other work shares the machine, and it splits a call into
+// JIT-compiled JavaScript, Node/V8 (builtins, N-API, libuv), the addon and
+// libc. The kernel's side of the syscalls is not counted (it is the same for
+// every contender: the same four setsockopt or five getsockopt calls).
+//
+// Counts repeat exactly: Node runs single-threaded with --hash-seed=1
+// --random-seed=1, so V8's hash tables and the JIT see the same layout in
+// every run, and the one piece of work whose count depends on the clock is
+// left out: after each garbage collection V8 formats the GC's durations into
+// its in-memory trace ring buffer (GCTracer::Output), and how many digits a
+// duration has changes the count by a few hundred instructions. The
 // configureKeepalive count is taken twice and both are shown.
 const { execFile, execFileSync } = require('node:child_process');
 const fs = require('node:fs');
@@ -18,8 +25,8 @@ const report = require('../lib/report');
 
 const run = promisify(execFile);
 const WORKER = path.join(__dirname, '..', 'instructions-worker.js');
-const SHORT_RUN = 20_000;
-const LONG_RUN = 60_000;
+const CALLS = 40_000;
+const CLOCK_DEPENDENT = /GCTracer::Output\(/;
 
 function objectKind(object) {
   if (object === undefined || object === '???') return 'JIT-compiled JavaScript';
@@ -29,28 +36,42 @@ function objectKind(object) {
   return 'other';
 }
 
-/** Instructions per object kind (and in total) of the main thread, from callgrind_annotate. */
-async function annotate(file) {
-  const { stdout } = await run('callgrind_annotate', ['--threshold=100', '--inclusive=no', file], { maxBuffer: 64 * 2 ** 20 });
-  const byKind = { total: 0 };
+/** callgrind_annotate's lines as [count, function with its object]. */
+async function annotatedLines(file, inclusive) {
+  const { stdout } = await run('callgrind_annotate', ['--threshold=100', `--inclusive=${inclusive ? 'yes' : 'no'}`, file], { maxBuffer: 64 * 2 ** 20 });
+  const lines = [];
   for (const line of stdout.split('\n')) {
     const match = /^\s*([\d,]+) \(\s*[\d.]+%\)\s+(.*)$/.exec(line);
-    if (!match) continue;
-    const count = Number(match[1].replace(/,/g, ''));
-    if (match[2].includes('PROGRAM TOTALS')) {
+    if (match) lines.push([Number(match[1].replace(/,/g, '')), match[2]]);
+  }
+  return lines;
+}
+
+/**
+ * Instructions per object kind (and in total) counted inside the measured
+ * function, less GCTracer::Output and everything it calls (nearly all of it
+ * libc's printf, so it is taken from that column).
+ */
+async function annotate(file) {
+  const byKind = { total: 0 };
+  for (const [count, name] of await annotatedLines(file, false)) {
+    if (name.includes('PROGRAM TOTALS')) {
       byKind.total = count;
       continue;
     }
-    const object = /\[([^\]]*)\]\s*$/.exec(match[2])?.[1];
-    const kind = objectKind(object);
+    const kind = objectKind(/\[([^\]]*)\]\s*$/.exec(name)?.[1]);
     byKind[kind] = (byKind[kind] ?? 0) + count;
   }
+  const clockDependent = (await annotatedLines(file, true)).filter(([, name]) => CLOCK_DEPENDENT.test(name)).reduce((sum, [count]) => sum + count, 0);
+  byKind.total -= clockDependent;
+  byKind.libc = (byKind.libc ?? 0) - clockDependent;
   return byKind;
 }
 
-async function countOnce(directory, label, command, args, input) {
-  const prefix = path.join(directory, `${label}`);
-  const valgrindArgs = ['--tool=callgrind', '--separate-threads=yes', `--callgrind-out-file=${prefix}`, command, ...args];
+/** Instructions per call of one contender: counted inside `measuredFunction` only, divided by the calls. */
+async function perCall(directory, label, command, args, measuredFunction, input) {
+  const prefix = path.join(directory, label);
+  const valgrindArgs = ['--tool=callgrind', '--separate-threads=yes', `--toggle-collect=${measuredFunction}`, `--callgrind-out-file=${prefix}`, command, ...args];
   const child = execFile('valgrind', valgrindArgs, { maxBuffer: 16 * 2 ** 20, timeout: 240_000 });
   if (input !== undefined) child.stdin.end(input);
   await new Promise((resolve, reject) => {
@@ -58,20 +79,8 @@ async function countOnce(directory, label, command, args, input) {
     child.once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`valgrind ${command} ${args.join(' ')} exited ${code}`))));
   });
   const mainThread = fs.readdirSync(directory).find((name) => name === `${label}-01`) ?? label;
-  return annotate(path.join(directory, mainThread));
-}
-
-/** Instructions per call: (long run − short run) / extra calls, per object kind. */
-async function perCall(directory, name, command, argsFor, inputFor) {
-  const [short, long] = await Promise.all([
-    countOnce(directory, `${name}.short`, command, argsFor(SHORT_RUN), inputFor?.(SHORT_RUN)),
-    countOnce(directory, `${name}.long`, command, argsFor(LONG_RUN), inputFor?.(LONG_RUN)),
-  ]);
-  const result = {};
-  for (const kind of new Set([...Object.keys(short), ...Object.keys(long)])) {
-    result[kind] = ((long[kind] ?? 0) - (short[kind] ?? 0)) / (LONG_RUN - SHORT_RUN);
-  }
-  return result;
+  const counts = await annotate(path.join(directory, mainThread));
+  return Object.fromEntries(Object.entries(counts).map(([kind, count]) => [kind, count / CALLS]));
 }
 
 function hasValgrind() {
@@ -83,11 +92,10 @@ function hasValgrind() {
   }
 }
 
-/** Two counts of the same contender: identical, or by how much they differ (a whole instruction or more is reported as a problem). */
+/** Two counts of the same contender's loop: identical, or by how many instructions of the whole loop they differ. */
 function sameCount(a, b) {
-  const difference = Math.abs(a - b);
-  if (difference === 0) return 'identical';
-  return difference < 0.5 ? `the same to ${difference.toFixed(2)} of an instruction` : `**they differ by ${difference.toFixed(1)}**`;
+  const difference = Math.round(Math.abs(a - b) * CALLS);
+  return difference === 0 ? 'identical' : `**not identical**: they differ by ${difference} instructions over the ${CALLS.toLocaleString('en-US')} calls`;
 }
 
 const KINDS = ['JIT-compiled JavaScript', 'Node / V8 (builtins, N-API, libuv)', 'addon', 'libc', 'other'];
@@ -100,42 +108,44 @@ async function runInstructions({ floorBinary, minimalAddon }) {
   }
   const directory = fs.mkdtempSync(path.join(os.tmpdir(), 'tcp-keepalive-callgrind-'));
   try {
-    const node = (contender) => (calls) => ['--single-threaded', '--hash-seed=1', '--random-seed=1', WORKER, contender, String(calls), minimalAddon];
+    const node = (contender) => [process.execPath, ['--single-threaded', '--hash-seed=1', '--random-seed=1', WORKER, contender, String(CALLS), minimalAddon], 'tcpka_bench_measured'];
+    const contenders = [
+      ['configureKeepalive (idle, interval, count)', 'configure', node('configure')],
+      ['configureKeepalive again (a second count: must repeat)', 'configureAgain', node('configure')],
+      ['minimal addon: socket._handle.fd, apply(fd, idle, interval, count, -1)', 'minimal', node('minimal')],
+      [`Node ${process.version} socket.setKeepAlive(true, idle)`, 'nodeSetKeepAlive', node('nodeSetKeepAlive')],
+      ['C: 4 × setsockopt (the floor, with its second thread)', 'floorSet', [floorBinary, [], 'run_set', `set ${CALLS}\n`]],
+      ['getKeepalive', 'getKeepalive', node('getKeepalive')],
+      ['C: 5 × getsockopt (the floor, with its second thread)', 'floorGet', [floorBinary, [], 'run_get', `get ${CALLS}\n`]],
+    ];
     const rows = [];
     const counted = {};
-    for (const [label, contender] of [
-      ['configureKeepalive (idle, interval, count)', 'configure'],
-      ['configureKeepalive again (a second count: must repeat)', 'configure'],
-      ['minimal addon: socket._handle.fd, apply(fd, idle, interval, count, -1)', 'minimal'],
-      [`Node ${process.version} socket.setKeepAlive(true, idle)`, 'nodeSetKeepAlive'],
-      ['getKeepalive', 'getKeepalive'],
-    ]) {
-      const result = await perCall(directory, `${contender}-${rows.length}`, process.execPath, node(contender));
-      if (counted[contender] === undefined) counted[contender] = result;
-      else counted.configureAgain = result;
-      rows.push([label, result]);
+    // Two at a time: each is one single-threaded valgrind process.
+    for (let k = 0; k < contenders.length; k += 2) {
+      await Promise.all(contenders.slice(k, k + 2).map(async ([, key, [command, args, measuredFunction, input]]) => {
+        counted[key] = await perCall(directory, key, command, args, measuredFunction, input);
+      }));
     }
-    counted.floorSet = await perCall(directory, 'floor-set', floorBinary, () => [], (calls) => `set ${calls}\n`);
-    rows.splice(4, 0, ['C: 4 × setsockopt (the floor, with its second thread)', counted.floorSet]);
-    counted.floorGet = await perCall(directory, 'floor-get', floorBinary, () => [], (calls) => `get ${calls}\n`);
-    rows.push(['C: 5 × getsockopt (the floor, with its second thread)', counted.floorGet]);
+    for (const [label, key] of contenders) rows.push([label, counted[key]]);
 
     const cell = (n) => (n === undefined || Math.abs(n) < 0.5 ? '–' : String(Math.round(n)));
     const ratio = (a, b) => report.formatRatio(a.total / b.total);
     return {
       title: '5. Instructions per call (callgrind, user space)',
       body: [
-        `Counted with \`valgrind --tool=callgrind\` on the main thread (\`node --single-threaded --hash-seed=1 --random-seed=1\`), ` +
-          `(${LONG_RUN.toLocaleString('en-US')} calls − ${SHORT_RUN.toLocaleString('en-US')} calls) / ${(LONG_RUN - SHORT_RUN).toLocaleString('en-US')}. ` +
+        `Counted with \`valgrind --tool=callgrind --toggle-collect=…\` on the main thread (\`node --single-threaded --hash-seed=1 --random-seed=1\`): ` +
+          `only the loop of ${CALLS.toLocaleString('en-US')} calls, after a warm-up of as many, divided by ${CALLS.toLocaleString('en-US')}. ` +
+          'Left out: V8 formatting each garbage collection\'s durations into its in-memory trace buffer, whose count depends on the clock. ' +
           'The kernel side of the syscalls is not counted; it is the same for every contender of a group. ' +
-          'The split by object is indicative (code V8 inlines or tiers up differently between the short and the long run moves between columns); the total is the measurement.',
+          'The split by object is indicative (what V8 inlines moves between columns); the total is the measurement.',
         '',
         report.table(['contender', 'total', ...KINDS], rows.map(([label, r]) => [label, cell(r.total), ...KINDS.map((k) => cell(r[k]))])),
         '',
         `configureKeepalive / Node setKeepAlive: ${ratio(counted.configure, counted.nodeSetKeepAlive)} the user-space instructions; ` +
           `configureKeepalive / minimal addon: ${ratio(counted.configure, counted.minimal)}; ` +
           `configureKeepalive / C floor: ${ratio(counted.configure, counted.floorSet)}; getKeepalive / C floor: ${ratio(counted.getKeepalive, counted.floorGet)}. ` +
-          `configureKeepalive counted twice: ${counted.configure.total.toFixed(2)} and ${counted.configureAgain.total.toFixed(2)} per call ` +
+          `configureKeepalive counted twice: ${Math.round(counted.configure.total * CALLS).toLocaleString('en-US')} and ` +
+          `${Math.round(counted.configureAgain.total * CALLS).toLocaleString('en-US')} instructions in ${CALLS.toLocaleString('en-US')} calls ` +
           `(${sameCount(counted.configure.total, counted.configureAgain.total)}).`,
       ].join('\n'),
       targets: [],
