@@ -56,6 +56,8 @@ interface ServerState {
   hooks: ServerHooks;
   /** The listening handle whose fd holds the policy; accepted sockets of any other handle are configured one by one. */
   configuredHandle: object | undefined;
+  /** The listening handle last decided on (configured, or found to have no fd of its own). */
+  decidedHandle: object | undefined;
   /** Accepted connections still to configure one by one: those queued before the listener was configured (plus a margin). */
   catchUp: number;
   /** The listener is not TCP (a Unix-domain socket or pipe): nothing to do. */
@@ -117,7 +119,8 @@ const listenerInheritance = process.platform === 'linux';
 function configureListener(server: net.Server, state: ServerState): void {
   const handle = (server as InternalServer)._handle;
   // Once per listening handle: 'listening' follows the listen channel's report of the same listen().
-  if (handle != null && handle === state.configuredHandle) return;
+  if (handle != null && handle === state.decidedHandle) return;
+  state.decidedHandle = handle ?? undefined;
   state.configuredHandle = undefined;
   state.catchUp = 0;
   if (handle == null) return;
@@ -187,11 +190,11 @@ export function attachServerPolicy(server: net.Server, policy: Readonly<Keepaliv
     known.policy = policy;
     known.config = config;
     known.hooks = hooks;
-    known.configuredHandle = undefined;
+    known.decidedHandle = undefined;
     configureListener(server, known);
     return (socket) => onAccepted(server, known, socket);
   }
-  const state: ServerState = { policy, config, hooks, configuredHandle: undefined, catchUp: 0, notTcp: false };
+  const state: ServerState = { policy, config, hooks, configuredHandle: undefined, decidedHandle: undefined, catchUp: 0, notTcp: false };
   servers.set(server, state);
   // 'listening' comes on the tick after listen(2), before any connection can be accepted; a
   // server listening again (after close) has a new handle and is configured again.
