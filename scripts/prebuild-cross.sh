@@ -29,10 +29,19 @@ node_headers="${TCPKA_NODE_HEADERS:-$(node -p "require('path').join(process.exec
 addon_api="$(node -p "require('node-addon-api').include_dir")"
 source_hash="$(node native/source-hash.js)"
 
-# The same sources and defines as binding.gyp (POSIX branch).
-c_sources=(native/keepalive_posix.c native/tcp_info.c native/process_fd.c native/tcp_info_names.c)
-defines=(-DNAPI_VERSION=8 -DNAPI_DISABLE_CPP_EXCEPTIONS -DNODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS -DNODE_GYP_MODULE_NAME=tcp_keepalive
-  "-DTCPKA_SOURCE_HASH=$source_hash" -DBUILDING_NODE_EXTENSION)
+# The sources and defines binding.gyp gives node-gyp on POSIX systems, read from binding.gyp itself.
+gyp_info() {
+  node -e '
+    const target = JSON.parse(require("fs").readFileSync("binding.gyp", "utf8")).targets[0];
+    const posix = (target.conditions || []).filter((c) => c[0] === "OS==\x27win\x27").flatMap((c) => (c[2] && c[2].sources) || []);
+    const what = process.argv[1];
+    const list = what === "defines" ? target.defines.filter((d) => !d.startsWith("TCPKA_SOURCE_HASH=")) : [...target.sources, ...posix];
+    console.log(list.join("\n"));' "$1"
+}
+mapfile -t sources < <(gyp_info sources)
+mapfile -t gyp_defines < <(gyp_info defines)
+defines=(-DNODE_GYP_MODULE_NAME=tcp_keepalive -DBUILDING_NODE_EXTENSION "-DTCPKA_SOURCE_HASH=$source_hash")
+for define in "${gyp_defines[@]}"; do defines+=("-D$define"); done
 flags=(-O2 -fPIC -fvisibility=hidden -Wall -Wextra)
 
 build() {
@@ -46,15 +55,22 @@ build() {
     *) printf '{ global: napi_register_module_v1; node_api_module_get_api_version_v1; local: *; };\n' >"$work/exports.map"
        link+=("-Wl,--version-script=$work/exports.map") ;;
   esac
-  local objects=()
-  for source in "${c_sources[@]}"; do
-    "$zig" cc -target "$triple" -std=gnu11 "${flags[@]}" -c "$source" -o "$work/$(basename "$source").o"
-    objects+=("$work/$(basename "$source").o")
+  local objects=() linker=cc
+  for source in "${sources[@]}"; do
+    local object="$work/$(basename "$source").o"
+    case "$source" in
+      *.c) "$zig" cc -target "$triple" -std=gnu11 "${flags[@]}" "${defines[@]}" -I "$node_headers" -c "$source" -o "$object" ;;
+      *.cc | *.cpp)
+        # node-addon-api's headers, if the glue uses them; libc++ is then linked in statically.
+        "$zig" c++ -target "$triple" -std=gnu++17 -fno-exceptions -fno-rtti "${flags[@]}" "${defines[@]}" -I "$node_headers" -I "$addon_api" \
+          -c "$source" -o "$object"
+        linker=c++ ;;
+      *) echo "prebuild-cross: do not know how to compile $source" >&2; exit 1 ;;
+    esac
+    objects+=("$object")
   done
-  "$zig" c++ -target "$triple" -std=gnu++17 -fno-exceptions -fno-rtti "${flags[@]}" "${defines[@]}" -I "$node_headers" -I "$addon_api" \
-    -c native/binding.cc -o "$work/binding.o"
   mkdir -p "$(dirname "$out")"
-  "$zig" c++ -target "$triple" "${link[@]}" "$work/binding.o" "${objects[@]}" -o "$out"
+  "$zig" "$linker" -target "$triple" "${link[@]}" "${objects[@]}" -o "$out"
   rm -rf "$work"
   echo "prebuild-cross: $name → $out ($(wc -c <"$out") bytes)" >&2
 }
