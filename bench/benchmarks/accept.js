@@ -64,12 +64,13 @@ function serve(mode) {
 }
 
 // ---------------------------------------------------------------- load (this process)
-function startServer(mode, straceOutput) {
+/** A server process for `mode`, optionally run under a tool (`[command, ...args]` put before node). */
+function startServer(mode, tool) {
   const script = __filename;
-  const child = straceOutput === undefined
+  const child = tool === undefined
     ? fork(script, ['--server', mode], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
-    : spawn('strace', ['-f', '-c', '-e', 'trace=setsockopt', '-o', straceOutput, process.execPath, script, '--server', mode],
-      { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    : spawn(tool[0], [...tool.slice(1), process.execPath, '--hash-seed=1', '--random-seed=1', script, '--server', mode],
+      { stdio: ['ignore', 'inherit', 'ignore', 'ipc'] });
   const ask = (message) => new Promise((resolve) => {
     child.once('message', resolve);
     child.send(message);
@@ -136,19 +137,30 @@ async function rates({ rounds, perRound }) {
   });
 }
 
-function straceAvailable() {
+function available(tool) {
   try {
-    execFileSync('strace', ['-V'], { stdio: 'ignore' });
+    execFileSync(tool, ['--version'], { stdio: 'ignore' });
     return true;
   } catch {
     return false;
   }
 }
 
+/** User-space instructions (callgrind, all threads) of a server process serving `count` connections. */
+async function instructions(mode, count) {
+  const output = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'tcpka-callgrind-')), 'callgrind.out');
+  const server = await startServer(mode, ['valgrind', '--tool=callgrind', `--callgrind-out-file=${output}`]);
+  await connectMany(server.port, count);
+  await server.stop();
+  const totals = /^(?:summary|totals): (\d+)/m.exec(fs.readFileSync(output, 'utf8'));
+  fs.rmSync(path.dirname(output), { recursive: true, force: true });
+  return Number(totals[1]);
+}
+
 /** setsockopt calls the server made (strace -c summary), serving `count` connections. */
 async function setsockoptCalls(mode, count) {
   const output = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'tcpka-strace-')), 'summary');
-  const server = await startServer(mode, output);
+  const server = await startServer(mode, ['strace', '-f', '-c', '-e', 'trace=setsockopt', '-o', output]);
   await connectMany(server.port, count);
   await server.stop();
   const summary = fs.readFileSync(output, 'utf8');
@@ -183,7 +195,7 @@ async function main() {
     say(`| ${result.name} | ${Math.round(1e9 / result.median)} | ${rate} | ${(result.cpuNs / 1000).toFixed(1)} µs | `
       + `${capacity(result, plain)} | ${capacity(result, kernelOnly)} |`);
   }
-  if (straceAvailable()) {
+  if (available('strace')) {
     const small = 200;
     const large = quick ? 1200 : 3200;
     say('');
@@ -199,6 +211,25 @@ async function main() {
   } else {
     say('');
     say('setsockopt count skipped: strace is not installed (apt-get install -y strace)');
+  }
+  if (available('valgrind')) {
+    // Counted, not timed: does not move with the machine's load. The kernel's side is not included.
+    // Past JIT warm-up (the first thousand connections), over 4000 more: one major GC more or less moves the count ~1 %.
+    const small = quick ? 200 : 1000;
+    const large = quick ? 1200 : 5000;
+    say('');
+    say(`User-space instructions per accepted connection (callgrind on the server, node --hash-seed=1 --random-seed=1; `
+      + `(instructions at ${large} − at ${small}) / ${large - small}):`);
+    say('');
+    say('| server | instructions per accepted connection | vs plain |');
+    say('|---|---|---|');
+    const perConnection = {};
+    for (const mode of MODES) {
+      const a = await instructions(mode, small);
+      const b = await instructions(mode, large);
+      perConnection[mode] = (b - a) / (large - small);
+      say(`| ${mode} | ${Math.round(perConnection[mode])} | ${(perConnection[mode] / perConnection.plain).toFixed(4)} |`);
+    }
   }
   return lines;
 }
