@@ -33,7 +33,7 @@ import diagnosticsChannel from 'node:diagnostics_channel';
 import type http from 'node:http';
 import net from 'node:net';
 import type { KeepaliveOptions } from '../core/options';
-import { invalidArgType } from '../core/errors';
+import { invalidArgType, invalidArgValue } from '../core/errors';
 import { checkedOptions, configureQuietly, whenConnected } from './connected';
 
 /** The connection a filter decides on, known once the socket has connected. */
@@ -203,8 +203,14 @@ export function installKeepalive(options: InstallOptions = {}): KeepaliveInstall
 /** installKeepalive with internal hooks (the register entry's debug log). */
 export function startInstallation(options: InstallOptions, hooks: InstallHooks): KeepaliveInstallation {
   if (options === null || typeof options !== 'object') throw invalidArgType('options', 'of type object', options);
-  const { match, ...keepalive } = options;
-  const policy = checkedOptions(keepalive);
+  // Read as properties, like every entry point (a class instance's getters count); not spread, which drops them.
+  const policy = checkedOptions(options, ['match']);
+  let match: ConnectionFilter | undefined;
+  try {
+    match = options.match;
+  } catch (cause) {
+    throw invalidArgValue('options.match', 'could not be read (a getter or Proxy trap threw)', options, cause);
+  }
   const accepts = compileFilter(match);
   const considered = new WeakSet<net.Socket>();
   let installed = true;

@@ -36,7 +36,7 @@ import type { KeepaliveOptions, KernelConfig } from '../core/options';
 import { validateOptions } from '../core/options';
 import { currentCapabilities } from '../core/platform';
 import { invalidArgType } from '../core/errors';
-import { serverFd } from '../core/socket-handle';
+import { ownerOfHandle, serverFd } from '../core/socket-handle';
 import { addon } from '../native/load';
 import { checkedOptions, configureQuietly } from './connected';
 
@@ -145,20 +145,22 @@ function configureListener(server: net.Server, state: ServerState): void {
 }
 
 /**
- * An inherited socket's setKeepAlive (an own property, as the core's; no
- * prototype is touched): the call runs, then — the first time — the socket
- * is handed to configureKeepalive, whose own wrapper (wrapping this function,
- * which from then on only passes calls through) keeps the policy from then
- * on. One shared function, finding the policy through `socket.server`: no
- * closure per socket, and installing it is one property store.
+ * An inherited socket's TCP handle's setKeepAlive (an own property of the
+ * handle, where every setKeepAlive ends — the socket's, a TLS socket's over
+ * it — as the core's wrapper is; no prototype is touched): the call runs,
+ * then — the first time — the socket is handed to configureKeepalive, whose
+ * own handle wrapper replaces this one and keeps the policy from then on. One
+ * shared function, finding the policy through the handle's socket and its
+ * `server`: no closure per socket, and installing it is one property store.
  */
-function inheritedSetKeepAlive(this: net.Socket, _enable?: unknown, _initialDelay?: unknown): unknown {
+function inheritedSetKeepAlive(this: object): unknown {
   const method = Reflect.get(Object.getPrototypeOf(this) as object, 'setKeepAlive', this) as (...args: unknown[]) => unknown;
   // eslint-disable-next-line prefer-rest-params -- the exact arguments, however many
   const result = Reflect.apply(method, this, arguments);
-  if (policyOf(this) === undefined) {
-    const state = servers.get((this as net.Socket & { server?: net.Server }).server!);
-    if (state !== undefined) configureQuietly(this, state.policy);
+  const socket = ownerOfHandle(this);
+  if (socket !== undefined && policyOf(socket) === undefined) {
+    const state = servers.get((socket as net.Socket & { server?: net.Server }).server!);
+    if (state !== undefined) configureQuietly(socket, state.policy);
   }
   return result;
 }
@@ -171,10 +173,11 @@ function onAccepted(server: net.Server, state: ServerState, socket: net.Socket):
     state.catchUp -= 1;
     inherited = false;
   }
-  if (inherited) {
-    // A plain assignment (an enumerable own property): V8's store fast path, where defineProperty with
-    // enumerable: false took ~0.7 µs more per accepted connection (measured on real accepted sockets).
-    (socket as { setKeepAlive: unknown }).setKeepAlive = inheritedSetKeepAlive;
+  const handle = (socket as { _handle?: { setKeepAlive?: unknown } | null })._handle;
+  if (inherited && handle != null) {
+    // A plain assignment: V8's store fast path, where defineProperty took ~0.7 µs more per accepted
+    // connection (measured on real accepted sockets).
+    handle.setKeepAlive = inheritedSetKeepAlive;
   } else {
     configureQuietly(socket, state.policy);
     if (socket.destroyed) return;

@@ -198,6 +198,23 @@ describeWhen('keepaliveServer: the listener carries the policy', linux ? undefin
     expectKernel(socket!, CONFIGURED);
   });
 
+  test('a later setKeepAlive on the TLS socket over an inherited socket (it goes straight to the TCP handle) is followed by the policy', async () => {
+    const { key, cert } = selfSignedCertificate();
+    const server = tls.createServer({ key, cert }, (secure) => secure.on('error', () => undefined));
+    const seen = attach(server);
+    const port = await listening(server);
+    await pastCatchUp(server, port, seen);
+    const secureOnServer = once(server, 'secureConnection');
+    const client = track(tls.connect({ port, host: '127.0.0.1', rejectUnauthorized: false }));
+    client.on('error', () => undefined);
+    const [secure] = (await secureOnServer) as [tls.TLSSocket];
+    expect(seen.at(-1)![1]).toBe('inherited');
+    const raw = seen.at(-1)![0];
+    expectKernel(raw, CONFIGURED);
+    secure.setKeepAlive(true, 5000); // libuv: idle 5 s, interval 1 s, count 10 — unless followed
+    expectKernel(raw, CONFIGURED);
+  });
+
   test('net, tls, http, https and http2 (h2 and h2c) servers', async () => {
     const { key, cert } = selfSignedCertificate();
     const cases: Array<[string, net.Server, (port: number) => net.Socket]> = [
