@@ -32,27 +32,19 @@ napi_value Failure(napi_env env, const ka_error_t& failure) {
   return object;
 }
 
-// The call's arguments as int32, each checked against [minimum, maximum].
-// Throws a TypeError/RangeError naming the argument and returns false otherwise.
-struct IntArgument {
-  const char* name;
-  int32_t minimum;
-  int32_t maximum;
-};
-
+// The call's first N arguments as int32 (a TypeError naming the first that is
+// not a number), and the argument after them, if any, in *extra. Ranges are
+// checked by each function in one expression; only a failure goes to the cold
+// path that names the argument.
 template <size_t N>
-bool ReadInts(napi_env env, napi_callback_info info, const IntArgument (&spec)[N], int32_t (&out)[N],
+bool ReadInts(napi_env env, napi_callback_info info, const char* const (&names)[N], int32_t (&out)[N],
               napi_value* extra = nullptr) {
   size_t argc = N + 1;
   napi_value argv[N + 1];
   if (napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr) != napi_ok) return false;
   for (size_t i = 0; i < N; i++) {
     if (i >= argc || napi_get_value_int32(env, argv[i], &out[i]) != napi_ok) {
-      napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", spec[i].name);
-      return false;
-    }
-    if (out[i] < spec[i].minimum || out[i] > spec[i].maximum) {
-      napi_throw_range_error(env, "ERR_OUT_OF_RANGE", spec[i].name);
+      napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", names[i]);
       return false;
     }
   }
@@ -60,45 +52,56 @@ bool ReadInts(napi_env env, napi_callback_info info, const IntArgument (&spec)[N
   return true;
 }
 
+[[gnu::cold, gnu::noinline]] napi_value OutOfRange(napi_env env, const char* message) {
+  napi_throw_range_error(env, "ERR_OUT_OF_RANGE", message);
+  return nullptr;
+}
+
 // A typed array argument of the wanted type and at least `length` elements, or a TypeError.
+// (napi_get_typedarray_info itself refuses anything that is not a typed array.)
 template <typename T>
 T* TypedArrayArgument(napi_env env, napi_value value, napi_typedarray_type wanted, size_t length, const char* message) {
-  bool is_typed_array = false;
   napi_typedarray_type type;
   size_t elements = 0;
   void* data = nullptr;
-  if (value == nullptr || napi_is_typedarray(env, value, &is_typed_array) != napi_ok || !is_typed_array ||
-      napi_get_typedarray_info(env, value, &type, &elements, &data, nullptr, nullptr) != napi_ok || type != wanted ||
-      elements < length) {
+  if (value == nullptr || napi_get_typedarray_info(env, value, &type, &elements, &data, nullptr, nullptr) != napi_ok ||
+      type != wanted || elements < length) {
     napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", message);
     return nullptr;
   }
   return static_cast<T*>(data);
 }
 
-constexpr int32_t kMaxInt = 2147483647;
-constexpr IntArgument kFd = {"fd must be an integer from 0 to 2147483647", 0, kMaxInt};
+constexpr const char kFdMessage[] = "fd must be an integer from 0 to 2147483647";
+constexpr const char* const kFdOnly[] = {kFdMessage};
 
 // checkTcp(fd): undefined when fd is a TCP socket over IPv4/IPv6, else the failure.
 napi_value CheckTcp(napi_env env, napi_callback_info info) {
   int32_t args[1];
-  if (!ReadInts(env, info, {kFd}, args)) return nullptr;
+  if (!ReadInts(env, info, kFdOnly, args)) return nullptr;
+  if (args[0] < 0) return OutOfRange(env, kFdMessage);
   ka_error_t failure;
   return ka_check_tcp(args[0], &failure) == 0 ? nullptr : Failure(env, failure);
 }
 
 // apply(fd, enable, idleSeconds, intervalSeconds, count, userTimeoutMs); -1 leaves a value unchanged.
 napi_value Apply(napi_env env, napi_callback_info info) {
-  static constexpr IntArgument kSpec[] = {
-      kFd,
-      {"enable must be -1, 0 or 1", KA_UNCHANGED, 1},
-      {"idleSeconds must be an integer from -1 to 2147483647", KA_UNCHANGED, kMaxInt},
-      {"intervalSeconds must be an integer from -1 to 2147483647", KA_UNCHANGED, kMaxInt},
-      {"count must be an integer from -1 to 2147483647", KA_UNCHANGED, kMaxInt},
-      {"userTimeoutMs must be an integer from -1 to 2147483647", KA_UNCHANGED, kMaxInt},
+  static constexpr const char* kNames[] = {
+      kFdMessage,
+      "enable must be -1, 0 or 1",
+      "idleSeconds must be an integer from -1 to 2147483647",
+      "intervalSeconds must be an integer from -1 to 2147483647",
+      "count must be an integer from -1 to 2147483647",
+      "userTimeoutMs must be an integer from -1 to 2147483647",
   };
   int32_t args[6];
-  if (!ReadInts(env, info, kSpec, args)) return nullptr;
+  if (!ReadInts(env, info, kNames, args)) return nullptr;
+  if (args[0] < 0 || args[1] < KA_UNCHANGED || args[1] > 1 || args[2] < KA_UNCHANGED || args[3] < KA_UNCHANGED ||
+      args[4] < KA_UNCHANGED || args[5] < KA_UNCHANGED) {
+    for (size_t i = 0; i < 6; i++) {
+      if (args[i] < (i == 0 ? 0 : KA_UNCHANGED) || (i == 1 && args[i] > 1)) return OutOfRange(env, kNames[i]);
+    }
+  }
   ka_config_t config = {args[1], args[2], args[3], args[4], args[5]};
   ka_error_t failure;
   return ka_apply(args[0], &config, &failure) == 0 ? nullptr : Failure(env, failure);
@@ -109,7 +112,8 @@ napi_value Apply(napi_env env, napi_callback_info info) {
 napi_value Read(napi_env env, napi_callback_info info) {
   int32_t args[1];
   napi_value out_value;
-  if (!ReadInts(env, info, {kFd}, args, &out_value)) return nullptr;
+  if (!ReadInts(env, info, kFdOnly, args, &out_value)) return nullptr;
+  if (args[0] < 0) return OutOfRange(env, kFdMessage);
   int32_t* out = TypedArrayArgument<int32_t>(env, out_value, napi_int32_array, 5, "out must be an Int32Array of 5");
   if (out == nullptr) return nullptr;
   ka_state_t state;
@@ -128,7 +132,8 @@ napi_value Read(napi_env env, napi_callback_info info) {
 napi_value TcpInfo(napi_env env, napi_callback_info info) {
   int32_t args[1];
   napi_value out_value;
-  if (!ReadInts(env, info, {kFd}, args, &out_value)) return nullptr;
+  if (!ReadInts(env, info, kFdOnly, args, &out_value)) return nullptr;
+  if (args[0] < 0) return OutOfRange(env, kFdMessage);
   double* out = TypedArrayArgument<double>(env, out_value, napi_float64_array, KA_TCP_INFO_FIELD_COUNT,
                                            "out must be a Float64Array of tcpInfoFields.length");
   if (out == nullptr) return nullptr;
@@ -138,9 +143,11 @@ napi_value TcpInfo(napi_env env, napi_callback_info info) {
 
 // duplicateFd(pid, fd): a new fd in this process for another process's fd, or the failure.
 napi_value DuplicateFd(napi_env env, napi_callback_info info) {
-  static constexpr IntArgument kSpec[] = {{"pid must be an integer from 1 to 2147483647", 1, kMaxInt}, kFd};
+  static constexpr const char* kNames[] = {"pid must be an integer from 1 to 2147483647", kFdMessage};
   int32_t args[2];
-  if (!ReadInts(env, info, kSpec, args)) return nullptr;
+  if (!ReadInts(env, info, kNames, args)) return nullptr;
+  if (args[0] < 1) return OutOfRange(env, kNames[0]);
+  if (args[1] < 0) return OutOfRange(env, kFdMessage);
   int fd;
   ka_error_t failure;
   if (ka_duplicate_fd(args[0], args[1], &fd, &failure) != 0) return Failure(env, failure);
@@ -151,7 +158,8 @@ napi_value DuplicateFd(napi_env env, napi_callback_info info) {
 // closeFd(fd): closes an fd that duplicateFd made.
 napi_value CloseFd(napi_env env, napi_callback_info info) {
   int32_t args[1];
-  if (!ReadInts(env, info, {kFd}, args)) return nullptr;
+  if (!ReadInts(env, info, kFdOnly, args)) return nullptr;
+  if (args[0] < 0) return OutOfRange(env, kFdMessage);
   ka_error_t failure;
   return ka_close_fd(args[0], &failure) == 0 ? nullptr : Failure(env, failure);
 }

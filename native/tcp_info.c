@@ -53,12 +53,13 @@ struct ka_linux_tcp_info {
   uint32_t snd_wnd, rcv_wnd;
 };
 
-/* values[slot] = member × scale, if the kernel's struct reaches that member. */
-#define KA_PUT(slot, member, scale)                                                \
+/* values[slot] = member / divisor, if the kernel's struct reaches that member. */
+#define KA_PUT(slot, member, divisor)                                              \
   if (offsetof(struct ka_linux_tcp_info, member) + sizeof info.member <= length) { \
-    values[slot] = (double)info.member * (scale);                                  \
+    values[slot] = (double)info.member / (divisor);                                \
   }
-#define US_TO_MS 0.001
+/* Divided, not multiplied by 0.001: 13 µs is then exactly 0.013 ms, as ss prints it. */
+#define US_PER_MS 1000.0
 
 int ka_tcp_info(int fd, double *values, ka_error_t *error) {
   struct ka_linux_tcp_info info = {0};
@@ -70,8 +71,8 @@ int ka_tcp_info(int fd, double *values, ka_error_t *error) {
   KA_PUT(KA_TI_RETRANSMITS, retransmits, 1)
   KA_PUT(KA_TI_PROBES, probes, 1)
   KA_PUT(KA_TI_BACKOFF, backoff, 1)
-  KA_PUT(KA_TI_RTO, rto, US_TO_MS)
-  KA_PUT(KA_TI_ATO, ato, US_TO_MS)
+  KA_PUT(KA_TI_RTO, rto, US_PER_MS)
+  KA_PUT(KA_TI_ATO, ato, US_PER_MS)
   KA_PUT(KA_TI_SEND_MSS, snd_mss, 1)
   KA_PUT(KA_TI_RECEIVE_MSS, rcv_mss, 1)
   KA_PUT(KA_TI_UNACKED, unacked, 1)
@@ -82,12 +83,12 @@ int ka_tcp_info(int fd, double *values, ka_error_t *error) {
   KA_PUT(KA_TI_LAST_DATA_RECEIVED, last_data_recv, 1)
   KA_PUT(KA_TI_LAST_ACK_RECEIVED, last_ack_recv, 1)
   KA_PUT(KA_TI_PMTU, pmtu, 1)
-  KA_PUT(KA_TI_RTT, rtt, US_TO_MS)
-  KA_PUT(KA_TI_RTT_VARIANCE, rttvar, US_TO_MS)
+  KA_PUT(KA_TI_RTT, rtt, US_PER_MS)
+  KA_PUT(KA_TI_RTT_VARIANCE, rttvar, US_PER_MS)
   KA_PUT(KA_TI_SEND_CWND, snd_cwnd, 1)
   KA_PUT(KA_TI_SEND_SSTHRESH, snd_ssthresh, 1)
   KA_PUT(KA_TI_REORDERING, reordering, 1)
-  KA_PUT(KA_TI_RECEIVE_RTT, rcv_rtt, US_TO_MS)
+  KA_PUT(KA_TI_RECEIVE_RTT, rcv_rtt, US_PER_MS)
   KA_PUT(KA_TI_RECEIVE_SPACE, rcv_space, 1)
   KA_PUT(KA_TI_TOTAL_RETRANSMITS, total_retrans, 1)
   KA_PUT(KA_TI_BYTES_ACKED, bytes_acked, 1)
@@ -97,9 +98,9 @@ int ka_tcp_info(int fd, double *values, ka_error_t *error) {
   KA_PUT(KA_TI_SEGMENTS_OUT, segs_out, 1)
   KA_PUT(KA_TI_SEGMENTS_IN, segs_in, 1)
   KA_PUT(KA_TI_NOT_SENT_BYTES, notsent_bytes, 1)
-  KA_PUT(KA_TI_MIN_RTT, min_rtt, US_TO_MS)
+  KA_PUT(KA_TI_MIN_RTT, min_rtt, US_PER_MS)
   KA_PUT(KA_TI_DELIVERY_RATE, delivery_rate, 1)
-  KA_PUT(KA_TI_BUSY_TIME, busy_time, US_TO_MS)
+  KA_PUT(KA_TI_BUSY_TIME, busy_time, US_PER_MS)
   KA_PUT(KA_TI_SEND_WINDOW, snd_wnd, 1)
   KA_PUT(KA_TI_RECEIVE_WINDOW, rcv_wnd, 1)
   return 0;

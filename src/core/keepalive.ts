@@ -26,7 +26,7 @@ import type { NativeFailure } from '../native/addon';
 import { deathSubscribed, watchForDeath } from '../health/dead-channel';
 import { addon } from '../native/load';
 import { type CodedError, invalidArgValue, nativeError, unavailableOnPlatform } from './errors';
-import { type KeepaliveOptions, type KernelConfig, mergeConfig, UNCHANGED, validateOptions } from './options';
+import { changesNothing, keepConfig, type KeepaliveOptions, type KernelConfig, mergeConfig, UNCHANGED, validateOptions } from './options';
 import { currentCapabilities } from './platform';
 import { assertNotProxy, isPending, ownerOfHandle, ownFd, resolveSocket, socketClass, socketFd, tcpHandleOf, upgradedFrom } from './socket-handle';
 
@@ -236,8 +236,9 @@ export function configureKeepalive<S extends net.Socket | Http2Session>(input: S
   }
   if (!pending) writeConfig(socket, fd, config);
   // Kept only once the kernel accepted: a refused call leaves the policy as it was.
-  const policy = known ?? { config, onConnect: reapplyOnConnect };
-  if (known !== undefined) known.config = mergeConfig(known.config, config);
+  const policy = known ?? { config: keepConfig(config), onConnect: reapplyOnConnect };
+  // A pool re-applying the same policy on every checkout keeps the record it has: no allocation.
+  if (known !== undefined && !changesNothing(known.config, config)) known.config = mergeConfig(known.config, config);
   attach(socket, policy);
   // The tcp-keepalive:dead channel costs nothing until someone subscribes (src/health/dead-channel.ts).
   if (known === undefined && deathSubscribed()) watchForDeath(socket, policyOf);

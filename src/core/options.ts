@@ -77,8 +77,8 @@ const NO_OTHER_KEYS: readonly string[] = [];
 const ENABLE_ONLY: KernelConfig = Object.freeze({ enable: 1, idleSeconds: UNCHANGED, intervalSeconds: UNCHANGED, count: UNCHANGED, userTimeoutMs: UNCHANGED });
 
 /**
- * Checks every option and returns them in the kernel's units as a fresh frozen
- * object; throws a coded error naming the field, the value and the range.
+ * Checks every option and returns them in the kernel's units as a fresh
+ * object (read-only by type); throws a coded error naming the field, the value and the range.
  * `otherKeys`: keys of the same object that belong to the caller (an
  * integration's own options, such as installKeepalive's `match`), read there.
  */
@@ -128,7 +128,23 @@ export function validateOptions(options: unknown, support: OptionSupport, otherK
   if (intervalSeconds !== UNCHANGED && !support.interval) throw unavailableOnPlatform('options.interval (TCP_KEEPINTVL)', support.reason);
   if (probes !== UNCHANGED && !support.count) throw unavailableOnPlatform('options.count (TCP_KEEPCNT)', support.reason);
   if (userTimeoutMs !== UNCHANGED && !support.userTimeout) throw unavailableOnPlatform('options.userTimeout (TCP_USER_TIMEOUT)', support.reason);
-  return Object.freeze({ enable: enable === false ? 0 : 1, idleSeconds, intervalSeconds, count: probes, userTimeoutMs });
+  // Fresh for every call, and not frozen here: freezing costs about as much as the rest of a repeat
+  // configure's JavaScript (docs/performance.md). What is kept as a socket's policy is frozen (keepConfig).
+  return { enable: enable === false ? 0 : 1, idleSeconds, intervalSeconds, count: probes, userTimeoutMs };
+}
+
+/** A config as it is kept for a socket: frozen, so nothing that holds it can change it. */
+export function keepConfig(config: KernelConfig): KernelConfig {
+  return Object.isFrozen(config) ? config : Object.freeze(config);
+}
+
+/** True when applying `update` over `base` changes nothing (a pool re-applying the same policy). */
+export function changesNothing(base: KernelConfig, update: KernelConfig): boolean {
+  return update.enable === base.enable
+    && (update.idleSeconds === UNCHANGED || update.idleSeconds === base.idleSeconds)
+    && (update.intervalSeconds === UNCHANGED || update.intervalSeconds === base.intervalSeconds)
+    && (update.count === UNCHANGED || update.count === base.count)
+    && (update.userTimeoutMs === UNCHANGED || update.userTimeoutMs === base.userTimeoutMs);
 }
 
 /** `update` over `base`: a field `update` leaves unchanged keeps base's value. */
