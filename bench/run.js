@@ -114,6 +114,14 @@ async function main() {
     ['scale and memory', () => require('./benchmarks/scale').run({ sockets: quick ? 10_000 : 100_000 })],
     ['import cost', () => require('./benchmarks/import-cost').run({ plan: { rounds: quick ? 5 : 21, warmupRounds: 1 } })],
     ['instructions per call (callgrind)', () => require('./benchmarks/instructions').run({ floorBinary, minimalAddon })],
+    ['health (tcpInfo, connectionHealth)', () => require('./benchmarks/health').run({
+      plan: quick ? plan : { rounds: 21, warmupRounds: 3, roundMs: 20 }, forks: quick ? 2 : 5,
+    })],
+    ['servers (keepaliveServer accepts)', async () => ({
+      title: 'Servers: accepted connections through keepaliveServer (bench/benchmarks/accept.js)',
+      body: (await require('./benchmarks/accept').run()).join('\n'),
+      targets: [],
+    })],
   ];
   const sections = [];
   for (const [name, step] of steps) {

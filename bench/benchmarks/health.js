@@ -30,7 +30,7 @@ function buildFloor() {
   const stale = !fs.existsSync(floorBinary) || fs.statSync(floorBinary).mtimeMs < fs.statSync(floorSource).mtimeMs;
   if (stale) {
     fs.mkdirSync(scratch, { recursive: true });
-    execFileSync('cc', ['-O2', '-Wall', '-Wextra', '-o', floorBinary, floorSource], { stdio: 'inherit' });
+    execFileSync('cc', ['-O2', '-Wall', '-Wextra', '-pthread', '-o', floorBinary, floorSource], { stdio: 'inherit' });
   }
   return floorBinary;
 }
