@@ -35,13 +35,15 @@ function describeFailure(cause: unknown): string {
 }
 
 /**
- * The local build, then the prebuild for this platform by its known path
+ * The local build, then the prebuild for this platform (and C library) by its known path
  * (about 1.5 ms cheaper than node-gyp-build's directory search, bench
  * section 4), then node-gyp-build, which also knows musl and other tags.
  * PREBUILDS_ONLY=1 skips the local build, as node-gyp-build does.
  */
 function candidates(): string[] {
-  const list = [path.join(packageRoot, 'prebuilds', `${process.platform}-${process.arch}`, 'tcp-keepalive.node')];
+  // Alpine's musl: its own prebuild (a glibc one might load through gcompat), as node-gyp-build decides it.
+  const musl = platform === 'linux' && fs.existsSync('/etc/alpine-release');
+  const list = [path.join(packageRoot, 'prebuilds', `${process.platform}-${process.arch}`, musl ? 'tcp-keepalive.musl.node' : 'tcp-keepalive.node')];
   if (!process.env.PREBUILDS_ONLY) list.unshift(path.join(packageRoot, 'build', 'Release', 'tcp_keepalive.node'));
   return list;
 }
