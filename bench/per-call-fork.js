@@ -4,9 +4,11 @@
 // prints the raw rounds as JSON on stdout.
 const { measure } = require('./benchmarks/per-call');
 
-measure(JSON.parse(process.argv[2])).then((result) => {
-  process.stdout.write(JSON.stringify(result));
-}).catch((error) => {
-  process.stderr.write(`per-call fork: ${error.stack}\n`);
-  process.exitCode = 1;
-});
+measure(JSON.parse(process.argv[2]))
+  .then((result) => {
+    process.stdout.write(JSON.stringify(result));
+  })
+  .catch((error) => {
+    process.stderr.write(`per-call fork: ${error.stack}\n`);
+    process.exitCode = 1;
+  });

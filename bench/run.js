@@ -74,7 +74,10 @@ function prepare() {
 function gitDescription() {
   try {
     const commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: root, encoding: 'utf8' }).trim();
-    const dirty = execFileSync('git', ['status', '--porcelain', '--', 'src', 'native', 'binding.gyp', 'prebuilds'], { cwd: root, encoding: 'utf8' }).trim();
+    const dirty = execFileSync('git', ['status', '--porcelain', '--', 'src', 'native', 'binding.gyp', 'prebuilds'], {
+      cwd: root,
+      encoding: 'utf8',
+    }).trim();
     return `${commit}${dirty ? ' (with uncommitted changes to the library)' : ''}`;
   } catch {
     return 'unknown';
@@ -90,7 +93,9 @@ function machineLines(node26, loadAtStart) {
     `- machine: ${cpus[0]?.model ?? 'unknown CPU'}, ${cpus.length} CPUs, ${(os.totalmem() / 2 ** 30).toFixed(1)} GiB, ` +
       `${os.type()} ${os.release()} ${os.arch()}`,
     `- Node ${process.version} (V8 ${process.versions.v8}, libuv ${process.versions.uv})` +
-      (node26 ? `; Node 26 contenders: ${execFileSync(node26, ['-p', 'process.version + " (libuv " + process.versions.uv + ")"'], { encoding: 'utf8' }).trim()}` : '; **Node 26 not available**'),
+      (node26
+        ? `; Node 26 contenders: ${execFileSync(node26, ['-p', 'process.version + " (libuv " + process.versions.uv + ")"'], { encoding: 'utf8' }).trim()}`
+        : '; **Node 26 not available**'),
     `- addon loaded: ${path.relative(root, addonPath)}`,
     `- library commit: ${gitDescription()}; run at ${new Date().toISOString()}`,
     `- load average (1, 5, 15 min) at start: ${formatLoad(loadAtStart)}; at end: ${formatLoad(os.loadavg())} ` +
@@ -104,24 +109,47 @@ async function main() {
   const node26 = prepare();
   const plan = quick ? { rounds: 5, warmupRounds: 1, roundMs: 20 } : { rounds: 15, warmupRounds: 3, roundMs: 40 };
   const steps = [
-    ['per call', () => require('./benchmarks/per-call').run({
-      floorBinary, node26Binary: node26, minimalAddon, plan: quick ? plan : { ...plan, rounds: 9 }, forks: quick ? 2 : 5,
-    })],
-    ['first configure', () => require('./benchmarks/first-configure').run({
-      minimalAddon, plan: quick ? { rounds: 5, warmupRounds: 2 } : { rounds: 15, warmupRounds: 3 }, forks: quick ? 1 : 3, sockets: quick ? 100 : 250,
-    })],
+    [
+      'per call',
+      () =>
+        require('./benchmarks/per-call').run({
+          floorBinary,
+          node26Binary: node26,
+          minimalAddon,
+          plan: quick ? plan : { ...plan, rounds: 9 },
+          forks: quick ? 2 : 5,
+        }),
+    ],
+    [
+      'first configure',
+      () =>
+        require('./benchmarks/first-configure').run({
+          minimalAddon,
+          plan: quick ? { rounds: 5, warmupRounds: 2 } : { rounds: 15, warmupRounds: 3 },
+          forks: quick ? 1 : 3,
+          sockets: quick ? 100 : 250,
+        }),
+    ],
     ['pending sockets', () => require('./benchmarks/pending').run({ plan: quick ? plan : { rounds: 9, warmupRounds: 1, roundMs: 60 } })],
     ['scale and memory', () => require('./benchmarks/scale').run({ sockets: quick ? 10_000 : 100_000 })],
     ['import cost', () => require('./benchmarks/import-cost').run({ plan: { rounds: quick ? 5 : 21, warmupRounds: 1 } })],
     ['instructions per call (callgrind)', () => require('./benchmarks/instructions').run({ floorBinary, minimalAddon })],
-    ['health (tcpInfo, connectionHealth)', () => require('./benchmarks/health').run({
-      plan: quick ? plan : { rounds: 21, warmupRounds: 3, roundMs: 20 }, forks: quick ? 2 : 5,
-    })],
-    ['servers (keepaliveServer accepts)', async () => ({
-      title: 'Servers: accepted connections through keepaliveServer (bench/benchmarks/accept.js)',
-      body: (await require('./benchmarks/accept').run()).join('\n'),
-      targets: [],
-    })],
+    [
+      'health (tcpInfo, connectionHealth)',
+      () =>
+        require('./benchmarks/health').run({
+          plan: quick ? plan : { rounds: 21, warmupRounds: 3, roundMs: 20 },
+          forks: quick ? 2 : 5,
+        }),
+    ],
+    [
+      'servers (keepaliveServer accepts)',
+      async () => ({
+        title: 'Servers: accepted connections through keepaliveServer (bench/benchmarks/accept.js)',
+        body: (await require('./benchmarks/accept').run()).join('\n'),
+        targets: [],
+      }),
+    ],
   ];
   const sections = [];
   for (const [name, step] of steps) {

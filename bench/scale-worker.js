@@ -35,7 +35,10 @@ function optionsFor(i) {
 function listenerCounts(socket, extraConnect = 0) {
   const counts = new Map(socket.eventNames().map((name) => [String(name), socket.listenerCount(name)]));
   if (extraConnect !== 0) counts.set('connect', (counts.get('connect') ?? 0) + extraConnect);
-  return [...counts].map(([name, count]) => `${name}:${count}`).sort().join(',');
+  return [...counts]
+    .map(([name, count]) => `${name}:${count}`)
+    .sort()
+    .join(',');
 }
 
 /** Least-squares slope of y over x. */
@@ -100,15 +103,25 @@ async function batch(port, first, size, problems) {
     }
     const want = configurationFor(i);
     const state = getKeepalive(sockets[k]);
-    if (!state.enable || state.idle !== want.idleSeconds * 1000 || state.interval !== want.intervalSeconds * 1000 || state.count !== want.count) {
+    if (
+      !state.enable ||
+      state.idle !== want.idleSeconds * 1000 ||
+      state.interval !== want.intervalSeconds * 1000 ||
+      state.count !== want.count
+    ) {
       problems.push(`socket ${i}: kernel holds ${JSON.stringify(state)}`);
     }
   }
   // RST rather than FIN: no TIME_WAIT, so the ephemeral ports last for every batch.
-  await Promise.all(sockets.map((socket) => new Promise((resolve) => {
-    socket.once('close', resolve);
-    socket.resetAndDestroy();
-  })));
+  await Promise.all(
+    sockets.map(
+      (socket) =>
+        new Promise((resolve) => {
+          socket.once('close', resolve);
+          socket.resetAndDestroy();
+        }),
+    ),
+  );
   sockets.forEach((socket, k) => {
     const after = listenerCounts(socket);
     if (after !== before[k]) problems.push(`socket ${first + k}: listeners ${after} after close, expected ${before[k]}`);
@@ -145,23 +158,25 @@ async function main() {
     const final = settledMemory();
     heapSamples.push([SOCKETS, final.heapUsed]);
     const notCollected = await collectClosedSockets();
-    process.stdout.write(`${JSON.stringify({
-      mode: CONFIGURE ? 'configured' : 'plain',
-      sockets: SOCKETS,
-      batch: BATCH,
-      wallNsPerSocket: wallNs / SOCKETS,
-      // A batch whose SYN hit a full accept queue waits the 1 s retransmission; the median batch does not.
-      medianBatchNsPerSocket: median(batchNsPerSocket),
-      stalledBatches: batchNsPerSocket.filter((ns) => ns * BATCH > 0.9e9).length,
-      configureNsPerConnectedSocket: Number(configureNs) / Math.ceil(SOCKETS / 2),
-      baseline,
-      final,
-      heapSlopeBytesPerSocket: slope(heapSamples),
-      socketsRegistered,
-      notCollected,
-      problems: problems.slice(0, 10),
-      problemCount: problems.length,
-    })}\n`);
+    process.stdout.write(
+      `${JSON.stringify({
+        mode: CONFIGURE ? 'configured' : 'plain',
+        sockets: SOCKETS,
+        batch: BATCH,
+        wallNsPerSocket: wallNs / SOCKETS,
+        // A batch whose SYN hit a full accept queue waits the 1 s retransmission; the median batch does not.
+        medianBatchNsPerSocket: median(batchNsPerSocket),
+        stalledBatches: batchNsPerSocket.filter((ns) => ns * BATCH > 0.9e9).length,
+        configureNsPerConnectedSocket: Number(configureNs) / Math.ceil(SOCKETS / 2),
+        baseline,
+        final,
+        heapSlopeBytesPerSocket: slope(heapSamples),
+        socketsRegistered,
+        notCollected,
+        problems: problems.slice(0, 10),
+        problemCount: problems.length,
+      })}\n`,
+    );
   } finally {
     await server.close();
   }

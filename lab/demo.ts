@@ -34,7 +34,9 @@ const hoursAndMinutes = (ms: number): string => `${Math.floor(ms / 3_600_000)} h
 
 function kernelCells(state: KeepaliveState | undefined): Cell[] {
   if (state === undefined) return ['—', '—'];
-  const probes = state.enable ? [`on: idle ${wholeSeconds(state.idle)},`, `then ${wholeSeconds(state.interval)} × ${state.count} probes`] : ['off'];
+  const probes = state.enable
+    ? [`on: idle ${wholeSeconds(state.idle)},`, `then ${wholeSeconds(state.interval)} × ${state.count} probes`]
+    : ['off'];
   const userTimeout = state.userTimeout === 0 ? '0 (kernel default)' : `${state.userTimeout} ms`;
   return [probes, userTimeout];
 }
@@ -57,7 +59,7 @@ function detectionCell(report: ScenarioReport | Error | undefined): Cell {
   if (report === undefined) return 'skipped';
   if (report instanceof Error) return ['error:', report.message.split('\n')[0]!.slice(0, 40)];
   if (report.detected !== null) return `✔ ${report.detected.code} at ${secondsText(report.detected.afterMs)}`;
-  const state = report.ssLastSeen?.state === 'ESTAB' ? 'ESTABLISHED' : report.ssLastSeen?.state ?? 'open';
+  const state = report.ssLastSeen?.state === 'ESTAB' ? 'ESTABLISHED' : (report.ssLastSeen?.state ?? 'open');
   const timer = report.ssLastSeen?.timer == null ? '  no timer: forever' : `  timer ${timerText(report.ssLastSeen)}`;
   return [`✘ not noticed in ${secondsText(report.watchedMs)}`, `  still ${state}`, timer];
 }
@@ -97,22 +99,36 @@ function describePlan(plan: KeepalivePlan, request: string): string[] {
 
 async function runInNamespaces(contenders: Contender[], loadBalancer: { available: boolean; reason?: string }): Promise<boolean> {
   const vanish = (keepalive: KeepaliveChoice, dataInFlight: boolean): Scenario => ({
-    name: 'vanishing-peer', side: 'client', keepalive, dataInFlight,
-    vanish: dataInFlight ? 'drop-incoming' : 'link-down', observeMs: VANISH_WATCH_MS,
+    name: 'vanishing-peer',
+    side: 'client',
+    keepalive,
+    dataInFlight,
+    vanish: dataInFlight ? 'drop-incoming' : 'link-down',
+    observeMs: VANISH_WATCH_MS,
   });
   const scenarioCount = contenders.length * (loadBalancer.available ? 3 : 1);
   print(`Running ${scenarioCount} scenarios at once, each in its own namespace (about ${Math.ceil(VANISH_WATCH_MS / 1000) + 2} s)…`);
   const started = Date.now();
-  const results = await Promise.all(contenders.map(async ({ keepalive }) => {
-    const [balancer, idle, inFlight] = await Promise.all([
-      settle(loadBalancer.available
-        ? { name: 'load-balancer-idle', keepalive, balancerIdleSeconds: BALANCER_IDLE_SECONDS, silenceMs: SILENCE_MS, observeMs: DELIVERY_WATCH_MS }
-        : undefined),
-      settle(vanish(keepalive, false)),
-      settle(loadBalancer.available ? vanish(keepalive, true) : undefined),
-    ]);
-    return { balancer, idle, inFlight };
-  }));
+  const results = await Promise.all(
+    contenders.map(async ({ keepalive }) => {
+      const [balancer, idle, inFlight] = await Promise.all([
+        settle(
+          loadBalancer.available
+            ? {
+                name: 'load-balancer-idle',
+                keepalive,
+                balancerIdleSeconds: BALANCER_IDLE_SECONDS,
+                silenceMs: SILENCE_MS,
+                observeMs: DELIVERY_WATCH_MS,
+              }
+            : undefined,
+        ),
+        settle(vanish(keepalive, false)),
+        settle(loadBalancer.available ? vanish(keepalive, true) : undefined),
+      ]);
+      return { balancer, idle, inFlight };
+    }),
+  );
   print(`…done in ${secondsText(Date.now() - started)}.`);
   print();
 
@@ -126,21 +142,36 @@ async function runInNamespaces(contenders: Contender[], loadBalancer: { availabl
   };
   const noBalancer = loadBalancer.available ? [] : ['   (skipped: needs nft)'];
   if (!loadBalancer.available) print(`Load balancer unavailable, rows A and C skipped: ${loadBalancer.reason}\n`);
-  print(renderTable([
-    ['', ...contenders.map((contender) => contender.title)],
-    null,
-    [['What the kernel holds', '(getKeepalive)'], ...contenders.map((_, i) => kernelCells(kernelOf(i))[0]!)],
-    ['TCP_USER_TIMEOUT', ...contenders.map((_, i) => kernelCells(kernelOf(i))[1]!)],
-    [['ss -tino timer', '(netstat -o\'s timer)'], ...contenders.map((_, i) => ssOf(i))],
-    null,
-    [['A. silent 5 s behind a', '   load balancer that', `   forgets idle flows`, `   after ${BALANCER_IDLE_SECONDS} s; then publish`, ...noBalancer],
-      ...results.map((result) => deliveryCell(result.balancer))],
-    null,
-    [['B. the broker vanishes', '   (power cut: no FIN,', '   no RST) while the', '   client is idle'], ...results.map((result) => detectionCell(result.idle))],
-    null,
-    [['C. the broker vanishes', '   while a publish is', '   unacknowledged', '   (data in flight)', ...noBalancer],
-      ...results.map((result) => detectionCell(result.inFlight))],
-  ]));
+  print(
+    renderTable([
+      ['', ...contenders.map((contender) => contender.title)],
+      null,
+      [['What the kernel holds', '(getKeepalive)'], ...contenders.map((_, i) => kernelCells(kernelOf(i))[0]!)],
+      ['TCP_USER_TIMEOUT', ...contenders.map((_, i) => kernelCells(kernelOf(i))[1]!)],
+      [['ss -tino timer', "(netstat -o's timer)"], ...contenders.map((_, i) => ssOf(i))],
+      null,
+      [
+        [
+          'A. silent 5 s behind a',
+          '   load balancer that',
+          `   forgets idle flows`,
+          `   after ${BALANCER_IDLE_SECONDS} s; then publish`,
+          ...noBalancer,
+        ],
+        ...results.map((result) => deliveryCell(result.balancer)),
+      ],
+      null,
+      [
+        ['B. the broker vanishes', '   (power cut: no FIN,', '   no RST) while the', '   client is idle'],
+        ...results.map((result) => detectionCell(result.idle)),
+      ],
+      null,
+      [
+        ['C. the broker vanishes', '   while a publish is', '   unacknowledged', '   (data in flight)', ...noBalancer],
+        ...results.map((result) => detectionCell(result.inFlight)),
+      ],
+    ]),
+  );
   return results.every((result) => [result.balancer, result.idle, result.inFlight].every((report) => !(report instanceof Error)));
 }
 
@@ -181,9 +212,12 @@ async function showConfigurationOnly(contenders: Contender[]): Promise<void> {
 async function main(): Promise<number> {
   const plan = planKeepalive({ path: BALANCER_IDLE_SECONDS * 1000, detectWithin: DETECTION_BUDGET_MS });
   const contenders: Contender[] = [
-    { title: ['no keepalive', '(many clients\' default)'], keepalive: { kind: 'none' } },
-    { title: ['Node\'s own', 'setKeepAlive(true, 1000)'], keepalive: { kind: 'node', initialDelayMs: 1000 } },
-    { title: ['tcp-keepalive', 'configureKeepalive(', '  socket, plan.options)'], keepalive: { kind: 'tcp-keepalive', options: plan.options } },
+    { title: ['no keepalive', "(many clients' default)"], keepalive: { kind: 'none' } },
+    { title: ["Node's own", 'setKeepAlive(true, 1000)'], keepalive: { kind: 'node', initialDelayMs: 1000 } },
+    {
+      title: ['tcp-keepalive', 'configureKeepalive(', '  socket, plan.options)'],
+      keepalive: { kind: 'tcp-keepalive', options: plan.options },
+    },
   ];
 
   print('tcp-keepalive demo: an MQ client behind a load balancer, and a broker that vanishes');
@@ -208,7 +242,7 @@ async function main(): Promise<number> {
     healthy = await runInNamespaces(contenders, loadBalancer);
     print();
     print('Reading the table:');
-    print('  A. Only probes (idle below the balancer\'s timeout) keep the flow in its table. Without them');
+    print("  A. Only probes (idle below the balancer's timeout) keep the flow in its table. Without them");
     print('     the publish is silently dropped and the client hears nothing: it retransmits for ~15 min.');
     print('  B. No keepalive: the socket stays ESTABLISHED forever. Node: delay + 10 × 1 s, the interval');
     print('     and count libuv forces on every setKeepAlive(enable, delay) call (and the only ones');
@@ -231,7 +265,7 @@ async function main(): Promise<number> {
   print();
   print('Your own values (see docs/planner.md):');
   const production = planKeepalive({ path: 'aws-nlb', detectWithin: 60_000 });
-  for (const line of describePlan(production, 'planKeepalive({ path: \'aws-nlb\', detectWithin: 60_000 })')) print(line);
+  for (const line of describePlan(production, "planKeepalive({ path: 'aws-nlb', detectWithin: 60_000 })")) print(line);
   return healthy ? 0 : 1;
 }
 
@@ -240,7 +274,7 @@ main().then(
     process.exitCode = code;
   },
   (error: unknown) => {
-    process.stderr.write(`demo failed: ${error instanceof Error ? error.stack ?? error.message : String(error)}\n`);
+    process.stderr.write(`demo failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
     process.exitCode = 1;
   },
 );

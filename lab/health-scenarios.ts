@@ -18,7 +18,13 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
-  configureKeepalive, connectionHealth, DEAD_CHANNEL, type DeadConnectionMessage, type HealthReason, type KeepaliveOptions, tcpInfo,
+  configureKeepalive,
+  connectionHealth,
+  DEAD_CHANNEL,
+  type DeadConnectionMessage,
+  type HealthReason,
+  type KeepaliveOptions,
+  tcpInfo,
   type TcpInfo,
 } from '../dist';
 import { bringLoopbackUp, dropAllIncoming, takeLoopbackDown } from './inside';
@@ -77,7 +83,8 @@ export interface PeerClosedScenario {
   how: 'end' | 'reset';
 }
 
-export type HealthScenario = VanishedIdleScenario | BlackHoledWriteScenario | NormalCloseScenario | HealthyLoadScenario | PeerClosedScenario;
+export type HealthScenario =
+  VanishedIdleScenario | BlackHoledWriteScenario | NormalCloseScenario | HealthyLoadScenario | PeerClosedScenario;
 
 export interface LoadReport {
   checks: number;
@@ -209,7 +216,13 @@ async function watchHealth(socket: net.Socket, startedAt: number, untilMs: numbe
     const key = `${health.verdict} ${health.reasons.join(',')}`;
     if (key !== last) {
       last = key;
-      report.transitions.push({ atMs, verdict: health.verdict, reasons: health.reasons, probes: health.info.probes, retransmits: health.info.retransmits });
+      report.transitions.push({
+        atMs,
+        verdict: health.verdict,
+        reasons: health.reasons,
+        probes: health.info.probes,
+        retransmits: health.info.retransmits,
+      });
     }
   };
   poll();
@@ -221,7 +234,20 @@ async function watchHealth(socket: net.Socket, startedAt: number, untilMs: numbe
 }
 
 function emptyReport(scenario: HealthScenario): HealthReport {
-  return { scenario, watchedByCore: false, transitions: [], firstSuspectMs: null, firstDeadMs: null, error: null, dead: [], comparison: null, endings: [], load: null, peerClosed: null, watchedMs: 0 };
+  return {
+    scenario,
+    watchedByCore: false,
+    transitions: [],
+    firstSuspectMs: null,
+    firstDeadMs: null,
+    error: null,
+    dead: [],
+    comparison: null,
+    endings: [],
+    load: null,
+    peerClosed: null,
+    watchedMs: 0,
+  };
 }
 
 async function vanishedIdle(scenario: VanishedIdleScenario): Promise<HealthReport> {
@@ -229,7 +255,11 @@ async function vanishedIdle(scenario: VanishedIdleScenario): Promise<HealthRepor
   const report = emptyReport(scenario);
   let startedAt = 0;
   const watched: { socket?: net.Socket } = {};
-  report.dead = subscribeDead(() => startedAt, () => watched.socket, () => report.error !== null);
+  report.dead = subscribeDead(
+    () => startedAt,
+    () => watched.socket,
+    () => report.error !== null,
+  );
   const { client, connectedAt } = await connectedPair();
   watched.socket = client;
   if (scenario.via === 'node') {
@@ -253,7 +283,11 @@ async function blackHoledWrite(scenario: BlackHoledWriteScenario): Promise<Healt
   const report = emptyReport(scenario);
   let startedAt = 0;
   const watched: { socket?: net.Socket } = {};
-  report.dead = subscribeDead(() => startedAt, () => watched.socket, () => report.error !== null);
+  report.dead = subscribeDead(
+    () => startedAt,
+    () => watched.socket,
+    () => report.error !== null,
+  );
   const { client } = await connectedPair();
   watched.socket = client;
   configureKeepalive(client, scenario.options);
@@ -284,36 +318,57 @@ async function normalClose(scenario: NormalCloseScenario): Promise<HealthReport>
   bringLoopbackUp();
   const report = emptyReport(scenario);
   const startedAt = performance.now();
-  report.dead = subscribeDead(() => startedAt, () => undefined, () => false);
+  report.dead = subscribeDead(
+    () => startedAt,
+    () => undefined,
+    () => false,
+  );
   const endings: Array<[string, (pair: Awaited<ReturnType<typeof connectedPair>>) => Promise<void>]> = [
-    ['client end()', async ({ client }) => {
-      client.end();
-      await closed(client);
-    }],
-    ['peer end()', async ({ client, accepted }) => {
-      client.resume();
-      accepted.end();
-      await closed(client);
-    }],
-    ['client destroy()', async ({ client }) => {
-      client.destroy();
-      await closed(client);
-    }],
-    ['peer reset (ECONNRESET)', async ({ client, accepted }) => {
-      accepted.resetAndDestroy();
-      await closed(client);
-    }],
-    ['a library\'s own ETIMEDOUT on a live connection', async ({ client }) => {
-      client.destroy(Object.assign(new Error('request timed out'), { code: 'ETIMEDOUT' }));
-      await closed(client);
-    }],
+    [
+      'client end()',
+      async ({ client }) => {
+        client.end();
+        await closed(client);
+      },
+    ],
+    [
+      'peer end()',
+      async ({ client, accepted }) => {
+        client.resume();
+        accepted.end();
+        await closed(client);
+      },
+    ],
+    [
+      'client destroy()',
+      async ({ client }) => {
+        client.destroy();
+        await closed(client);
+      },
+    ],
+    [
+      'peer reset (ECONNRESET)',
+      async ({ client, accepted }) => {
+        accepted.resetAndDestroy();
+        await closed(client);
+      },
+    ],
+    [
+      "a library's own ETIMEDOUT on a live connection",
+      async ({ client }) => {
+        client.destroy(Object.assign(new Error('request timed out'), { code: 'ETIMEDOUT' }));
+        await closed(client);
+      },
+    ],
   ];
   for (const [name, end] of endings) {
     const pair = await connectedPair();
     configureKeepalive(pair.client, scenario.options);
     report.watchedByCore ||= watchedByCore(pair.client);
     let errorCode = 'no error';
-    pair.client.on('error', (error: NodeJS.ErrnoException) => { errorCode = String(error.code); });
+    pair.client.on('error', (error: NodeJS.ErrnoException) => {
+      errorCode = String(error.code);
+    });
     await end(pair);
     pair.server.close();
     report.endings.push(`${name}: ${errorCode}`);
@@ -325,7 +380,10 @@ async function normalClose(scenario: NormalCloseScenario): Promise<HealthReport>
 
 /** TcpExt counters of this network namespace (/proc/net/netstat is per namespace). */
 function tcpExtCounter(name: string): number {
-  const lines = fs.readFileSync('/proc/net/netstat', 'utf8').split('\n').filter((line) => line.startsWith('TcpExt:'));
+  const lines = fs
+    .readFileSync('/proc/net/netstat', 'utf8')
+    .split('\n')
+    .filter((line) => line.startsWith('TcpExt:'));
   const names = lines[0]?.split(/\s+/) ?? [];
   const values = lines[1]?.split(/\s+/) ?? [];
   const index = names.indexOf(name);
@@ -333,16 +391,30 @@ function tcpExtCounter(name: string): number {
 }
 
 const pick = (info: TcpInfo): Partial<TcpInfo> => ({
-  state: info.state, probes: info.probes, retransmits: info.retransmits, backoff: info.backoff, unacked: info.unacked,
-  notSentBytes: info.notSentBytes, lastDataSent: info.lastDataSent, lastDataReceived: info.lastDataReceived, lastAckReceived: info.lastAckReceived, rto: info.rto,
+  state: info.state,
+  probes: info.probes,
+  retransmits: info.retransmits,
+  backoff: info.backoff,
+  unacked: info.unacked,
+  notSentBytes: info.notSentBytes,
+  lastDataSent: info.lastDataSent,
+  lastDataReceived: info.lastDataReceived,
+  lastAckReceived: info.lastAckReceived,
+  rto: info.rto,
 });
 
 async function healthyLoad(scenario: HealthyLoadScenario): Promise<HealthReport> {
   bringLoopbackUp();
   const report = emptyReport(scenario);
   const load: LoadReport = {
-    checks: 0, notHealthy: [], requests: 0, gapsOverIdle: 0, keepaliveProbesSent: 0, zeroWindowProbesSent: 0,
-    slowReader: { bytesRead: 0, checks: 0, maxBackoff: 0, sawNotSent: false }, durationMs: 0,
+    checks: 0,
+    notHealthy: [],
+    requests: 0,
+    gapsOverIdle: 0,
+    keepaliveProbesSent: 0,
+    zeroWindowProbesSent: 0,
+    slowReader: { bytesRead: 0, checks: 0, maxBackoff: 0, sawNotSent: false },
+    durationMs: 0,
   };
   report.load = load;
   const probesAtStart = tcpExtCounter('TCPKeepAlive');
@@ -361,7 +433,8 @@ async function healthyLoad(scenario: HealthyLoadScenario): Promise<HealthReport>
     if (socket.destroyed) return;
     const health = connectionHealth(socket);
     load.checks++;
-    if (health.verdict !== 'healthy') load.notHealthy.push({ connection, verdict: health.verdict, reasons: health.reasons, info: pick(health.info) });
+    if (health.verdict !== 'healthy')
+      load.notHealthy.push({ connection, verdict: health.verdict, reasons: health.reasons, info: pick(health.info) });
   };
 
   const clients: net.Socket[] = [];
@@ -430,7 +503,10 @@ async function healthyLoad(scenario: HealthyLoadScenario): Promise<HealthReport>
     if (chunk !== null) load.slowReader.bytesRead += chunk.length;
   }, 50);
   const slowChecking = setInterval(() => {
-    for (const [socket, name] of [[slowSender, 'slow reader: sending side'], [slowClient, 'slow reader: reading side']] as const) {
+    for (const [socket, name] of [
+      [slowSender, 'slow reader: sending side'],
+      [slowClient, 'slow reader: reading side'],
+    ] as const) {
       if (socket.destroyed) continue;
       const health = connectionHealth(socket);
       load.slowReader.checks++;
@@ -439,7 +515,8 @@ async function healthyLoad(scenario: HealthyLoadScenario): Promise<HealthReport>
         load.slowReader.maxBackoff = Math.max(load.slowReader.maxBackoff, health.info.backoff ?? 0);
         if ((health.info.notSentBytes ?? 0) > 0) load.slowReader.sawNotSent = true;
       }
-      if (health.verdict !== 'healthy') load.notHealthy.push({ connection: name, verdict: health.verdict, reasons: health.reasons, info: pick(health.info) });
+      if (health.verdict !== 'healthy')
+        load.notHealthy.push({ connection: name, verdict: health.verdict, reasons: health.reasons, info: pick(health.info) });
     }
   }, 10);
 
@@ -467,8 +544,14 @@ async function peerClosed(scenario: PeerClosedScenario): Promise<HealthReport> {
   client.on('error', () => undefined);
   let appSaw: string | null = null;
   let appSawAt = 0;
-  client.on('end', () => { appSaw ??= 'end'; appSawAt = performance.now(); });
-  client.on('error', (error: NodeJS.ErrnoException) => { appSaw ??= `error ${error.code}`; appSawAt = performance.now(); });
+  client.on('end', () => {
+    appSaw ??= 'end';
+    appSawAt = performance.now();
+  });
+  client.on('error', (error: NodeJS.ErrnoException) => {
+    appSaw ??= `error ${error.code}`;
+    appSawAt = performance.now();
+  });
   // Over the high-water mark, so Node stops reading: the application is busy elsewhere, or back-pressured.
   client.pause();
   accepted.write(Buffer.alloc(100 * 1024, 'd'));
@@ -501,11 +584,16 @@ async function peerClosed(scenario: PeerClosedScenario): Promise<HealthReport> {
 /** Runs inside the namespace (called by health-child.js). */
 export function runHealthScenarioHere(scenario: HealthScenario): Promise<HealthReport> {
   switch (scenario.name) {
-    case 'vanished-idle': return vanishedIdle(scenario);
-    case 'black-holed-write': return blackHoledWrite(scenario);
-    case 'normal-close': return normalClose(scenario);
-    case 'healthy-load': return healthyLoad(scenario);
-    case 'peer-closed': return peerClosed(scenario);
+    case 'vanished-idle':
+      return vanishedIdle(scenario);
+    case 'black-holed-write':
+      return blackHoledWrite(scenario);
+    case 'normal-close':
+      return normalClose(scenario);
+    case 'healthy-load':
+      return healthyLoad(scenario);
+    case 'peer-closed':
+      return peerClosed(scenario);
   }
 }
 

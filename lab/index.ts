@@ -9,7 +9,12 @@
 export { type Availability, type LabSupport, probeLab } from './probe';
 export { type LabError, type LabErrorCode, type RunOptions, runInNamespace, scenarioRunnerPath } from './run';
 export {
-  type Detection, type KeepaliveChoice, type LoadBalancerScenario, runScenario, type Scenario, type ScenarioReport,
+  type Detection,
+  type KeepaliveChoice,
+  type LoadBalancerScenario,
+  runScenario,
+  type Scenario,
+  type ScenarioReport,
   type VanishingPeerScenario,
 } from './scenarios';
 export type { LoadBalancerSpec, SocketLine, SocketTimer } from './inside';

@@ -165,22 +165,34 @@ function parseSs(output: string): SocketLine[] {
       state,
       local,
       peer,
-      timer: match === null ? null : {
-        name: match[1]!,
-        expiresIn: match[2]!,
-        expiresInMs: parseSsDuration(match[2]!),
-        attempts: Number(match[3]),
-      },
+      timer:
+        match === null
+          ? null
+          : {
+              name: match[1]!,
+              expiresIn: match[2]!,
+              expiresInMs: parseSsDuration(match[2]!),
+              attempts: Number(match[3]),
+            },
       raw: line.trim(),
     });
   }
   return lines;
 }
 
-const connectionFilter = (localPort: number, peerPort: number): string[] =>
-  ['sport', '=', `:${localPort}`, 'and', 'dport', '=', `:${peerPort}`];
-const isConnection = (localPort: number, peerPort: number) => (line: SocketLine): boolean =>
-  line.local.endsWith(`:${localPort}`) && line.peer.endsWith(`:${peerPort}`);
+const connectionFilter = (localPort: number, peerPort: number): string[] => [
+  'sport',
+  '=',
+  `:${localPort}`,
+  'and',
+  'dport',
+  '=',
+  `:${peerPort}`,
+];
+const isConnection =
+  (localPort: number, peerPort: number) =>
+  (line: SocketLine): boolean =>
+    line.local.endsWith(`:${localPort}`) && line.peer.endsWith(`:${peerPort}`);
 
 /** One connection as ss sees it, by its local and peer ports. */
 export function socketTimerFor(localPort: number, peerPort: number): SocketLine | undefined {
@@ -218,7 +230,13 @@ export function runInside<A, R>(body: (args: A) => Promise<R>, options: InsideOp
     process.stdout.write('', () => process.exit(code));
   };
   const deadline = setTimeout(() => {
-    exitAfter({ ok: false, error: { message: `scenario did not finish within its own deadline of ${options.deadlineMs} ms`, code: 'ERR_LAB_TIMEOUT' } }, 2);
+    exitAfter(
+      {
+        ok: false,
+        error: { message: `scenario did not finish within its own deadline of ${options.deadlineMs} ms`, code: 'ERR_LAB_TIMEOUT' },
+      },
+      2,
+    );
   }, options.deadlineMs);
   body(scenarioArgs<A>()).then(
     (value) => {
@@ -227,9 +245,10 @@ export function runInside<A, R>(body: (args: A) => Promise<R>, options: InsideOp
     },
     (error: unknown) => {
       clearTimeout(deadline);
-      const { message, code, stack } = error instanceof Error
-        ? { message: error.message, code: (error as { code?: unknown }).code, stack: error.stack }
-        : { message: String(error), code: undefined, stack: undefined };
+      const { message, code, stack } =
+        error instanceof Error
+          ? { message: error.message, code: (error as { code?: unknown }).code, stack: error.stack }
+          : { message: String(error), code: undefined, stack: undefined };
       exitAfter({ ok: false, error: { message, code: typeof code === 'string' ? code : undefined, stack } }, 1);
     },
   );

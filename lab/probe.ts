@@ -60,16 +60,15 @@ function runProbe(): LabSupport {
   const stderr = (result.stderr ?? '').trim();
   if (result.error !== undefined) {
     const code = (result.error as NodeJS.ErrnoException).code;
-    const reason = code === 'ENOENT'
-      ? 'unshare (util-linux) is not installed'
-      : `unshare could not run: ${result.error.message}`;
+    const reason = code === 'ENOENT' ? 'unshare (util-linux) is not installed' : `unshare could not run: ${result.error.message}`;
     return { namespaces: unavailable(reason), loadBalancer: unavailable(reason) };
   }
   if (result.status === 0) return { namespaces: { available: true }, loadBalancer: { available: true } };
   const step = PROBE_STEPS.find(([code]) => code === result.status);
   if (step === undefined) {
     // unshare itself failed: user namespaces disabled (sysctl, AppArmor, seccomp in containers).
-    const reason = `\`unshare -rn\` was refused (exit ${result.status ?? result.signal}): ${stderr || 'no message'}; ` +
+    const reason =
+      `\`unshare -rn\` was refused (exit ${result.status ?? result.signal}): ${stderr || 'no message'}; ` +
       'user namespaces may be disabled (kernel.unprivileged_userns_clone, AppArmor, container seccomp)';
     return { namespaces: unavailable(reason), loadBalancer: unavailable(reason) };
   }

@@ -49,8 +49,11 @@ export function labError(code: LabErrorCode, message: string, stderr?: string): 
 export type ReportEnvelope<R> = { ok: true; value: R } | { ok: false; error: { message: string; code?: string; stack?: string } };
 
 function lastReport<R>(stdout: string): ReportEnvelope<R> | undefined {
-  const line = stdout.split('\n').reverse().find((candidate) => candidate.startsWith(REPORT_MARKER));
-  return line === undefined ? undefined : JSON.parse(line.slice(REPORT_MARKER.length)) as ReportEnvelope<R>;
+  const line = stdout
+    .split('\n')
+    .reverse()
+    .find((candidate) => candidate.startsWith(REPORT_MARKER));
+  return line === undefined ? undefined : (JSON.parse(line.slice(REPORT_MARKER.length)) as ReportEnvelope<R>);
 }
 
 export function runInNamespace<R>(options: RunOptions): Promise<R> {
@@ -60,8 +63,12 @@ export function runInNamespace<R>(options: RunOptions): Promise<R> {
     let stdout = '';
     let stderr = '';
     let timedOut = false;
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => { stdout += chunk; });
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => { stderr += chunk; });
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+      stdout += chunk;
+    });
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
+      stderr += chunk;
+    });
     const hardBound = setTimeout(() => {
       timedOut = true;
       child.kill('SIGKILL');
@@ -88,7 +95,9 @@ export function runInNamespace<R>(options: RunOptions): Promise<R> {
         reject(labError('ERR_LAB_NO_REPORT', `${name} exited (${code ?? signal}) without a report`, stderr));
       } else if (!envelope.ok) {
         const { message, code: childCode, stack } = envelope.error;
-        reject(labError('ERR_LAB_CHILD_FAILED', `${name} failed: ${childCode ? `[${childCode}] ` : ''}${message}`, `${stack ?? ''}\n${stderr}`));
+        reject(
+          labError('ERR_LAB_CHILD_FAILED', `${name} failed: ${childCode ? `[${childCode}] ` : ''}${message}`, `${stack ?? ''}\n${stderr}`),
+        );
       } else {
         resolve(envelope.value);
       }

@@ -16,7 +16,15 @@ import net from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { configureKeepalive, getKeepalive, type KeepaliveOptions, type KeepaliveState } from '../dist';
-import { bringLoopbackUp, dropAllIncoming, installLoadBalancer, readSocketTimerFor, type SocketLine, socketTimerFor, takeLoopbackDown } from './inside';
+import {
+  bringLoopbackUp,
+  dropAllIncoming,
+  installLoadBalancer,
+  readSocketTimerFor,
+  type SocketLine,
+  socketTimerFor,
+  takeLoopbackDown,
+} from './inside';
 import { runInNamespace, scenarioRunnerPath } from './run';
 
 /** How the watched socket is kept alive. */

@@ -13,7 +13,8 @@ const pad = (text: string, to: number): string => text + ' '.repeat(Math.max(0, 
 export function renderTable(rows: ReadonlyArray<readonly Cell[] | null>): string {
   const columnCount = Math.max(...rows.map((row) => row?.length ?? 0));
   const widths = Array.from({ length: columnCount }, (_, column) =>
-    Math.max(...rows.map((row) => (row === null ? 0 : Math.max(0, ...lines(row[column] ?? '').map(width))))));
+    Math.max(...rows.map((row) => (row === null ? 0 : Math.max(0, ...lines(row[column] ?? '').map(width))))),
+  );
   const separator = widths.map((w) => '─'.repeat(w)).join('─┼─');
   const out: string[] = [];
   for (const row of rows) {
@@ -23,7 +24,12 @@ export function renderTable(rows: ReadonlyArray<readonly Cell[] | null>): string
     }
     const height = Math.max(...row.map((cell) => lines(cell).length));
     for (let line = 0; line < height; line++) {
-      out.push(widths.map((w, column) => pad(lines(row[column] ?? '')[line] ?? '', w)).join(' │ ').trimEnd());
+      out.push(
+        widths
+          .map((w, column) => pad(lines(row[column] ?? '')[line] ?? '', w))
+          .join(' │ ')
+          .trimEnd(),
+      );
     }
   }
   return out.join('\n');

@@ -37,12 +37,13 @@ function serve(mode) {
     socket.on('error', () => undefined);
     socket.end('x');
   };
-  const server = mode === 'per-socket'
-    ? net.createServer((socket) => {
-      configureKeepalive(socket, POLICY);
-      answer(socket);
-    })
-    : net.createServer(answer);
+  const server =
+    mode === 'per-socket'
+      ? net.createServer((socket) => {
+          configureKeepalive(socket, POLICY);
+          answer(socket);
+        })
+      : net.createServer(answer);
   if (mode === 'listener') keepaliveServer(server, POLICY);
   if (mode === 'kernel only') {
     const { applyToFd } = require(path.join(root, 'dist', 'core', 'keepalive'));
@@ -67,24 +68,30 @@ function serve(mode) {
 /** A server process for `mode`, optionally run under a tool (`[command, ...args]` put before node). */
 function startServer(mode, tool) {
   const script = __filename;
-  const child = tool === undefined
-    ? fork(script, ['--server', mode], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
-    : spawn(tool[0], [...tool.slice(1), process.execPath, '--hash-seed=1', '--random-seed=1', script, '--server', mode],
-      { stdio: ['ignore', 'inherit', 'ignore', 'ipc'] });
-  const ask = (message) => new Promise((resolve) => {
-    child.once('message', resolve);
-    child.send(message);
-  });
+  const child =
+    tool === undefined
+      ? fork(script, ['--server', mode], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
+      : spawn(tool[0], [...tool.slice(1), process.execPath, '--hash-seed=1', '--random-seed=1', script, '--server', mode], {
+          stdio: ['ignore', 'inherit', 'ignore', 'ipc'],
+        });
+  const ask = (message) =>
+    new Promise((resolve) => {
+      child.once('message', resolve);
+      child.send(message);
+    });
   return new Promise((resolve, reject) => {
     child.once('error', reject);
-    child.once('message', ({ port }) => resolve({
-      port,
-      usage: () => ask('usage'),
-      stop: () => new Promise((done) => {
-        child.once('exit', done);
-        child.send('exit');
+    child.once('message', ({ port }) =>
+      resolve({
+        port,
+        usage: () => ask('usage'),
+        stop: () =>
+          new Promise((done) => {
+            child.once('exit', done);
+            child.send('exit');
+          }),
       }),
-    }));
+    );
   });
 }
 
@@ -128,7 +135,11 @@ async function rates({ rounds, perRound }) {
     },
   }));
   // calibrate would grow the call count; a fixed count per round keeps the port use bounded (TIME_WAIT).
-  for (const contender of contenders) contender.run = ((run) => (calls) => run(Math.min(calls, perRound)))(contender.run);
+  for (const contender of contenders)
+    contender.run = (
+      (run) => (calls) =>
+        run(Math.min(calls, perRound))
+    )(contender.run);
   const results = await interleave(contenders, { rounds, warmupRounds: 1, roundMs: 1 });
   for (const mode of MODES) await servers[mode].stop();
   return results.map((result) => {
@@ -179,27 +190,35 @@ async function main() {
     lines.push(line);
     process.stdout.write(`${line}\n`);
   };
-  say(`Node ${process.version}, ${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? 'unknown'}), ${os.type()} ${os.release()}; `
-    + `${plan.rounds} interleaved rounds of ${plan.perRound} connections per contender, ${CONCURRENCY} in flight`);
+  say(
+    `Node ${process.version}, ${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? 'unknown'}), ${os.type()} ${os.release()}; ` +
+      `${plan.rounds} interleaved rounds of ${plan.perRound} connections per contender, ${CONCURRENCY} in flight`,
+  );
   const results = await rates(plan);
   const plain = results.find((result) => result.name === 'plain');
   say('');
   const kernelOnly = results.find((result) => result.name === 'kernel only');
-  say('| server | accepted/s (median) | rate vs plain | server CPU per accepted connection (median) | CPU capacity vs plain | CPU capacity vs kernel only |');
+  say(
+    '| server | accepted/s (median) | rate vs plain | server CPU per accepted connection (median) | CPU capacity vs plain | CPU capacity vs kernel only |',
+  );
   say('|---|---|---|---|---|---|');
   // Ratios are medians of per-round ratios against the other's run in the same round; the CPU ones are the
   // steadier on a shared machine (wall time includes the load generator and every other process).
   const capacity = (result, base) => (1 / median(result.cpuPerRound.map((ns, round) => ns / base.cpuPerRound[round]))).toFixed(3);
   for (const result of results) {
     const rate = result === plain ? '1' : (1 / pairedRatio(result, plain)).toFixed(3);
-    say(`| ${result.name} | ${Math.round(1e9 / result.median)} | ${rate} | ${(result.cpuNs / 1000).toFixed(1)} µs | `
-      + `${capacity(result, plain)} | ${capacity(result, kernelOnly)} |`);
+    say(
+      `| ${result.name} | ${Math.round(1e9 / result.median)} | ${rate} | ${(result.cpuNs / 1000).toFixed(1)} µs | ` +
+        `${capacity(result, plain)} | ${capacity(result, kernelOnly)} |`,
+    );
   }
   if (available('strace')) {
     const small = 200;
     const large = quick ? 1200 : 3200;
     say('');
-    say(`setsockopt calls per accepted connection (strace -f -c -e trace=setsockopt on the server; (calls at ${large} − calls at ${small}) / ${large - small}):`);
+    say(
+      `setsockopt calls per accepted connection (strace -f -c -e trace=setsockopt on the server; (calls at ${large} − calls at ${small}) / ${large - small}):`,
+    );
     say('');
     say(`| server | calls serving ${small} | calls serving ${large} | per accepted connection |`);
     say('|---|---|---|---|');
@@ -218,8 +237,10 @@ async function main() {
     const small = quick ? 200 : 1000;
     const large = quick ? 1200 : 5000;
     say('');
-    say(`User-space instructions per accepted connection (callgrind on the server, node --hash-seed=1 --random-seed=1; `
-      + `(instructions at ${large} − at ${small}) / ${large - small}):`);
+    say(
+      `User-space instructions per accepted connection (callgrind on the server, node --hash-seed=1 --random-seed=1; ` +
+        `(instructions at ${large} − at ${small}) / ${large - small}):`,
+    );
     say('');
     say('| server | instructions per accepted connection | vs plain |');
     say('|---|---|---|');

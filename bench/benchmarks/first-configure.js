@@ -70,20 +70,31 @@ async function measure({ minimalAddon, plan, sockets: perRound }) {
     });
   };
   const contenders = [
-    onFreshSockets('configureKeepalive (idle, interval, count), first call on a fresh socket', 'configure', configure,
-      (socket, i) => assertHolds(socket, wanted(i), 'configureKeepalive', getKeepalive)),
-    onFreshSockets('minimal addon: socket._handle.fd, apply(fd, idle, interval, count, -1), on a fresh socket', 'minimal',
+    onFreshSockets('configureKeepalive (idle, interval, count), first call on a fresh socket', 'configure', configure, (socket, i) =>
+      assertHolds(socket, wanted(i), 'configureKeepalive', getKeepalive),
+    ),
+    onFreshSockets(
+      'minimal addon: socket._handle.fd, apply(fd, idle, interval, count, -1), on a fresh socket',
+      'minimal',
       (socket, i) => {
         minimal.apply(socket._handle.fd, 1 + (i % 32000), 1 + ((i + 16000) % 32000), 1 + (i % 127), -1);
       },
-      (socket, i) => assertHolds(socket, wanted(i), 'minimal addon', getKeepalive)),
-    onFreshSockets(`Node ${process.version} socket.setKeepAlive(true, idle), first call on a fresh socket`, 'node',
+      (socket, i) => assertHolds(socket, wanted(i), 'minimal addon', getKeepalive),
+    ),
+    onFreshSockets(
+      `Node ${process.version} socket.setKeepAlive(true, idle), first call on a fresh socket`,
+      'node',
       (socket, i) => socket.setKeepAlive(true, (1 + (i % 32000)) * 1000),
-      (socket, i) => assertHolds(socket, { idle: wanted(i).idle, interval: 1000, count: 10 }, 'Node setKeepAlive', getKeepalive)),
+      (socket, i) => assertHolds(socket, { idle: wanted(i).idle, interval: 1000, count: 10 }, 'Node setKeepAlive', getKeepalive),
+    ),
     // Same sockets, configured once untimed with other values: the repeat call, on a socket as fresh as the others.
-    onFreshSockets('configureKeepalive, second call on a fresh socket (the first one untimed)', 'second', configure,
+    onFreshSockets(
+      'configureKeepalive, second call on a fresh socket (the first one untimed)',
+      'second',
+      configure,
       (socket, i) => assertHolds(socket, wanted(i), 'configureKeepalive (second call)', getKeepalive),
-      (socket, i) => configure(socket, i + 5)),
+      (socket, i) => configure(socket, i + 5),
+    ),
   ];
   try {
     return await interleave(contenders, plan);
@@ -126,23 +137,36 @@ async function run({ minimalAddon, plan, forks, sockets }) {
       `Ratios are medians of per-round ratios over ${forks} fresh processes. First configureKeepalive / minimal addon in each fork alone: ` +
         `${perFork.map((r) => report.formatRatio(r)).join(', ')}.`,
       '',
-      report.table(['pair', 'median ratio'], [
-        ['first configureKeepalive / minimal addon', report.formatRatio(ratio)],
-        ['first configureKeepalive / second configureKeepalive (both on fresh sockets)', report.formatRatio(pairedRatio(first, second))],
-        ['minimal addon / Node setKeepAlive (first call)', report.formatRatio(pairedRatio(minimal, node))],
-      ]),
+      report.table(
+        ['pair', 'median ratio'],
+        [
+          ['first configureKeepalive / minimal addon', report.formatRatio(ratio)],
+          ['first configureKeepalive / second configureKeepalive (both on fresh sockets)', report.formatRatio(pairedRatio(first, second))],
+          ['minimal addon / Node setKeepAlive (first call)', report.formatRatio(pairedRatio(minimal, node))],
+        ],
+      ),
     ].join('\n'),
-    targets: [report.target(`first configureKeepalive ≤ ${TARGET.toFixed(2)} × minimal addon (fresh sockets)`, ratio, '<=', TARGET, report.formatRatio)],
+    targets: [
+      report.target(
+        `first configureKeepalive ≤ ${TARGET.toFixed(2)} × minimal addon (fresh sockets)`,
+        ratio,
+        '<=',
+        TARGET,
+        report.formatRatio,
+      ),
+    ],
   };
 }
 
 if (require.main === module) {
-  measure(JSON.parse(process.argv[2])).then((result) => {
-    process.stdout.write(JSON.stringify(result));
-  }).catch((error) => {
-    process.stderr.write(`first-configure fork: ${error.stack}\n`);
-    process.exitCode = 1;
-  });
+  measure(JSON.parse(process.argv[2]))
+    .then((result) => {
+      process.stdout.write(JSON.stringify(result));
+    })
+    .catch((error) => {
+      process.stderr.write(`first-configure fork: ${error.stack}\n`);
+      process.exitCode = 1;
+    });
 }
 
 module.exports = { run, measure };

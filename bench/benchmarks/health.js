@@ -114,7 +114,11 @@ async function run({ plan, forks }) {
   buildFloor();
   const results = [];
   for (let fork = 0; fork < forks; fork++) {
-    const { stdout } = await execFile(process.execPath, [__filename, '--fork', JSON.stringify({ plan })], { maxBuffer: 16 * 2 ** 20, timeout: 600_000, env: process.env });
+    const { stdout } = await execFile(process.execPath, [__filename, '--fork', JSON.stringify({ plan })], {
+      maxBuffer: 16 * 2 ** 20,
+      timeout: 600_000,
+      env: process.env,
+    });
     results.push(JSON.parse(stdout));
   }
   const pooled = results[0].map((first, index) => {
@@ -142,7 +146,10 @@ async function run({ plan, forks }) {
       `Ratios are medians of the per-round ratios over ${forks} fresh processes (forks) run one after another. ` +
         `Clock: ${cpuClock ? 'CPU time of each process (BENCH_CLOCK=cpu)' : 'wall time'}.`,
       '',
-      report.table(['pair', 'median ratio', 'each fork', 'fastest rounds'], ratios.map(([pair, ratio, each, best]) => [pair, report.formatRatio(ratio), each, report.formatRatio(best)])),
+      report.table(
+        ['pair', 'median ratio', 'each fork', 'fastest rounds'],
+        ratios.map(([pair, ratio, each, best]) => [pair, report.formatRatio(ratio), each, report.formatRatio(best)]),
+      ),
     ].join('\n'),
     targets: [
       report.target(`tcpInfo ≤ ${TARGET} × C getsockopt(TCP_INFO)`, ratios[0][1], '<=', TARGET, report.formatRatio),
@@ -155,19 +162,25 @@ module.exports = { run, measure, buildFloor };
 
 if (require.main === module) {
   if (process.argv[2] === '--fork') {
-    measure(JSON.parse(process.argv[3])).then((result) => process.stdout.write(JSON.stringify(result))).catch((error) => {
-      process.stderr.write(`health fork: ${error.stack}\n`);
-      process.exitCode = 1;
-    });
+    measure(JSON.parse(process.argv[3]))
+      .then((result) => process.stdout.write(JSON.stringify(result)))
+      .catch((error) => {
+        process.stderr.write(`health fork: ${error.stack}\n`);
+        process.exitCode = 1;
+      });
   } else {
     const quick = process.env.BENCH_QUICK === '1';
     const plan = quick ? { rounds: 5, warmupRounds: 1, roundMs: 20 } : { rounds: 21, warmupRounds: 3, roundMs: 20 };
-    run({ plan, forks: quick ? 2 : 5 }).then((section) => {
-      process.stdout.write(`## ${section.title}\n\n${section.body}\n\n${report.table(report.TARGET_HEADER, report.targetRows(section.targets))}\n`);
-      if (process.env.BENCH_STRICT === '1' && section.targets.some((t) => !t.pass)) process.exitCode = 1;
-    }).catch((error) => {
-      process.stderr.write(`[bench] health failed: ${error.stack}\n`);
-      process.exitCode = 1;
-    });
+    run({ plan, forks: quick ? 2 : 5 })
+      .then((section) => {
+        process.stdout.write(
+          `## ${section.title}\n\n${section.body}\n\n${report.table(report.TARGET_HEADER, report.targetRows(section.targets))}\n`,
+        );
+        if (process.env.BENCH_STRICT === '1' && section.targets.some((t) => !t.pass)) process.exitCode = 1;
+      })
+      .catch((error) => {
+        process.stderr.write(`[bench] health failed: ${error.stack}\n`);
+        process.exitCode = 1;
+      });
   }
 }

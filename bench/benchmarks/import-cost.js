@@ -39,13 +39,20 @@ async function run({ plan }) {
   // One require per round and contender: a second require in the same process would hit the module cache.
   const processPlan = { ...plan, roundMs: 0 };
   try {
-    const results = await interleave([
-      { name: 'require(package root) → dist/index.js + prebuild', minCalls: 1, run: entry('package', packageRoot) },
-      { name: "require('net')", minCalls: 1, run: entry('net', 'net') },
-      { name: "require(package root) after require('net') (what a service pays)", minCalls: 1, run: entry('after-net', packageRoot, 'net') },
-      { name: 'require(package root) from `node -e` (the first require of the process)', minCalls: 1, run: evalEntry(packageRoot) },
-      { name: "require('net') from `node -e`", minCalls: 1, run: evalEntry('net') },
-    ], processPlan);
+    const results = await interleave(
+      [
+        { name: 'require(package root) → dist/index.js + prebuild', minCalls: 1, run: entry('package', packageRoot) },
+        { name: "require('net')", minCalls: 1, run: entry('net', 'net') },
+        {
+          name: "require(package root) after require('net') (what a service pays)",
+          minCalls: 1,
+          run: entry('after-net', packageRoot, 'net'),
+        },
+        { name: 'require(package root) from `node -e` (the first require of the process)', minCalls: 1, run: evalEntry(packageRoot) },
+        { name: "require('net') from `node -e`", minCalls: 1, run: evalEntry('net') },
+      ],
+      processPlan,
+    );
     const [ours, net, afterNet, oursEval, netEval] = results;
     return {
       title: '4. Import cost in a fresh process',
@@ -58,7 +65,10 @@ async function run({ plan }) {
           `Node's CommonJS file loader (${report.formatNs(oursEval.median - ours.median)} here; a built-in like net ` +
           'never goes through it). Those two rows are shown for comparison; the target is on the entry-script row.',
         '',
-        report.table(['contender', 'median', 'rounds'], results.map((r) => [r.name, report.formatNs(r.median), String(r.perRound.length)])),
+        report.table(
+          ['contender', 'median', 'rounds'],
+          results.map((r) => [r.name, report.formatNs(r.median), String(r.perRound.length)]),
+        ),
         '',
         `Ratios (median of per-round ratios): package / require('net') ${report.formatRatio(pairedRatio(ours, net))}; ` +
           `under \`node -e\` ${report.formatRatio(pairedRatio(oursEval, netEval))}.`,

@@ -42,7 +42,9 @@ function objectKind(object) {
 
 /** callgrind_annotate's lines as [count, function with its object]. */
 async function annotatedLines(file, inclusive) {
-  const { stdout } = await run('callgrind_annotate', ['--threshold=100', `--inclusive=${inclusive ? 'yes' : 'no'}`, file], { maxBuffer: 64 * 2 ** 20 });
+  const { stdout } = await run('callgrind_annotate', ['--threshold=100', `--inclusive=${inclusive ? 'yes' : 'no'}`, file], {
+    maxBuffer: 64 * 2 ** 20,
+  });
   const lines = [];
   for (const line of stdout.split('\n')) {
     const match = /^\s*([\d,]+) \(\s*[\d.]+%\)\s+(.*)$/.exec(line);
@@ -66,7 +68,9 @@ async function annotate(file) {
     const kind = objectKind(/\[([^\]]*)\]\s*$/.exec(name)?.[1]);
     byKind[kind] = (byKind[kind] ?? 0) + count;
   }
-  const clockDependent = (await annotatedLines(file, true)).filter(([, name]) => CLOCK_DEPENDENT.test(name)).reduce((sum, [count]) => sum + count, 0);
+  const clockDependent = (await annotatedLines(file, true))
+    .filter(([, name]) => CLOCK_DEPENDENT.test(name))
+    .reduce((sum, [count]) => sum + count, 0);
   byKind.total -= clockDependent;
   byKind.libc = (byKind.libc ?? 0) - clockDependent;
   return byKind;
@@ -75,7 +79,14 @@ async function annotate(file) {
 /** Instructions per call of one contender: counted inside `measuredFunction` only, divided by the calls. */
 async function perCall(directory, label, command, args, measuredFunction, input) {
   const prefix = path.join(directory, label);
-  const valgrindArgs = ['--tool=callgrind', '--separate-threads=yes', `--toggle-collect=${measuredFunction}`, `--callgrind-out-file=${prefix}`, command, ...args];
+  const valgrindArgs = [
+    '--tool=callgrind',
+    '--separate-threads=yes',
+    `--toggle-collect=${measuredFunction}`,
+    `--callgrind-out-file=${prefix}`,
+    command,
+    ...args,
+  ];
   const child = execFile('valgrind', valgrindArgs, { maxBuffer: 16 * 2 ** 20, timeout: 240_000 });
   if (input !== undefined) child.stdin.end(input);
   await new Promise((resolve, reject) => {
@@ -104,8 +115,11 @@ function hasValgrind() {
  */
 function sameCount(a, b) {
   const difference = Math.round(Math.abs(a - b) * CALLS);
-  if (Math.round(a) !== Math.round(b)) return `**not identical**: they differ by ${difference} instructions over the ${CALLS.toLocaleString('en-US')} calls`;
-  return difference === 0 ? 'identical' : `identical per call; the loop totals differ by ${difference} instructions (${(difference / CALLS).toFixed(4)} per call)`;
+  if (Math.round(a) !== Math.round(b))
+    return `**not identical**: they differ by ${difference} instructions over the ${CALLS.toLocaleString('en-US')} calls`;
+  return difference === 0
+    ? 'identical'
+    : `identical per call; the loop totals differ by ${difference} instructions (${(difference / CALLS).toFixed(4)} per call)`;
 }
 
 const KINDS = ['JIT-compiled JavaScript', 'Node / V8 (builtins, N-API, libuv)', 'addon', 'libc', 'other'];
@@ -118,7 +132,11 @@ async function runInstructions({ floorBinary, minimalAddon }) {
   }
   const directory = fs.mkdtempSync(path.join(os.tmpdir(), 'tcp-keepalive-callgrind-'));
   try {
-    const node = (contender) => [process.execPath, ['--single-threaded', '--hash-seed=1', '--random-seed=1', WORKER, contender, String(CALLS), minimalAddon], 'tcpka_bench_measured'];
+    const node = (contender) => [
+      process.execPath,
+      ['--single-threaded', '--hash-seed=1', '--random-seed=1', WORKER, contender, String(CALLS), minimalAddon],
+      'tcpka_bench_measured',
+    ];
     const contenders = [
       ['configureKeepalive (idle, interval, count)', 'configure', node('configure')],
       ['minimal addon: socket._handle.fd, apply(fd, idle, interval, count, -1)', 'minimal', node('minimal')],
@@ -132,9 +150,11 @@ async function runInstructions({ floorBinary, minimalAddon }) {
     const counted = {};
     // Two at a time: each is one single-threaded valgrind process.
     for (let k = 0; k < contenders.length; k += 2) {
-      await Promise.all(contenders.slice(k, k + 2).map(async ([, key, [command, args, measuredFunction, input]]) => {
-        counted[key] = await perCall(directory, key, command, args, measuredFunction, input);
-      }));
+      await Promise.all(
+        contenders.slice(k, k + 2).map(async ([, key, [command, args, measuredFunction, input]]) => {
+          counted[key] = await perCall(directory, key, command, args, measuredFunction, input);
+        }),
+      );
     }
     const order = ['configure', 'configureAgain', 'minimal', 'nodeSetKeepAlive', 'floorSet', 'getKeepalive', 'floorGet'];
     const rows = order.map((key) => [contenders.find((c) => c[1] === key)[0], counted[key]]);
@@ -146,11 +166,14 @@ async function runInstructions({ floorBinary, minimalAddon }) {
       body: [
         `Counted with \`valgrind --tool=callgrind --toggle-collect=…\` on the main thread (\`node --single-threaded --hash-seed=1 --random-seed=1\`): ` +
           `only the loop of ${CALLS.toLocaleString('en-US')} calls, after a warm-up of as many, divided by ${CALLS.toLocaleString('en-US')}. ` +
-          'Left out: V8 formatting each garbage collection\'s durations into its in-memory trace buffer, whose count depends on the clock. ' +
+          "Left out: V8 formatting each garbage collection's durations into its in-memory trace buffer, whose count depends on the clock. " +
           'The kernel side of the syscalls is not counted; it is the same for every contender of a group. ' +
           'The split by object is indicative (what V8 inlines moves between columns); the total is the measurement.',
         '',
-        report.table(['contender', 'total', ...KINDS], rows.map(([label, r]) => [label, cell(r.total), ...KINDS.map((k) => cell(r[k]))])),
+        report.table(
+          ['contender', 'total', ...KINDS],
+          rows.map(([label, r]) => [label, cell(r.total), ...KINDS.map((k) => cell(r[k]))]),
+        ),
         '',
         `configureKeepalive / Node setKeepAlive: ${ratio(counted.configure, counted.nodeSetKeepAlive)} the user-space instructions; ` +
           `configureKeepalive / minimal addon: ${ratio(counted.configure, counted.minimal)}; ` +

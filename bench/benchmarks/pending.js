@@ -29,17 +29,27 @@ async function connectBatches(port, calls, configure, check) {
       if (configure) configure(socket, made + k);
       sockets.push(socket);
     }
-    await Promise.all(sockets.map((socket) => new Promise((resolve, reject) => {
-      socket.once('connect', resolve);
-      socket.once('error', reject);
-    })));
+    await Promise.all(
+      sockets.map(
+        (socket) =>
+          new Promise((resolve, reject) => {
+            socket.once('connect', resolve);
+            socket.once('error', reject);
+          }),
+      ),
+    );
     perConnectionNs.push(Number(process.hrtime.bigint() - start) / size);
     sockets.forEach((socket, k) => check(socket, made + k));
-    await Promise.all(sockets.map((socket) => new Promise((resolve) => {
-      socket.once('close', resolve);
-      // RST rather than FIN: no TIME_WAIT, so 100 000s of connections do not exhaust the ephemeral ports.
-      socket.resetAndDestroy();
-    })));
+    await Promise.all(
+      sockets.map(
+        (socket) =>
+          new Promise((resolve) => {
+            socket.once('close', resolve);
+            // RST rather than FIN: no TIME_WAIT, so 100 000s of connections do not exhaust the ephemeral ports.
+            socket.resetAndDestroy();
+          }),
+      ),
+    );
     made += size;
   }
   return median(perConnectionNs);
@@ -54,11 +64,18 @@ function configureFor(socket, i) {
 function assertConfigured(socket, i) {
   const want = configurationFor(i);
   const state = getKeepalive(socket);
-  if (!state.enable || state.idle !== want.idleSeconds * 1000 || state.interval !== want.intervalSeconds * 1000 || state.count !== want.count) {
+  if (
+    !state.enable ||
+    state.idle !== want.idleSeconds * 1000 ||
+    state.interval !== want.intervalSeconds * 1000 ||
+    state.count !== want.count
+  ) {
     throw new Error(`pending socket ${i}: kernel holds ${JSON.stringify(state)} after connect`);
   }
   if (socket.listenerCount('connect') !== 1 || socket.listenerCount('close') !== 0) {
-    throw new Error(`pending socket ${i}: ${socket.listenerCount('connect')} 'connect' and ${socket.listenerCount('close')} 'close' listeners after connect, expected 1 and 0`);
+    throw new Error(
+      `pending socket ${i}: ${socket.listenerCount('connect')} 'connect' and ${socket.listenerCount('close')} 'close' listeners after connect, expected 1 and 0`,
+    );
   }
 }
 
@@ -69,24 +86,34 @@ function assertUntouched(socket, i) {
 async function run({ plan }) {
   const server = await startServer();
   try {
-    const results = await interleave([
-      { name: 'net.connect, then configureKeepalive while pending', minCalls: BATCH, run: (n) => connectBatches(server.port, n, configureFor, assertConfigured) },
-      { name: 'plain net.connect', minCalls: BATCH, run: (n) => connectBatches(server.port, n, undefined, assertUntouched) },
-    ], plan);
+    const results = await interleave(
+      [
+        {
+          name: 'net.connect, then configureKeepalive while pending',
+          minCalls: BATCH,
+          run: (n) => connectBatches(server.port, n, configureFor, assertConfigured),
+        },
+        { name: 'plain net.connect', minCalls: BATCH, run: (n) => connectBatches(server.port, n, undefined, assertUntouched) },
+      ],
+      plan,
+    );
     const [configured, plain] = results;
     const overheadNs = configured.median - plain.median;
     return {
       title: '2. Pending sockets: configure before connect',
       body: [
         `Connections are opened ${BATCH} at a time to a loopback server; the time runs from net.connect to the last 'connect' of the batch, and a round counts its median batch. ` +
-          'After connect every configured socket is read back from the kernel, and must have exactly one \'connect\' listener (ours, kept for a reconnect of the same object) and no \'close\' listener.',
+          "After connect every configured socket is read back from the kernel, and must have exactly one 'connect' listener (ours, kept for a reconnect of the same object) and no 'close' listener.",
         '',
         report.table(report.MEDIAN_HEADER, report.medianRows(results)),
         '',
-        report.table(['pair', 'value'], [
-          ['configured / plain (median of per-round ratios)', report.formatRatio(pairedRatio(configured, plain))],
-          ['overhead per connection (difference of medians)', report.formatNs(overheadNs)],
-        ]),
+        report.table(
+          ['pair', 'value'],
+          [
+            ['configured / plain (median of per-round ratios)', report.formatRatio(pairedRatio(configured, plain))],
+            ['overhead per connection (difference of medians)', report.formatNs(overheadNs)],
+          ],
+        ),
       ].join('\n'),
       targets: [],
     };

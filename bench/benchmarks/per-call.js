@@ -47,10 +47,16 @@ async function measure({ floorBinary, node26Binary, minimalAddon, plan }) {
       const counters = perCall.createCounters();
       const setters = [
         { name: 'configureKeepalive (idle, interval, count)', run: (n) => perCall.runConfigureKeepalive(sockets.ours, counters, n) },
-        { name: `Node ${process.version} socket.setKeepAlive(true, idle)`, run: (n) => perCall.runNodeSetKeepAlive(sockets.node, counters, n) },
+        {
+          name: `Node ${process.version} socket.setKeepAlive(true, idle)`,
+          run: (n) => perCall.runNodeSetKeepAlive(sockets.node, counters, n),
+        },
         floor.contender('C: 4 × setsockopt, process with a second thread (the floor)', 'set'),
         singleFloor.contender('C: 4 × setsockopt, single-threaded process', 'set'),
-        { name: 'minimal addon: socket._handle.fd, apply(fd, idle, interval, count, -1)', run: (n) => perCall.runMinimalAddon(minimal, sockets.minimal, counters, n) },
+        {
+          name: 'minimal addon: socket._handle.fd, apply(fd, idle, interval, count, -1)',
+          run: (n) => perCall.runMinimalAddon(minimal, sockets.minimal, counters, n),
+        },
       ];
       if (node26) {
         setters.push(node26.contender(`configureKeepalive under Node ${node26Version}`, 'configure'));
@@ -75,11 +81,14 @@ async function measure({ floorBinary, node26Binary, minimalAddon, plan }) {
       if (netKeepalive.module) perCall.assertKernelHolds(sockets.netKeepalive, counters.netKeepalive - 1, 'net-keepalive');
 
       perCall.runConfigureKeepalive(sockets.reader, counters, 1);
-      const get = await interleave([
-        { name: 'getKeepalive', run: (n) => perCall.runGetKeepalive(sockets.reader, counters, n) },
-        floor.contender('C: 5 × getsockopt, process with a second thread (the floor)', 'get'),
-        singleFloor.contender('C: 5 × getsockopt, single-threaded process', 'get'),
-      ], plan);
+      const get = await interleave(
+        [
+          { name: 'getKeepalive', run: (n) => perCall.runGetKeepalive(sockets.reader, counters, n) },
+          floor.contender('C: 5 × getsockopt, process with a second thread (the floor)', 'get'),
+          singleFloor.contender('C: 5 × getsockopt, single-threaded process', 'get'),
+        ],
+        plan,
+      );
 
       return { set, get, netKeepaliveError: netKeepalive.error };
     });
@@ -108,10 +117,11 @@ async function run({ floorBinary, node26Binary, minimalAddon, plan, forks }) {
     });
     results.push(JSON.parse(stdout));
   }
-  const pool = (key) => results[0][key].map((first, index) => {
-    const perRound = results.flatMap((result) => result[key][index].perRound);
-    return { name: first.name, calls: first.calls, perRound, median: median(perRound) };
-  });
+  const pool = (key) =>
+    results[0][key].map((first, index) => {
+      const perRound = results.flatMap((result) => result[key][index].perRound);
+      return { name: first.name, calls: first.calls, perRound, median: median(perRound) };
+    });
   const set = pool('set');
   const perFork = results.map((result) => pairedRatio(result.set[0], result.set[2]));
   return summarize(set, pool('get'), results[0].netKeepaliveError, perFork);
@@ -156,7 +166,7 @@ function summarize(set, get, netKeepaliveError, floorRatioPerFork) {
     title: '1. Per call, on a connected socket',
     body: [
       'Every call writes values different from the call before (idle, interval and count all move). ' +
-        'After the rounds, each contender\'s socket is read back from the kernel and must hold the last values written. ' +
+        "After the rounds, each contender's socket is read back from the kernel and must hold the last values written. " +
         'The C floor runs in a process with one extra, idle thread, like every Node process (bench/floor.c explains why that costs more per syscall); ' +
         'the single-threaded C rows only show by how much.',
       '',

@@ -55,14 +55,25 @@ async function run({ sockets }) {
       `Batches of ${batch} connections (fd limit ${limit}); in the configured run even sockets are configured while ` +
         'connecting and odd ones once connected, every socket is read back from the kernel, then all are closed (RST, so ' +
         'no TIME_WAIT). The listeners of every socket after close must equal those before configureKeepalive plus the one ' +
-        '\'connect\' listener a configured socket keeps for its lifetime (it re-applies the policy at a reconnect). Every client ' +
+        "'connect' listener a configured socket keeps for its lifetime (it re-applies the policy at a reconnect). Every client " +
         'socket is registered in a FinalizationRegistry: after close and forced GCs each must have been collected, so nothing ' +
         'we keep (policy, listeners, wrapped setKeepAlive) holds on to it. The heap is read after 6 forced GCs after 5 ' +
         'warm-up batches, then 10 times along the run; retention per socket is the slope of those samples (end − start ' +
         'alone moves by ±1 MB between identical runs: hash-table resizes, bytecode flushing).',
       '',
       report.table(
-        ['run', 'per socket (median batch)', 'per socket (wall)', 'batches stalled by a SYN retransmission', 'configureKeepalive on a connected socket', 'heap growth per socket (end − start)', 'heap slope per socket (least squares)', 'RSS growth per socket', 'closed sockets not collectable', 'problems'],
+        [
+          'run',
+          'per socket (median batch)',
+          'per socket (wall)',
+          'batches stalled by a SYN retransmission',
+          'configureKeepalive on a connected socket',
+          'heap growth per socket (end − start)',
+          'heap slope per socket (least squares)',
+          'RSS growth per socket',
+          'closed sockets not collectable',
+          'problems',
+        ],
         [row(configured), row(plain)],
       ),
       '',
@@ -72,7 +83,13 @@ async function run({ sockets }) {
     targets: [
       report.target('closed sockets not collectable (configured run)', configured.notCollected, '<=', 0, String),
       // One object kept per socket would be at least 16 B (two words); the slope's noise at 100 000 sockets is a few B.
-      report.target('heap retained per closed socket (slope, configured − plain; < one 16 B object)', retainedHeapSlope, '<=', 16, (n) => `${n.toFixed(2)} B`),
+      report.target(
+        'heap retained per closed socket (slope, configured − plain; < one 16 B object)',
+        retainedHeapSlope,
+        '<=',
+        16,
+        (n) => `${n.toFixed(2)} B`,
+      ),
       report.target('sockets whose kernel state or listeners were wrong', configured.problemCount + plain.problemCount, '<=', 0, String),
     ],
   };

@@ -23,7 +23,7 @@ async function calibrate(contender, roundMs) {
   for (;;) {
     const nsPerCall = await contender.run(calls);
     const roundNs = nsPerCall * calls;
-    if (roundNs >= roundMs * 1e6 / 4 || calls >= 1e7) {
+    if (roundNs >= (roundMs * 1e6) / 4 || calls >= 1e7) {
       return Math.max(contender.minCalls ?? 1, Math.round((roundMs * 1e6) / nsPerCall));
     }
     calls *= 4;

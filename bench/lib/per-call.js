@@ -63,12 +63,7 @@ function runNodeSetKeepAlive4(socket, counters, calls) {
   let i = counters.nodeSetKeepAlive4;
   const start = process.hrtime.bigint();
   for (const end = i + calls; i < end; i++) {
-    socket.setKeepAlive(
-      true,
-      (1 + (i % SECONDS_SPAN)) * 1000,
-      (1 + ((i + SECONDS_SPAN / 2) % SECONDS_SPAN)) * 1000,
-      1 + (i % COUNT_SPAN),
-    );
+    socket.setKeepAlive(true, (1 + (i % SECONDS_SPAN)) * 1000, (1 + ((i + SECONDS_SPAN / 2) % SECONDS_SPAN)) * 1000, 1 + (i % COUNT_SPAN));
   }
   const result = elapsedNsPerCall(start, calls);
   counters.nodeSetKeepAlive4 = i;

@@ -26,10 +26,19 @@ class RemoteProcess {
 
   request(line) {
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`${this.label} did not answer "${line}" in ${REPLY_TIMEOUT_MS} ms`)), REPLY_TIMEOUT_MS);
+      const timer = setTimeout(
+        () => reject(new Error(`${this.label} did not answer "${line}" in ${REPLY_TIMEOUT_MS} ms`)),
+        REPLY_TIMEOUT_MS,
+      );
       this.waiting.push({
-        resolve: (answer) => { clearTimeout(timer); resolve(answer); },
-        reject: (error) => { clearTimeout(timer); reject(error); },
+        resolve: (answer) => {
+          clearTimeout(timer);
+          resolve(answer);
+        },
+        reject: (error) => {
+          clearTimeout(timer);
+          reject(error);
+        },
       });
       this.child.stdin.write(`${line}\n`);
     });
@@ -52,8 +61,12 @@ class RemoteProcess {
   close() {
     this.child.stdin.end();
     const killer = setTimeout(() => this.child.kill('SIGKILL'), 5000);
-    return new Promise((resolve) => this.child.once('exit', () => { clearTimeout(killer); resolve(); }))
-      .finally(() => clearTimeout(killer));
+    return new Promise((resolve) =>
+      this.child.once('exit', () => {
+        clearTimeout(killer);
+        resolve();
+      }),
+    ).finally(() => clearTimeout(killer));
   }
 }
 

@@ -52,10 +52,15 @@ async function connectMany(port, count, batch = 50) {
 
 /** Closes sockets with RST (no TIME_WAIT, so the ephemeral ports last) and waits until each has closed. */
 function resetAll(sockets) {
-  return Promise.all(sockets.map((socket) => new Promise((resolve) => {
-    socket.once('close', resolve);
-    socket.resetAndDestroy();
-  })));
+  return Promise.all(
+    sockets.map(
+      (socket) =>
+        new Promise((resolve) => {
+          socket.once('close', resolve);
+          socket.resetAndDestroy();
+        }),
+    ),
+  );
 }
 
 /** Runs `body` with one connected client socket per name, then closes everything. */

@@ -12,7 +12,17 @@ import { judge, type Judgement, type Policy, resolveHops, retransmissionLimit } 
 import type { Io } from './main';
 import { isUnreadable, type KernelKeepalive, PROCESS_WIDE_REFUSALS, readPeerSocket, type Unreadable } from './peer-socket';
 import { DEFAULT_DETECT_WITHIN, formatPlan, loadPlanner, makePlan, planJson, type PlanJson } from './plan';
-import { allPids, type Endpoint, processInfo, type ProcessInfo, type ProcTcpRow, socketFdsOf, type TcpStateName, tcpRowsOf, type TimerKind } from './proc';
+import {
+  allPids,
+  type Endpoint,
+  processInfo,
+  type ProcessInfo,
+  type ProcTcpRow,
+  socketFdsOf,
+  type TcpStateName,
+  tcpRowsOf,
+  type TimerKind,
+} from './proc';
 
 export const DOCTOR_HELP = `Usage: tcp-keepalive doctor --pid <pid>[,<pid>...] [options]
        tcp-keepalive doctor --all [options]
@@ -93,8 +103,8 @@ function errorOf(error: unknown, pid: number, what: string): Unreadable {
   const why: Record<string, string> = {
     ENOENT: 'no such process',
     ESRCH: 'no such process',
-    EACCES: 'not permitted: another user\'s process (run as root, or as the same user)',
-    EPERM: 'not permitted: another user\'s process (run as root, or as the same user)',
+    EACCES: "not permitted: another user's process (run as root, or as the same user)",
+    EPERM: "not permitted: another user's process (run as root, or as the same user)",
   };
   return { code, message: `${what} of pid ${pid}: ${code}, ${why[code] ?? (error as Error).message}` };
 }
@@ -129,8 +139,15 @@ function connectionReport(pid: number, fd: number | null, row: ProcTcpRow, refus
   const keepaliveTimerLeft = fromTimer === true && row.timer === 'keepalive' ? row.timerExpiresIn : null;
   const judgement = judge({ kernel, keepaliveFromTimer: fromTimer, keepaliveTimerLeft, sendQueue: row.sendQueue }, policy);
   return {
-    fd, inode: row.inode, family: row.family, local: row.local, remote: row.remote, state: row.state,
-    kernel, unreadable, keepaliveFromTimer: fromTimer,
+    fd,
+    inode: row.inode,
+    family: row.family,
+    local: row.local,
+    remote: row.remote,
+    state: row.state,
+    kernel,
+    unreadable,
+    keepaliveFromTimer: fromTimer,
     timer: { kind: row.timer, expiresIn: row.timerExpiresIn, probes: row.probes, retransmits: row.retransmits },
     queues: { send: row.sendQueue, receive: row.receiveQueue },
     tcpInfo,
@@ -148,8 +165,16 @@ function inspectProcess(pid: number, inspection: Inspection): ProcessReport {
     info = processInfo(pid);
   } catch (error) {
     return {
-      pid, command: '', uid: null, user: null, networkNamespace: null, inspected: false,
-      error: errorOf(error, pid, 'reading /proc/PID/status'), listening: 0, connections: [], sameUserSockets: [],
+      pid,
+      command: '',
+      uid: null,
+      user: null,
+      networkNamespace: null,
+      inspected: false,
+      error: errorOf(error, pid, 'reading /proc/PID/status'),
+      listening: 0,
+      connections: [],
+      sameUserSockets: [],
     };
   }
   const report: ProcessReport = { ...info, inspected: false, error: null, listening: 0, connections: [], sameUserSockets: [] };
@@ -204,7 +229,8 @@ function inspectProcess(pid: number, inspection: Inspection): ProcessReport {
     }
     if (!portMatches(row, inspection.ports)) continue;
     const connection = connectionReport(pid, fd, row, refusedForProcess, inspection.policy);
-    if (connection.unreadable !== null && PROCESS_WIDE_REFUSALS.includes(connection.unreadable.code)) refusedForProcess = connection.unreadable;
+    if (connection.unreadable !== null && PROCESS_WIDE_REFUSALS.includes(connection.unreadable.code))
+      refusedForProcess = connection.unreadable;
     report.connections.push(connection);
   }
   return report;
@@ -212,7 +238,13 @@ function inspectProcess(pid: number, inspection: Inspection): ProcessReport {
 
 /** The timer the way `ss -o` prints it: timer:(keepalive,28sec,0). */
 function ssTimer(timer: ConnectionReport['timer']): string {
-  const names: Record<TimerKind, string> = { none: '', retransmit: 'on', keepalive: 'keepalive', 'time-wait': 'timewait', 'zero-window-probe': 'persist' };
+  const names: Record<TimerKind, string> = {
+    none: '',
+    retransmit: 'on',
+    keepalive: 'keepalive',
+    'time-wait': 'timewait',
+    'zero-window-probe': 'persist',
+  };
   if (timer.kind === 'none') return '-';
   const count = timer.kind === 'retransmit' ? timer.retransmits : timer.probes;
   return `${names[timer.kind]},${duration(timer.expiresIn)},${count}`;
@@ -229,19 +261,53 @@ function connectionLines(connections: readonly ConnectionReport[], style: Style)
   const unknown = '?';
   const rows = connections.map((c) => {
     const k = c.kernel;
-    const keepalive = k !== null ? (k.enable ? 'on' : style.red('off'))
-      : c.keepaliveFromTimer === null ? unknown : c.keepaliveFromTimer ? 'on (timer)' : style.red('off (timer)');
-    const shown = (value: number | undefined, text: (v: number) => string): string => (k === null || value === undefined ? unknown : text(value));
+    const keepalive =
+      k !== null
+        ? k.enable
+          ? 'on'
+          : style.red('off')
+        : c.keepaliveFromTimer === null
+          ? unknown
+          : c.keepaliveFromTimer
+            ? 'on (timer)'
+            : style.red('off (timer)');
+    const shown = (value: number | undefined, text: (v: number) => string): string =>
+      k === null || value === undefined ? unknown : text(value);
     return [
-      c.fd === null ? '-' : String(c.fd), endpoint(c.local.address, c.local.port), endpoint(c.remote.address, c.remote.port), c.state, keepalive,
-      shown(k?.idle, duration), shown(k?.interval, duration), shown(k?.count, String),
+      c.fd === null ? '-' : String(c.fd),
+      endpoint(c.local.address, c.local.port),
+      endpoint(c.remote.address, c.remote.port),
+      c.state,
+      keepalive,
+      shown(k?.idle, duration),
+      shown(k?.interval, duration),
+      shown(k?.count, String),
       shown(k?.userTimeout, (v) => (v === 0 ? style.red('none') : duration(v))),
       ssTimer(c.timer),
-      c.worstCaseDetection !== null ? duration(c.worstCaseDetection) : k !== null ? style.red('never')
-        : c.worstCaseDetectionAtLeast !== null ? `>= ${duration(c.worstCaseDetectionAtLeast)}` : unknown, verdictText(c.verdict, style),
+      c.worstCaseDetection !== null
+        ? duration(c.worstCaseDetection)
+        : k !== null
+          ? style.red('never')
+          : c.worstCaseDetectionAtLeast !== null
+            ? `>= ${duration(c.worstCaseDetectionAtLeast)}`
+            : unknown,
+      verdictText(c.verdict, style),
     ];
   });
-  const header = ['FD', 'LOCAL', 'REMOTE', 'STATE', 'KEEPALIVE', 'IDLE', 'INTERVAL', 'COUNT', 'USER TIMEOUT', 'TIMER (ss -o)', 'DETECTS DEAD PEER IN', 'VERDICT'];
+  const header = [
+    'FD',
+    'LOCAL',
+    'REMOTE',
+    'STATE',
+    'KEEPALIVE',
+    'IDLE',
+    'INTERVAL',
+    'COUNT',
+    'USER TIMEOUT',
+    'TIMER (ss -o)',
+    'DETECTS DEAD PEER IN',
+    'VERDICT',
+  ];
   const lines = [table(header, rows, '  ')];
   const unreadable = new Map<string, string[]>();
   for (const c of connections.filter((conn) => conn.fd !== null && conn.unreadable !== null)) {
@@ -253,12 +319,15 @@ function connectionLines(connections: readonly ConnectionReport[], style: Style)
   for (const c of connections.filter((conn) => conn.reasons.length > 0 || conn.notes.length > 0)) {
     const key = JSON.stringify([c.verdict, c.reasons, c.notes]);
     const group = groups.get(key) ?? { verdict: c.verdict, reasons: c.reasons, notes: c.notes, labels: [] };
-    group.labels.push(`${c.fd === null ? '' : `fd ${c.fd} `}${endpoint(c.local.address, c.local.port)} -> ${endpoint(c.remote.address, c.remote.port)}`);
+    group.labels.push(
+      `${c.fd === null ? '' : `fd ${c.fd} `}${endpoint(c.local.address, c.local.port)} -> ${endpoint(c.remote.address, c.remote.port)}`,
+    );
     groups.set(key, group);
   }
   for (const group of groups.values()) {
     const label = group.verdict === 'ok' ? 'note' : group.verdict === 'at-risk' ? style.red('at risk') : style.yellow('unknown');
-    const shown = group.labels.length <= 3 ? group.labels.join(', ') : `${group.labels.slice(0, 2).join(', ')} and ${group.labels.length - 2} more`;
+    const shown =
+      group.labels.length <= 3 ? group.labels.join(', ') : `${group.labels.slice(0, 2).join(', ')} and ${group.labels.length - 2} more`;
     lines.push(`  ${shown} ${label}:`);
     for (const reason of group.reasons) lines.push(`    - ${reason}`);
     for (const note of group.notes) lines.push(`    - ${style.dim(`note: ${note}`)}`);
@@ -272,8 +341,11 @@ function formatProcess(report: ProcessReport, style: Style): string {
   if (!report.inspected) {
     const lines = [head, `  ${style.red('could not inspect')}: ${report.error?.message ?? 'unknown reason'}`];
     if (report.sameUserSockets.length > 0) {
-      lines.push(`  What /proc shows without that right: the TCP sockets of uid ${report.uid} in its network namespace (which ` +
-        'process holds each cannot be read; idle, interval, count and user timeout cannot be read):', ...connectionLines(report.sameUserSockets, style));
+      lines.push(
+        `  What /proc shows without that right: the TCP sockets of uid ${report.uid} in its network namespace (which ` +
+          'process holds each cannot be read; idle, interval, count and user timeout cannot be read):',
+        ...connectionLines(report.sameUserSockets, style),
+      );
     }
     return lines.join('\n');
   }
@@ -290,8 +362,10 @@ function serverSettings(reports: readonly ProcessReport[], plan: KeepalivePlan):
   const { idle, interval, count, userTimeout } = plan.options;
   const lines: string[] = [];
   if (atRisk.some((r) => /(^|\/)postgres\b|^postgres:/.test(r.command))) {
-    lines.push(`PostgreSQL (postgresql.conf): tcp_keepalives_idle = ${idle / 1000}, tcp_keepalives_interval = ${interval / 1000}, ` +
-      `tcp_keepalives_count = ${count}, tcp_user_timeout = ${userTimeout}`);
+    lines.push(
+      `PostgreSQL (postgresql.conf): tcp_keepalives_idle = ${idle / 1000}, tcp_keepalives_interval = ${interval / 1000}, ` +
+        `tcp_keepalives_count = ${count}, tcp_user_timeout = ${userTimeout}`,
+    );
   }
   if (atRisk.some((r) => /(^|\/)redis-server\b/.test(r.command))) {
     lines.push(`Redis: tcp-keepalive ${idle / 1000} sets idle only (interval = idle / 3, count 3); TCP_USER_TIMEOUT it cannot set`);
@@ -307,7 +381,8 @@ export function runDoctor(argv: readonly string[], io: Io): number {
   }
   const pidText = flags.values.get('pid');
   const all = flags.switches.has('all');
-  if ((pidText === undefined) === !all) throw new UsageError(all ? '--pid and --all exclude each other' : 'give --pid <pid> or --all', 'doctor');
+  if ((pidText === undefined) === !all)
+    throw new UsageError(all ? '--pid and --all exclude each other' : 'give --pid <pid> or --all', 'doctor');
   if (process.platform !== 'linux') {
     // Not the user's mistake: nothing here can be inspected.
     io.stderr.write(`tcp-keepalive doctor: reads /proc and needs Linux; this is ${process.platform} (tcp-keepalive plan works here)\n`);
@@ -324,14 +399,20 @@ export function runDoctor(argv: readonly string[], io: Io): number {
   // Planned before inspecting: a path and budget that cannot be met is a usage error, whatever the connections.
   const plan = makePlan(planner, hops, detectWithin, {}, 'doctor');
   const { retries2, giveUpMs } = retransmissionLimit();
-  const policy: Policy = { hops: resolveHops(hops, planner.IDLE_TIMEOUT_PRESETS, 'doctor'), detectWithin, retransmissionGiveUp: giveUpMs, tcpRetries2: retries2 };
+  const policy: Policy = {
+    hops: resolveHops(hops, planner.IDLE_TIMEOUT_PRESETS, 'doctor'),
+    detectWithin,
+    retransmissionGiveUp: giveUpMs,
+    tcpRetries2: retries2,
+  };
 
   const inspection: Inspection = { ports, policy, rowsByNamespace: new Map(), withSameUserSockets: !all };
   let processes = pids.map((pid) => inspectProcess(pid, inspection));
   let skipped: DoctorReport['skipped'] = null;
   if (all) {
     const unreadable = processes.filter((p) => !p.inspected);
-    if (unreadable.length > 0) skipped = { count: unreadable.length, reason: 'their /proc/PID/fd is not readable by this user (run as root to include them)' };
+    if (unreadable.length > 0)
+      skipped = { count: unreadable.length, reason: 'their /proc/PID/fd is not readable by this user (run as root to include them)' };
     processes = processes.filter((p) => p.inspected && p.connections.length > 0);
   }
   const connections = processes.flatMap((p) => p.connections);
@@ -347,7 +428,11 @@ export function runDoctor(argv: readonly string[], io: Io): number {
   const report: DoctorReport = {
     schema: 'tcp-keepalive.doctor/1',
     policy: { path: policy.hops, detectWithin, retransmissionGiveUp: giveUpMs, tcpRetries2: retries2 },
-    processes, skipped, summary, plan: summary.atRisk > 0 ? planJson(plan) : null, exitCode,
+    processes,
+    skipped,
+    summary,
+    plan: summary.atRisk > 0 ? planJson(plan) : null,
+    exitCode,
   };
   if (flags.switches.has('json')) {
     io.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
@@ -356,12 +441,17 @@ export function runDoctor(argv: readonly string[], io: Io): number {
 
   const style = styleFor(io.stdout, io.env);
   const out: string[] = processes.map((p) => formatProcess(p, style));
-  if (all && processes.length === 0) out.push(`no process${ports === null ? '' : ` with a connection on port ${ports.join(', ')}`} whose sockets this user may read`);
+  if (all && processes.length === 0)
+    out.push(`no process${ports === null ? '' : ` with a connection on port ${ports.join(', ')}`} whose sockets this user may read`);
   if (skipped !== null) out.push(style.dim(`${skipped.count} processes not shown: ${skipped.reason}`));
   const pathWords = hops.length === 0 ? 'no --path' : `path ${pathText}`;
-  out.push(`${summary.connections} connection${summary.connections === 1 ? '' : 's'} (${pathWords}, dead peer noticed within ${duration(detectWithin)}): ` +
-    `${style.green(`${summary.ok} ok`)}, ${style.red(`${summary.atRisk} at risk`)}, ${style.yellow(`${summary.unknown} unknown`)}` +
-    (summary.notInspected > 0 ? `, ${style.yellow(`${summary.notInspected} process${summary.notInspected === 1 ? '' : 'es'} not inspected`)}` : ''));
+  out.push(
+    `${summary.connections} connection${summary.connections === 1 ? '' : 's'} (${pathWords}, dead peer noticed within ${duration(detectWithin)}): ` +
+      `${style.green(`${summary.ok} ok`)}, ${style.red(`${summary.atRisk} at risk`)}, ${style.yellow(`${summary.unknown} unknown`)}` +
+      (summary.notInspected > 0
+        ? `, ${style.yellow(`${summary.notInspected} process${summary.notInspected === 1 ? '' : 'es'} not inspected`)}`
+        : ''),
+  );
   if (summary.atRisk > 0) out.push(`To fix what is at risk:\n${formatPlan(plan, style, serverSettings(processes, plan))}`);
   io.stdout.write(`${out.join('\n\n')}\n`);
   return exitCode;

@@ -12,7 +12,10 @@ export interface Style {
 }
 
 const plain: Style = { red: (t) => t, green: (t) => t, yellow: (t) => t, bold: (t) => t, dim: (t) => t };
-const sgr = (open: number, close: number) => (text: string): string => `\u001b[${open}m${text}\u001b[${close}m`;
+const sgr =
+  (open: number, close: number) =>
+  (text: string): string =>
+    `\u001b[${open}m${text}\u001b[${close}m`;
 const coloured: Style = { red: sgr(31, 39), green: sgr(32, 39), yellow: sgr(33, 39), bold: sgr(1, 22), dim: sgr(2, 22) };
 
 /** https://no-color.org: a non-empty NO_COLOR turns colour off. */
@@ -28,7 +31,8 @@ const visibleLength = (text: string): number => text.replace(ANSI, '').length;
 export function table(header: readonly string[], rows: readonly (readonly string[])[], indent = ''): string {
   const widths = header.map((title, column) => Math.max(visibleLength(title), ...rows.map((row) => visibleLength(row[column] ?? ''))));
   const line = (cells: readonly string[]): string =>
-    indent + cells.map((cell, column) => (column === cells.length - 1 ? cell : cell + ' '.repeat(widths[column]! - visibleLength(cell)))).join('  ');
+    indent +
+    cells.map((cell, column) => (column === cells.length - 1 ? cell : cell + ' '.repeat(widths[column]! - visibleLength(cell)))).join('  ');
   return [line(header), ...rows.map(line)].join('\n');
 }
 

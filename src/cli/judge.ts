@@ -90,14 +90,18 @@ export function judge(facts: ConnectionFacts, policy: Policy): Judgement {
   const budget = duration(policy.detectWithin);
   const limiting = policy.hops.filter((hop) => hop.probesRefresh).sort((a, b) => a.idleTimeout - b.idleTimeout)[0];
   for (const hop of policy.hops.filter((h) => !h.probesRefresh)) {
-    notes.push(`${hop.label} counts application data only: keepalive cannot keep it open; ` +
-      `the application must send data more often than every ${duration(hop.idleTimeout)}`);
+    notes.push(
+      `${hop.label} counts application data only: keepalive cannot keep it open; ` +
+        `the application must send data more often than every ${duration(hop.idleTimeout)}`,
+    );
   }
   const { kernel } = facts;
   if (kernel === null) {
     if (facts.keepaliveFromTimer === false) {
-      reasons.push('keepalive is off (no keepalive timer in /proc/net/tcp): an idle connection to a dead peer, or through a ' +
-        'middlebox that forgot it, stays open until the application writes');
+      reasons.push(
+        'keepalive is off (no keepalive timer in /proc/net/tcp): an idle connection to a dead peer, or through a ' +
+          'middlebox that forgot it, stays open until the application writes',
+      );
       return { verdict: 'at-risk', reasons, notes, worstCaseDetection: null, worstCaseDetectionAtLeast: null };
     }
     if (facts.keepaliveFromTimer !== true) {
@@ -108,8 +112,10 @@ export function judge(facts: ConnectionFacts, policy: Policy): Judgement {
     // left of it bounds idle + interval × count from below: a fact, not an estimate of the unread values.
     const atLeast = facts.keepaliveTimerLeft;
     if (atLeast !== null && atLeast > policy.detectWithin) {
-      reasons.push(`a dead peer is noticed only after ${duration(atLeast)} or more: the keepalive timer fires in ${duration(atLeast)}, ` +
-        `more than --detect-within ${budget} (idle, interval, count and TCP_USER_TIMEOUT could not be read)`);
+      reasons.push(
+        `a dead peer is noticed only after ${duration(atLeast)} or more: the keepalive timer fires in ${duration(atLeast)}, ` +
+          `more than --detect-within ${budget} (idle, interval, count and TCP_USER_TIMEOUT could not be read)`,
+      );
       return { verdict: 'at-risk', reasons, notes, worstCaseDetection: null, worstCaseDetectionAtLeast: atLeast };
     }
     reasons.push('keepalive is on (its timer is running), but idle, interval, count and TCP_USER_TIMEOUT could not be read');
@@ -118,30 +124,42 @@ export function judge(facts: ConnectionFacts, policy: Policy): Judgement {
 
   let worstCaseDetection: number | null = null;
   if (!kernel.enable) {
-    reasons.push('keepalive is off: an idle connection to a dead peer, or through a middlebox that forgot it, stays open until the application writes');
+    reasons.push(
+      'keepalive is off: an idle connection to a dead peer, or through a middlebox that forgot it, stays open until the application writes',
+    );
   } else {
     worstCaseDetection = kernel.idle + kernel.interval * kernel.count;
     if (limiting !== undefined && kernel.idle >= limiting.idleTimeout) {
-      reasons.push(`idle ${duration(kernel.idle)} is not below the ${duration(limiting.idleTimeout)} idle timeout of ${limiting.label}: ` +
-        'it forgets the flow before the first probe');
+      reasons.push(
+        `idle ${duration(kernel.idle)} is not below the ${duration(limiting.idleTimeout)} idle timeout of ${limiting.label}: ` +
+          'it forgets the flow before the first probe',
+      );
     } else if (limiting !== undefined && kernel.idle + kernel.interval > limiting.idleTimeout) {
-      notes.push(`one lost probe lets ${limiting.label} forget the flow (idle + interval = ${duration(kernel.idle + kernel.interval)}, ` +
-        `its idle timeout ${duration(limiting.idleTimeout)})`);
+      notes.push(
+        `one lost probe lets ${limiting.label} forget the flow (idle + interval = ${duration(kernel.idle + kernel.interval)}, ` +
+          `its idle timeout ${duration(limiting.idleTimeout)})`,
+      );
     }
     if (worstCaseDetection > policy.detectWithin) {
-      reasons.push(`a dead peer is noticed only after up to ${duration(worstCaseDetection)} (idle ${duration(kernel.idle)} + ` +
-        `${duration(kernel.interval)} × ${kernel.count}), more than --detect-within ${budget}`);
+      reasons.push(
+        `a dead peer is noticed only after up to ${duration(worstCaseDetection)} (idle ${duration(kernel.idle)} + ` +
+          `${duration(kernel.interval)} × ${kernel.count}), more than --detect-within ${budget}`,
+      );
     }
   }
   const inFlight = facts.sendQueue > 0 ? ` (${facts.sendQueue} bytes are unacknowledged right now)` : '';
   if (kernel.userTimeout === 0) {
     if (policy.retransmissionGiveUp > policy.detectWithin) {
-      reasons.push(`no TCP_USER_TIMEOUT: while written data is unacknowledged keepalive does not run, and the kernel retransmits for ` +
-        `about ${duration(policy.retransmissionGiveUp)} (tcp_retries2 ${policy.tcpRetries2}) before it gives up${inFlight}`);
+      reasons.push(
+        `no TCP_USER_TIMEOUT: while written data is unacknowledged keepalive does not run, and the kernel retransmits for ` +
+          `about ${duration(policy.retransmissionGiveUp)} (tcp_retries2 ${policy.tcpRetries2}) before it gives up${inFlight}`,
+      );
     }
   } else if (kernel.userTimeout > policy.detectWithin) {
-    reasons.push(`TCP_USER_TIMEOUT ${duration(kernel.userTimeout)} is longer than --detect-within ${budget}: unacknowledged data ` +
-      `keeps a dead connection open that long${inFlight}`);
+    reasons.push(
+      `TCP_USER_TIMEOUT ${duration(kernel.userTimeout)} is longer than --detect-within ${budget}: unacknowledged data ` +
+        `keeps a dead connection open that long${inFlight}`,
+    );
   }
   return { verdict: reasons.length === 0 ? 'ok' : 'at-risk', reasons, notes, worstCaseDetection, worstCaseDetectionAtLeast: null };
 }

@@ -44,7 +44,8 @@ function peerNative(): NativeAddon | Unreadable {
   const { addonLoad } = require('../native/load') as typeof import('../native/load');
   const loaded = addonLoad();
   if (loaded.addon === undefined) native = { code: 'ERR_DLOPEN_FAILED', message: `the native addon is not available: ${loaded.reason}` };
-  else if (!loaded.addon.capabilities.duplicateFd) native = { code: 'ENOSYS', message: `this build of the native addon cannot duplicate another process's fds (${loaded.file})` };
+  else if (!loaded.addon.capabilities.duplicateFd)
+    native = { code: 'ENOSYS', message: `this build of the native addon cannot duplicate another process's fds (${loaded.file})` };
   else native = loaded.addon;
   return native;
 }
@@ -65,14 +66,18 @@ function errnoName(errno: number): string {
 function duplicateRefused(pid: number, fd: number, failure: NativeFailure): Unreadable {
   const code = errnoName(failure.errno);
   const why: Record<string, string> = {
-    EPERM: 'not permitted: duplicating another process\'s fd needs ptrace-attach rights over it (root or CAP_SYS_PTRACE; ' +
+    EPERM:
+      "not permitted: duplicating another process's fd needs ptrace-attach rights over it (root or CAP_SYS_PTRACE; " +
       'the same user only when /proc/sys/kernel/yama/ptrace_scope is 0 and the process is dumpable)',
-    EACCES: 'not permitted: duplicating another process\'s fd needs ptrace-attach rights over it (root or CAP_SYS_PTRACE)',
+    EACCES: "not permitted: duplicating another process's fd needs ptrace-attach rights over it (root or CAP_SYS_PTRACE)",
     ESRCH: 'the process has exited',
     EBADF: 'the process closed the fd meanwhile',
     ENOSYS: 'this kernel has no pidfd_getfd (Linux 5.6 or later needed)',
   };
-  return { code, message: `${failure.syscall ?? 'pidfd_getfd'} on fd ${fd} of pid ${pid}: ${code}, ${why[code] ?? 'refused by the kernel'}` };
+  return {
+    code,
+    message: `${failure.syscall ?? 'pidfd_getfd'} on fd ${fd} of pid ${pid}: ${code}, ${why[code] ?? 'refused by the kernel'}`,
+  };
 }
 
 /** Refusals that hold for every fd of the process (or of every process): not worth retrying fd by fd. */
@@ -91,7 +96,10 @@ export function readPeerSocket(pid: number, fd: number, inode: number): PeerRead
   if (isFailure(duplicate)) return duplicateRefused(pid, fd, duplicate);
   try {
     if (fs.fstatSync(duplicate).ino !== inode) {
-      return { code: 'ESTALE', message: `fd ${fd} of pid ${pid} is no longer socket ${inode}: the process closed or replaced it meanwhile` };
+      return {
+        code: 'ESTALE',
+        message: `fd ${fd} of pid ${pid} is no longer socket ${inode}: the process closed or replaced it meanwhile`,
+      };
     }
     const values = new Int32Array(5);
     const failed = addon.read(duplicate, values);

@@ -47,19 +47,28 @@ export function setsockoptValues(options: KeepalivePlan['options']): Record<stri
 }
 
 /** Runs the planner; its coded errors (a conflict, a bad value) become one-line usage errors. */
-export function makePlan(planner: Planner, hops: readonly CliHop[], detectWithin: number, extra: { count?: number; margin?: number }, command: string): KeepalivePlan {
+export function makePlan(
+  planner: Planner,
+  hops: readonly CliHop[],
+  detectWithin: number,
+  extra: { count?: number; margin?: number },
+  command: string,
+): KeepalivePlan {
   resolveHops(hops, planner.IDLE_TIMEOUT_PRESETS, command); // its messages speak of --path, the planner's of request.path
   try {
     const plan = planner.planKeepalive({ ...planRequest(hops, detectWithin), ...extra });
     if (hops.length > 0) return plan;
     // Without a path the planner saw one stand-in hop: nothing of it belongs in the answer.
     const notes = plan.notes.filter((note) => !note.includes(NO_PATH_LABEL) && !note.startsWith('no hop on the path'));
-    notes.unshift('no --path given: idle is chosen for detection only; give the idle timeouts of the load balancers, NATs and firewalls on the path with --path');
+    notes.unshift(
+      'no --path given: idle is chosen for detection only; give the idle timeouts of the load balancers, NATs and firewalls on the path with --path',
+    );
     return { ...plan, heartbeatWithin: null, notes };
   } catch (error) {
     // The planner's own refusals (a conflict, a value out of range) are the user's to fix; anything else is a bug.
     const code = (error as { code?: unknown }).code;
-    if (typeof code !== 'string' || !/^ERR_(KEEPALIVE_PLAN_CONFLICT|INVALID_ARG_VALUE|INVALID_ARG_TYPE|OUT_OF_RANGE)$/.test(code)) throw error;
+    if (typeof code !== 'string' || !/^ERR_(KEEPALIVE_PLAN_CONFLICT|INVALID_ARG_VALUE|INVALID_ARG_TYPE|OUT_OF_RANGE)$/.test(code))
+      throw error;
     throw new UsageError((error as Error).message.replace(/^planKeepalive: /, ''), command);
   }
 }
@@ -102,7 +111,9 @@ export function planJson(plan: KeepalivePlan): PlanJson {
 /** The plan as people read it; `extraLines` (e.g. a server's own settings) go after the setsockopt line. */
 export function formatPlan(plan: KeepalivePlan, style: Style, extraLines: readonly string[] = []): string {
   const { idle, interval, count, userTimeout } = plan.options;
-  const raw = Object.entries(setsockoptValues(plan.options)).map(([name, value]) => `${name}=${value}`).join(' ');
+  const raw = Object.entries(setsockoptValues(plan.options))
+    .map(([name, value]) => `${name}=${value}`)
+    .join(' ');
   const env = environmentValues(plan.options);
   const lines = [
     `  ${style.bold(`configureKeepalive(socket, { idle: ${msLiteral(idle)}, interval: ${msLiteral(interval)}, count: ${count}, userTimeout: ${msLiteral(userTimeout)} });`)}`,
@@ -122,7 +133,12 @@ export function formatPlan(plan: KeepalivePlan, style: Style, extraLines: readon
 function presetsOutput(planner: Planner, json: boolean, style: Style): string {
   const presets = Object.entries(planner.IDLE_TIMEOUT_PRESETS).map(([name, preset]) => ({ name, ...preset }));
   if (json) return JSON.stringify({ schema: 'tcp-keepalive.presets/1', presets }, null, 2);
-  const rows = presets.map((p) => [p.name, p.idleTimeout === undefined ? 'set by you' : duration(p.idleTimeout), p.probesRefresh ? 'yes' : 'no', p.label]);
+  const rows = presets.map((p) => [
+    p.name,
+    p.idleTimeout === undefined ? 'set by you' : duration(p.idleTimeout),
+    p.probesRefresh ? 'yes' : 'no',
+    p.label,
+  ]);
   const sources = presets.map((p) => `  ${p.name}: ${p.source}\n    ${style.dim(p.note)}`);
   return `${table(['PRESET', 'IDLE TIMEOUT', 'PROBES KEEP IT OPEN', 'WHAT'], rows)}\n\nSources:\n${sources.join('\n')}`;
 }
@@ -149,16 +165,20 @@ export function runPlan(argv: readonly string[], io: Io): number {
   const countText = flags.values.get('count');
   if (countText !== undefined) {
     extra.count = Number(countText);
-    if (!/^\d+$/.test(countText) || extra.count < 1 || extra.count > 127) throw new UsageError(`--count "${countText}" must be a whole number from 1 to 127`, 'plan');
+    if (!/^\d+$/.test(countText) || extra.count < 1 || extra.count > 127)
+      throw new UsageError(`--count "${countText}" must be a whole number from 1 to 127`, 'plan');
   }
   const marginText = flags.values.get('margin');
   if (marginText !== undefined) {
     extra.margin = Number(marginText);
-    if (!/^\d*\.?\d+$/.test(marginText) || !(extra.margin < 1)) throw new UsageError(`--margin "${marginText}" must be a fraction from 0 to below 1 (e.g. 0.2)`, 'plan');
+    if (!/^\d*\.?\d+$/.test(marginText) || !(extra.margin < 1))
+      throw new UsageError(`--margin "${marginText}" must be a fraction from 0 to below 1 (e.g. 0.2)`, 'plan');
   }
   const plan = makePlan(planner, hops, detectWithin, extra, 'plan');
   if (json) {
-    io.stdout.write(`${JSON.stringify({ schema: 'tcp-keepalive.plan/1', request: { path: hops, detectWithin, ...extra }, ...planJson(plan) }, null, 2)}\n`);
+    io.stdout.write(
+      `${JSON.stringify({ schema: 'tcp-keepalive.plan/1', request: { path: hops, detectWithin, ...extra }, ...planJson(plan) }, null, 2)}\n`,
+    );
   } else {
     const pathWords = hops.length === 0 ? 'Plan with no --path' : `Plan for path ${pathText}`;
     io.stdout.write(`${pathWords}, a dead peer noticed within ${duration(detectWithin)}:\n${formatPlan(plan, style)}\n`);

@@ -9,13 +9,33 @@ import os from 'node:os';
 
 /** RFC 9293's names, as tcpInfo() in tcp-keepalive/health spells them. */
 export type TcpStateName =
-  | 'established' | 'syn-sent' | 'syn-received' | 'fin-wait-1' | 'fin-wait-2' | 'time-wait' | 'closed' | 'close-wait'
-  | 'last-ack' | 'listen' | 'closing' | 'unknown';
+  | 'established'
+  | 'syn-sent'
+  | 'syn-received'
+  | 'fin-wait-1'
+  | 'fin-wait-2'
+  | 'time-wait'
+  | 'closed'
+  | 'close-wait'
+  | 'last-ack'
+  | 'listen'
+  | 'closing'
+  | 'unknown';
 
 /** Linux's TCP state numbers (include/net/tcp_states.h); 12, NEW_SYN_RECV, is a request, never an fd. */
 const TCP_STATES: readonly TcpStateName[] = [
-  'unknown', 'established', 'syn-sent', 'syn-received', 'fin-wait-1', 'fin-wait-2', 'time-wait', 'closed', 'close-wait',
-  'last-ack', 'listen', 'closing',
+  'unknown',
+  'established',
+  'syn-sent',
+  'syn-received',
+  'fin-wait-1',
+  'fin-wait-2',
+  'time-wait',
+  'closed',
+  'close-wait',
+  'last-ack',
+  'listen',
+  'closing',
 ];
 
 export function stateName(state: number): TcpStateName {
@@ -125,7 +145,10 @@ export function parseProcNetTcp(text: string, family: 4 | 6): ProcTcpRow[] {
 /** Every TCP row of the network namespace `pid` lives in, keyed by socket inode. */
 export function tcpRowsOf(pid: number): Map<number, ProcTcpRow> {
   const byInode = new Map<number, ProcTcpRow>();
-  for (const [file, family] of [['tcp', 4], ['tcp6', 6]] as const) {
+  for (const [file, family] of [
+    ['tcp', 4],
+    ['tcp6', 6],
+  ] as const) {
     let text: string;
     try {
       text = fs.readFileSync(`/proc/${pid}/net/${file}`, 'utf8');
@@ -172,7 +195,10 @@ function userName(uid: number): string | null {
   if (!userNames.has(uid)) {
     let name: string | null = null;
     try {
-      const line = fs.readFileSync('/etc/passwd', 'utf8').split('\n').find((entry) => entry.split(':')[2] === String(uid));
+      const line = fs
+        .readFileSync('/etc/passwd', 'utf8')
+        .split('\n')
+        .find((entry) => entry.split(':')[2] === String(uid));
       name = line?.split(':')[0] ?? null;
     } catch {
       // no /etc/passwd: show the number only
@@ -205,5 +231,9 @@ export function processInfo(pid: number): ProcessInfo {
 
 /** Every pid in /proc, ascending. */
 export function allPids(): number[] {
-  return fs.readdirSync('/proc').filter((name) => /^\d+$/.test(name)).map(Number).sort((a, b) => a - b);
+  return fs
+    .readdirSync('/proc')
+    .filter((name) => /^\d+$/.test(name))
+    .map(Number)
+    .sort((a, b) => a - b);
 }

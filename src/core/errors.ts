@@ -6,11 +6,7 @@ import { getSystemErrorMap, getSystemErrorName, inspect } from 'node:util';
 import type { NativeFailure } from '../native/addon';
 
 export type KeepaliveErrorCode =
-  | 'ERR_INVALID_ARG_TYPE'
-  | 'ERR_INVALID_ARG_VALUE'
-  | 'ERR_OUT_OF_RANGE'
-  | 'ERR_SOCKET_CLOSED'
-  | 'ERR_FEATURE_UNAVAILABLE_ON_PLATFORM';
+  'ERR_INVALID_ARG_TYPE' | 'ERR_INVALID_ARG_VALUE' | 'ERR_OUT_OF_RANGE' | 'ERR_SOCKET_CLOSED' | 'ERR_FEATURE_UNAVAILABLE_ON_PLATFORM';
 
 export interface CodedError extends Error {
   code: string;
@@ -59,10 +55,7 @@ export function invalidArgValue(name: string, reason: string, actual: unknown, c
 
 export function outOfRange(name: string, range: string, actual: unknown): RangeError & CodedError {
   const shown = typeof actual === 'number' ? String(Object.is(actual, -0) ? '-0' : actual) : describeReceived(actual);
-  return withCode(
-    new RangeError(`The value of "${name}" is out of range. It must be ${range}. Received ${shown}`),
-    'ERR_OUT_OF_RANGE',
-  );
+  return withCode(new RangeError(`The value of "${name}" is out of range. It must be ${range}. Received ${shown}`), 'ERR_OUT_OF_RANGE');
 }
 
 export function socketClosed(reason: string): Error & CodedError {

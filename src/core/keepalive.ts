@@ -28,7 +28,17 @@ import { addon } from '../native/load';
 import { type CodedError, invalidArgValue, nativeError, unavailableOnPlatform } from './errors';
 import { changesNothing, keepConfig, type KeepaliveOptions, type KernelConfig, mergeConfig, UNCHANGED, validateOptions } from './options';
 import { currentCapabilities } from './platform';
-import { assertNotProxy, isPending, ownerOfHandle, ownFd, resolveSocket, socketClass, socketFd, tcpHandleOf, upgradedFrom } from './socket-handle';
+import {
+  assertNotProxy,
+  isPending,
+  ownerOfHandle,
+  ownFd,
+  resolveSocket,
+  socketClass,
+  socketFd,
+  tcpHandleOf,
+  upgradedFrom,
+} from './socket-handle';
 
 /** What the kernel holds for a socket, as options: `configureKeepalive(b, getKeepalive(a))` gives b a's policy. */
 export interface KeepaliveState {
@@ -84,7 +94,12 @@ function failure(fd: number, result: NativeFailure, context: string): Error & Co
 }
 
 function hasTuning(config: KernelConfig): boolean {
-  return config.idleSeconds !== UNCHANGED || config.intervalSeconds !== UNCHANGED || config.count !== UNCHANGED || config.userTimeoutMs !== UNCHANGED;
+  return (
+    config.idleSeconds !== UNCHANGED ||
+    config.intervalSeconds !== UNCHANGED ||
+    config.count !== UNCHANGED ||
+    config.userTimeoutMs !== UNCHANGED
+  );
 }
 
 /** Writes one config to a connected socket's fd, then makes its handle sticky; throws the coded error. */
@@ -116,9 +131,10 @@ function writeKernel(socket: net.Socket, fd: number, config: KernelConfig): void
 /** Without the addon: Node's own setKeepAlive (capabilities already refused what it cannot do). */
 function writeWithNode(socket: net.Socket, config: KernelConfig): void {
   const idleMs = config.idleSeconds === UNCHANGED ? 0 : config.idleSeconds * 1000;
-  const extra = config.intervalSeconds === UNCHANGED && config.count === UNCHANGED
-    ? []
-    : [config.intervalSeconds === UNCHANGED ? 0 : config.intervalSeconds * 1000, config.count === UNCHANGED ? 0 : config.count];
+  const extra =
+    config.intervalSeconds === UNCHANGED && config.count === UNCHANGED
+      ? []
+      : [config.intervalSeconds === UNCHANGED ? 0 : config.intervalSeconds * 1000, config.count === UNCHANGED ? 0 : config.count];
   // The prototype's method, not an own wrapper on the socket (an APM shim's, say).
   (socketClass().prototype.setKeepAlive as (...args: unknown[]) => net.Socket).call(socket, config.enable === 1, idleMs, ...extra);
 }
@@ -133,15 +149,25 @@ function writeWithNode(socket: net.Socket, config: KernelConfig): void {
 function reportDeferred(socket: net.Socket, error: unknown): void {
   const code = (error as { code?: unknown }).code;
   if (code === 'ERR_SOCKET_CLOSED') return;
-  if (code === 'EAFNOSUPPORT' || code === 'ENOTSOCK' || code === 'EPROTOTYPE' || code === 'EPROTONOSUPPORT' || code === 'ERR_INVALID_ARG_VALUE') {
-    process.emitWarning(`tcp-keepalive: the policy was not applied on connect: ${(error as Error).message}`, { code: 'TCP_KEEPALIVE_NOT_APPLIED' });
+  if (
+    code === 'EAFNOSUPPORT' ||
+    code === 'ENOTSOCK' ||
+    code === 'EPROTOTYPE' ||
+    code === 'EPROTONOSUPPORT' ||
+    code === 'ERR_INVALID_ARG_VALUE'
+  ) {
+    process.emitWarning(`tcp-keepalive: the policy was not applied on connect: ${(error as Error).message}`, {
+      code: 'TCP_KEEPALIVE_NOT_APPLIED',
+    });
     return;
   }
   try {
     socket.destroy(error as Error);
   } catch {
     // destroy() itself threw (a socket subclass): the warning is all that is left.
-    process.emitWarning(`tcp-keepalive: the policy was refused on connect: ${(error as Error).message}`, { code: 'TCP_KEEPALIVE_NOT_APPLIED' });
+    process.emitWarning(`tcp-keepalive: the policy was refused on connect: ${(error as Error).message}`, {
+      code: 'TCP_KEEPALIVE_NOT_APPLIED',
+    });
   }
 }
 
@@ -232,7 +258,11 @@ export function configureKeepalive<S extends net.Socket | Http2Session>(input: S
   const fd = ownFd(socket, pending);
   const known = policyRecord(socket);
   if (known === undefined && !Object.isExtensible(socket)) {
-    throw invalidArgValue('socket', 'is frozen, sealed or not extensible, so its keepalive policy could not be kept across setKeepAlive calls', socket);
+    throw invalidArgValue(
+      'socket',
+      'is frozen, sealed or not extensible, so its keepalive policy could not be kept across setKeepAlive calls',
+      socket,
+    );
   }
   if (!pending) writeConfig(socket, fd, config);
   // Kept only once the kernel accepted: a refused call leaves the policy as it was.

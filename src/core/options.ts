@@ -74,7 +74,13 @@ function integer(name: string, value: unknown, min: number, max: number, unit: s
 const NO_OTHER_KEYS: readonly string[] = [];
 
 /** Turns keepalive on and leaves every other option as the socket has it. */
-const ENABLE_ONLY: KernelConfig = Object.freeze({ enable: 1, idleSeconds: UNCHANGED, intervalSeconds: UNCHANGED, count: UNCHANGED, userTimeoutMs: UNCHANGED });
+const ENABLE_ONLY: KernelConfig = Object.freeze({
+  enable: 1,
+  idleSeconds: UNCHANGED,
+  intervalSeconds: UNCHANGED,
+  count: UNCHANGED,
+  userTimeoutMs: UNCHANGED,
+});
 
 /**
  * Checks every option and returns them in the kernel's units as a fresh
@@ -97,7 +103,15 @@ export function validateOptions(options: unknown, support: OptionSupport, otherK
     // Keys only: an unknown key (a typo) is an error unless its value is undefined. Known
     // options are then read directly, once each, like Node's own option parsing.
     for (const key in options) {
-      if (key !== 'idle' && key !== 'interval' && key !== 'count' && key !== 'userTimeout' && key !== 'enable' && unknownKey === undefined && !otherKeys.includes(key)) {
+      if (
+        key !== 'idle' &&
+        key !== 'interval' &&
+        key !== 'count' &&
+        key !== 'userTimeout' &&
+        key !== 'enable' &&
+        unknownKey === undefined &&
+        !otherKeys.includes(key)
+      ) {
         const value: unknown = (options as Record<string, unknown>)[key];
         if (value !== undefined) {
           unknownKey = key;
@@ -116,7 +130,11 @@ export function validateOptions(options: unknown, support: OptionSupport, otherK
     throw invalidArgValue('options', 'could not be read (a getter or Proxy trap threw)', options, cause);
   }
   if (unknownKey !== undefined) {
-    throw invalidArgValue(`options.${unknownKey}`, 'is not a keepalive option (known: enable, idle, interval, count, userTimeout)', unknownValue);
+    throw invalidArgValue(
+      `options.${unknownKey}`,
+      'is not a keepalive option (known: enable, idle, interval, count, userTimeout)',
+      unknownValue,
+    );
   }
 
   if (enable !== undefined && typeof enable !== 'boolean') throw invalidArgType('options.enable', 'of type boolean', enable);
@@ -127,7 +145,8 @@ export function validateOptions(options: unknown, support: OptionSupport, otherK
   if (idleSeconds !== UNCHANGED && !support.idle) throw unavailableOnPlatform('options.idle', support.reason);
   if (intervalSeconds !== UNCHANGED && !support.interval) throw unavailableOnPlatform('options.interval (TCP_KEEPINTVL)', support.reason);
   if (probes !== UNCHANGED && !support.count) throw unavailableOnPlatform('options.count (TCP_KEEPCNT)', support.reason);
-  if (userTimeoutMs !== UNCHANGED && !support.userTimeout) throw unavailableOnPlatform('options.userTimeout (TCP_USER_TIMEOUT)', support.reason);
+  if (userTimeoutMs !== UNCHANGED && !support.userTimeout)
+    throw unavailableOnPlatform('options.userTimeout (TCP_USER_TIMEOUT)', support.reason);
   // Fresh for every call, and not frozen here: freezing costs about as much as the rest of a repeat
   // configure's JavaScript (docs/performance.md). What is kept as a socket's policy is frozen (keepConfig).
   return { enable: enable === false ? 0 : 1, idleSeconds, intervalSeconds, count: probes, userTimeoutMs };
@@ -140,11 +159,13 @@ export function keepConfig(config: KernelConfig): KernelConfig {
 
 /** True when applying `update` over `base` changes nothing (a pool re-applying the same policy). */
 export function changesNothing(base: KernelConfig, update: KernelConfig): boolean {
-  return update.enable === base.enable
-    && (update.idleSeconds === UNCHANGED || update.idleSeconds === base.idleSeconds)
-    && (update.intervalSeconds === UNCHANGED || update.intervalSeconds === base.intervalSeconds)
-    && (update.count === UNCHANGED || update.count === base.count)
-    && (update.userTimeoutMs === UNCHANGED || update.userTimeoutMs === base.userTimeoutMs);
+  return (
+    update.enable === base.enable &&
+    (update.idleSeconds === UNCHANGED || update.idleSeconds === base.idleSeconds) &&
+    (update.intervalSeconds === UNCHANGED || update.intervalSeconds === base.intervalSeconds) &&
+    (update.count === UNCHANGED || update.count === base.count) &&
+    (update.userTimeoutMs === UNCHANGED || update.userTimeoutMs === base.userTimeoutMs)
+  );
 }
 
 /** `update` over `base`: a field `update` leaves unchanged keeps base's value. */

@@ -76,7 +76,10 @@ const FIELDS = ['strategy', 'idle', 'interval', 'count', 'userTimeout', 'readBac
  * so reading it (not importing the package) is what loads the addon.
  */
 export const capabilities: Capabilities = Object.freeze(
-  Object.defineProperties({} as Capabilities, Object.fromEntries(FIELDS.map((name) => [name, { enumerable: true, get: () => currentCapabilities()[name] }]))),
+  Object.defineProperties(
+    {} as Capabilities,
+    Object.fromEntries(FIELDS.map((name) => [name, { enumerable: true, get: () => currentCapabilities()[name] }])),
+  ),
 );
 
 /** The kernel's defaults for sockets nobody configured, in the library's units. */

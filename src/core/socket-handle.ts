@@ -78,10 +78,15 @@ function owns(owner: object, handle: InternalHandle): boolean {
   return handle[ownerSymbol!] === owner;
 }
 
-const PROXY_HINT = 'pass the socket itself, not a Proxy of it (for HTTP/2, pass the session or the socket from its \'connect\' or \'connection\' event)';
+const PROXY_HINT =
+  "pass the socket itself, not a Proxy of it (for HTTP/2, pass the session or the socket from its 'connect' or 'connection' event)";
 
 function notOwned(socket: unknown): TypeError {
-  return invalidArgType('socket', `a socket that owns its Node.js handle (a copied or hand-made _handle is refused; ${PROXY_HINT})`, socket);
+  return invalidArgType(
+    'socket',
+    `a socket that owns its Node.js handle (a copied or hand-made _handle is refused; ${PROXY_HINT})`,
+    socket,
+  );
 }
 
 /**
@@ -147,7 +152,11 @@ export function ownFd(socket: net.Socket, pending = false): number {
   if (fd >= 0 && tampered(socket, handle, fd)) throw notOwned(socket);
   if (fd < 0 && !pending && !socket.connecting) {
     if (process.platform === 'win32') return fd;
-    throw invalidArgValue('socket', 'has no file descriptor: it is carried by a JavaScript stream (e.g. TLS over a proxy tunnel); configure the TCP socket underneath it', socket);
+    throw invalidArgValue(
+      'socket',
+      'has no file descriptor: it is carried by a JavaScript stream (e.g. TLS over a proxy tunnel); configure the TCP socket underneath it',
+      socket,
+    );
   }
   return fd;
 }
@@ -210,8 +219,12 @@ export function socketFd(socket: unknown, operation: string): number {
   const target = resolveSocket(socket);
   const fd = ownFd(target);
   if (fd < 0 || target.connecting) {
-    throw systemError('ENOTCONN', -(require('node:os') as typeof import('node:os')).constants.errno.ENOTCONN, 'getsockopt',
-      `${operation}: the socket is not connected yet; read it after its 'connect' event`);
+    throw systemError(
+      'ENOTCONN',
+      -(require('node:os') as typeof import('node:os')).constants.errno.ENOTCONN,
+      'getsockopt',
+      `${operation}: the socket is not connected yet; read it after its 'connect' event`,
+    );
   }
   return fd;
 }

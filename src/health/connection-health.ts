@@ -59,7 +59,8 @@ let probeGrace: number | undefined;
 
 function threshold(name: string, value: unknown, min: number, max: number, unit: string): number {
   if (typeof value !== 'number') throw invalidArgType(`options.${name}`, `of type number (${unit})`, value);
-  if (!Number.isInteger(value) || value < min || value > max) throw outOfRange(`options.${name}`, `an integer >= ${min} && <= ${max} (${unit})`, value);
+  if (!Number.isInteger(value) || value < min || value > max)
+    throw outOfRange(`options.${name}`, `an integer >= ${min} && <= ${max} (${unit})`, value);
   return value;
 }
 

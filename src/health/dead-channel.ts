@@ -114,7 +114,8 @@ function reportDeath(socket: net.Socket, error: Error, policyOf: (socket: net.So
   let lastInfo: TcpInfo | undefined;
   try {
     const fd = closingFd(socket);
-    if (fd >= 0 && addon() !== undefined) lastInfo = (tcpInfoModule ??= require('./tcp-info') as typeof import('./tcp-info')).readTcpInfo(fd, 'tcp-keepalive:dead');
+    if (fd >= 0 && addon() !== undefined)
+      lastInfo = (tcpInfoModule ??= require('./tcp-info') as typeof import('./tcp-info')).readTcpInfo(fd, 'tcp-keepalive:dead');
   } catch {
     lastInfo = undefined;
   }

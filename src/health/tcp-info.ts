@@ -10,8 +10,18 @@ import { addon } from '../native/load';
 
 /** A TCP state, as RFC 9293 names it (Linux's TCP_CLOSE is 'closed'). */
 export type TcpState =
-  | 'established' | 'syn-sent' | 'syn-received' | 'fin-wait-1' | 'fin-wait-2' | 'time-wait'
-  | 'closed' | 'close-wait' | 'last-ack' | 'listen' | 'closing' | 'unknown';
+  | 'established'
+  | 'syn-sent'
+  | 'syn-received'
+  | 'fin-wait-1'
+  | 'fin-wait-2'
+  | 'time-wait'
+  | 'closed'
+  | 'close-wait'
+  | 'last-ack'
+  | 'listen'
+  | 'closing'
+  | 'unknown';
 
 /**
  * One TCP_INFO read. Times are milliseconds, sizes bytes, counts packets or
@@ -101,8 +111,18 @@ export interface TcpInfo {
 
 /** Linux's TCP state numbers (include/net/tcp_states.h); the addon maps macOS onto them. */
 const STATES: readonly TcpState[] = [
-  'unknown', 'established', 'syn-sent', 'syn-received', 'fin-wait-1', 'fin-wait-2', 'time-wait',
-  'closed', 'close-wait', 'last-ack', 'listen', 'closing',
+  'unknown',
+  'established',
+  'syn-sent',
+  'syn-received',
+  'fin-wait-1',
+  'fin-wait-2',
+  'time-wait',
+  'closed',
+  'close-wait',
+  'last-ack',
+  'listen',
+  'closing',
 ];
 
 /**
@@ -110,10 +130,44 @@ const STATES: readonly TcpState[] = [
  * per-call path does no lookups; checked once against the loaded addon.
  */
 const FIELDS = [
-  'state', 'caState', 'retransmits', 'probes', 'backoff', 'rto', 'ato', 'sendMss', 'receiveMss', 'unacked', 'sacked', 'lost',
-  'retransOut', 'lastDataSent', 'lastDataReceived', 'lastAckReceived', 'pmtu', 'rtt', 'rttVariance', 'sendCwnd', 'sendSsthresh',
-  'reordering', 'receiveRtt', 'receiveSpace', 'totalRetransmits', 'bytesAcked', 'bytesReceived', 'bytesSent', 'bytesRetransmitted',
-  'segmentsOut', 'segmentsIn', 'notSentBytes', 'minRtt', 'deliveryRate', 'busyTime', 'sendWindow', 'sendQueue', 'receiveWindow',
+  'state',
+  'caState',
+  'retransmits',
+  'probes',
+  'backoff',
+  'rto',
+  'ato',
+  'sendMss',
+  'receiveMss',
+  'unacked',
+  'sacked',
+  'lost',
+  'retransOut',
+  'lastDataSent',
+  'lastDataReceived',
+  'lastAckReceived',
+  'pmtu',
+  'rtt',
+  'rttVariance',
+  'sendCwnd',
+  'sendSsthresh',
+  'reordering',
+  'receiveRtt',
+  'receiveSpace',
+  'totalRetransmits',
+  'bytesAcked',
+  'bytesReceived',
+  'bytesSent',
+  'bytesRetransmitted',
+  'segmentsOut',
+  'segmentsIn',
+  'notSentBytes',
+  'minRtt',
+  'deliveryRate',
+  'busyTime',
+  'sendWindow',
+  'sendQueue',
+  'receiveWindow',
 ] as const;
 
 /** One buffer for every read in this thread: a read is decoded into an object before anything else can run. */
@@ -121,7 +175,9 @@ let slots: Float64Array | undefined;
 
 function prepareSlots(fields: readonly string[]): Float64Array {
   if (fields.length < FIELDS.length || FIELDS.some((name, index) => fields[index] !== name)) {
-    throw new Error(`tcp-keepalive: the native addon's TCP_INFO fields (${fields.join(', ')}) are not the ones this code was built for; reinstall the package`);
+    throw new Error(
+      `tcp-keepalive: the native addon's TCP_INFO fields (${fields.join(', ')}) are not the ones this code was built for; reinstall the package`,
+    );
   }
   return new Float64Array(fields.length);
 }
@@ -254,4 +310,3 @@ export function tcpInfo(socket: net.Socket): TcpInfo {
   if (addon() === undefined) throw unavailableOnPlatform('tcpInfo() (TCP_INFO)');
   return readTcpInfo(socketFd(socket, 'tcpInfo'), 'tcpInfo');
 }
-

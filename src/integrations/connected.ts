@@ -106,4 +106,3 @@ export function whenConnected(socket: net.Socket, then: () => void, connectUnder
 export function configureOnConnect(socket: net.Socket, options: Readonly<KeepaliveOptions>): void {
   whenConnected(socket, () => configureQuietly(socket, options));
 }
-

@@ -31,7 +31,12 @@ export function keepaliveOnEvent<E extends object>(
   options?: KeepaliveOptions,
 ): () => void {
   const source = emitter as Partial<ListenerSource>;
-  if (emitter === null || typeof emitter !== 'object' || typeof source.prependListener !== 'function' || typeof source.removeListener !== 'function') {
+  if (
+    emitter === null ||
+    typeof emitter !== 'object' ||
+    typeof source.prependListener !== 'function' ||
+    typeof source.removeListener !== 'function'
+  ) {
     throw invalidArgType('emitter', 'an EventEmitter', emitter);
   }
   if (typeof socketOf !== 'function') throw invalidArgType('socketOf', 'of type function', socketOf);
@@ -41,8 +46,9 @@ export function keepaliveOnEvent<E extends object>(
     try {
       socket = socketOf(emitter, ...eventArgs);
     } catch (error) {
-      process.emitWarning(`keepaliveOnEvent: socketOf threw on '${String(event)}'; that socket is left unconfigured: ${String(error)}`,
-        { code: 'TCP_KEEPALIVE_SOCKET_OF_THREW' });
+      process.emitWarning(`keepaliveOnEvent: socketOf threw on '${String(event)}'; that socket is left unconfigured: ${String(error)}`, {
+        code: 'TCP_KEEPALIVE_SOCKET_OF_THREW',
+      });
       return;
     }
     if (socket instanceof net.Socket) configureOnConnect(socket, policy);

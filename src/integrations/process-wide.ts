@@ -52,8 +52,7 @@ export interface ConnectionTarget {
 
 /** Hosts (names or addresses, any of them) and/or ports (any of them); both given = both must match. Or a predicate. */
 export type ConnectionFilter =
-  | { readonly host?: string | readonly string[]; readonly port?: number | readonly number[] }
-  | ((target: ConnectionTarget) => boolean);
+  { readonly host?: string | readonly string[]; readonly port?: number | readonly number[] } | ((target: ConnectionTarget) => boolean);
 
 export interface InstallOptions extends KeepaliveOptions {
   /** Which client connections to configure; all TCP client connections when left out. */
@@ -181,11 +180,12 @@ function compileFilter(match: ConnectionFilter | undefined): (target: Connection
   });
   const ports = asList(match.port);
   ports?.forEach((port) => {
-    if (!Number.isInteger(port) || port < 0 || port > 65535) throw invalidArgType('options.match.port', 'a port number or an array of them', port);
+    if (!Number.isInteger(port) || port < 0 || port > 65535)
+      throw invalidArgType('options.match.port', 'a port number or an array of them', port);
   });
   return (target) =>
-    (hosts === undefined || hosts.includes(target.host.toLowerCase()) || hosts.includes(target.address.toLowerCase()))
-    && (ports === undefined || ports.includes(target.port));
+    (hosts === undefined || hosts.includes(target.host.toLowerCase()) || hosts.includes(target.address.toLowerCase())) &&
+    (ports === undefined || ports.includes(target.port));
 }
 
 /**
@@ -224,8 +224,10 @@ export function startInstallation(options: InstallOptions, hooks: InstallHooks):
     try {
       accepted = accepts(target) === true;
     } catch (error) {
-      process.emitWarning(`installKeepalive: the match function threw for ${target.host}:${target.port}; that connection is left unconfigured: ${String(error)}`,
-        { code: 'TCP_KEEPALIVE_MATCH_THREW' });
+      process.emitWarning(
+        `installKeepalive: the match function threw for ${target.host}:${target.port}; that connection is left unconfigured: ${String(error)}`,
+        { code: 'TCP_KEEPALIVE_MATCH_THREW' },
+      );
       return;
     }
     if (!accepted) return;
@@ -247,10 +249,14 @@ export function startInstallation(options: InstallOptions, hooks: InstallHooks):
       if (typeof host === 'string') hostAsked = host;
     };
     socket.once('lookup', onLookup);
-    whenConnected(socket, () => {
-      socket.removeListener('lookup', onLookup);
-      decide(socket, channel, hostAsked);
-    }, true);
+    whenConnected(
+      socket,
+      () => {
+        socket.removeListener('lookup', onLookup);
+        decide(socket, channel, hostAsked);
+      },
+      true,
+    );
   };
 
   const onUndiciConnected = (message: unknown): void => {

@@ -126,7 +126,11 @@ function configureListener(server: net.Server, state: ServerState): void {
   if (handle == null) return;
   const fd = listenerInheritance ? listeningFd(server) : undefined;
   if (fd === undefined) {
-    state.hooks.onListener?.(server, undefined, listenerInheritance ? 'the listener has no fd in this process (cluster worker)' : `${process.platform}: configured per connection`);
+    state.hooks.onListener?.(
+      server,
+      undefined,
+      listenerInheritance ? 'the listener has no fd in this process (cluster worker)' : `${process.platform}: configured per connection`,
+    );
     return;
   }
   const failure = applyToListener(fd, state.config);
@@ -167,8 +171,10 @@ function inheritedSetKeepAlive(this: object): unknown {
 
 function onAccepted(server: net.Server, state: ServerState, socket: net.Socket): void {
   if (state.notTcp) return;
-  let inherited = state.configuredHandle !== undefined && state.configuredHandle === (server as InternalServer)._handle
-    && (server as InternalServer).keepAlive !== true;
+  let inherited =
+    state.configuredHandle !== undefined &&
+    state.configuredHandle === (server as InternalServer)._handle &&
+    (server as InternalServer).keepAlive !== true;
   if (inherited && state.catchUp > 0) {
     state.catchUp -= 1;
     inherited = false;
@@ -186,7 +192,11 @@ function onAccepted(server: net.Server, state: ServerState, socket: net.Socket):
 }
 
 /** Attaches (or re-points) the policy to `server`; returns the socket handler for callers that see a connection late. */
-export function attachServerPolicy(server: net.Server, policy: Readonly<KeepaliveOptions>, hooks: ServerHooks): (socket: net.Socket) => void {
+export function attachServerPolicy(
+  server: net.Server,
+  policy: Readonly<KeepaliveOptions>,
+  hooks: ServerHooks,
+): (socket: net.Socket) => void {
   const known = servers.get(server);
   const config = validateOptions(policy, currentCapabilities());
   if (known !== undefined) {
@@ -238,8 +248,9 @@ export function keepaliveServer<S extends net.Server>(server: S, options?: Keepa
  */
 export function attachToEveryServer(policy: Readonly<KeepaliveOptions>, hooks: ServerHooks): () => void {
   const listenChannel = 'tracing:net.server.listen:asyncEnd';
-  const publishesListen = /netServerListen/.test(Function.prototype.toString.call(net.Server.prototype.listen))
-    || /netServerListen/.test(Function.prototype.toString.call((net.Server.prototype as unknown as { _listen2: () => void })._listen2));
+  const publishesListen =
+    /netServerListen/.test(Function.prototype.toString.call(net.Server.prototype.listen)) ||
+    /netServerListen/.test(Function.prototype.toString.call((net.Server.prototype as unknown as { _listen2: () => void })._listen2));
   const onListen = (message: unknown): void => {
     const server = (message as { server?: unknown }).server;
     if (server instanceof net.Server && !hasServerPolicy(server)) attachServerPolicy(server, policy, hooks);

@@ -100,7 +100,10 @@ function parseExplicit(variable: string, items: ReturnType<typeof keyValues>): K
         options.count = parseInteger(variable, item, value);
         break;
       default:
-        throw new RegisterConfigError(variable, `"${item}": unknown key "${key}" (options: ${OPTION_KEYS.join(', ')}; or a plan: ${PLAN_KEYS.join(', ')})`);
+        throw new RegisterConfigError(
+          variable,
+          `"${item}": unknown key "${key}" (options: ${OPTION_KEYS.join(', ')}; or a plan: ${PLAN_KEYS.join(', ')})`,
+        );
     }
   }
   return options;
@@ -193,7 +196,8 @@ function parseRule(variable: string, raw: string): MatchRule {
   const bracketed = /^\[([^\]]+)\](?::(.*))?$/.exec(body);
   if (bracketed !== null) {
     return {
-      negated, text,
+      negated,
+      text,
       host: checkHost(variable, text, bracketed[1]!),
       port: bracketed[2] === undefined ? undefined : parsePort(variable, text, bracketed[2]),
     };

@@ -50,8 +50,10 @@ function describeOptions(options: Readonly<KeepaliveOptions>): string {
 function kernelState(socket: net.Socket): string {
   try {
     const state = getKeepalive(socket);
-    return `kernel: keepalive ${state.enable ? 'on' : 'off'}, idle ${state.idle / 1000}s, interval ${state.interval / 1000}s, `
-      + `count ${state.count}, userTimeout ${state.userTimeout}ms`;
+    return (
+      `kernel: keepalive ${state.enable ? 'on' : 'off'}, idle ${state.idle / 1000}s, interval ${state.interval / 1000}s, ` +
+      `count ${state.count}, userTimeout ${state.userTimeout}ms`
+    );
   } catch (error) {
     return `kernel: unreadable (${(error as { code?: string }).code ?? String(error)})`;
   }
@@ -71,36 +73,48 @@ export function registerFromEnvironment(env: NodeJS.ProcessEnv = process.env): R
     check: (options) => checkedOptions(options),
   });
   const debug = config.debug;
-  const clients = startInstallation({ ...config.options, ...(config.match === undefined ? {} : { match: config.match }) }, {
-    onConfigured: debug
-      ? (socket: net.Socket, target: ConnectionTarget) => {
-        const name = target.host === target.address ? '' : ` (${target.host})`;
-        debugLine(`configured client ${target.address}:${target.port}${name} [${target.channel}]; ${kernelState(socket)}`);
-      }
-      : undefined,
-  });
+  const clients = startInstallation(
+    { ...config.options, ...(config.match === undefined ? {} : { match: config.match }) },
+    {
+      onConfigured: debug
+        ? (socket: net.Socket, target: ConnectionTarget) => {
+            const name = target.host === target.address ? '' : ` (${target.host})`;
+            debugLine(`configured client ${target.address}:${target.port}${name} [${target.channel}]; ${kernelState(socket)}`);
+          }
+        : undefined,
+    },
+  );
   const detachServers = config.server
-    ? attachToEveryServer(config.options, debug
-      ? {
-        onListener: (server, fd, reason) => {
-          const address = server.address();
-          const where = typeof address === 'object' && address !== null ? `${address.address}:${address.port}` : String(address);
-          debugLine(fd !== undefined
-            ? `server ${where}: listener configured (fd ${fd}); accepted connections inherit the policy`
-            : `server ${where}: accepted connections are configured one by one (${reason ?? 'no listener fd'})`);
-        },
-        onAccepted: (socket: net.Socket, how: AcceptedHow) => {
-          debugLine(`${how === 'inherited' ? 'accepted (inherited from the listener)' : 'accepted and configured'} `
-            + `${socket.remoteAddress}:${socket.remotePort} -> :${socket.localPort}; ${kernelState(socket)}`);
-        },
-      }
-      : {})
+    ? attachToEveryServer(
+        config.options,
+        debug
+          ? {
+              onListener: (server, fd, reason) => {
+                const address = server.address();
+                const where = typeof address === 'object' && address !== null ? `${address.address}:${address.port}` : String(address);
+                debugLine(
+                  fd !== undefined
+                    ? `server ${where}: listener configured (fd ${fd}); accepted connections inherit the policy`
+                    : `server ${where}: accepted connections are configured one by one (${reason ?? 'no listener fd'})`,
+                );
+              },
+              onAccepted: (socket: net.Socket, how: AcceptedHow) => {
+                debugLine(
+                  `${how === 'inherited' ? 'accepted (inherited from the listener)' : 'accepted and configured'} ` +
+                    `${socket.remoteAddress}:${socket.remotePort} -> :${socket.localPort}; ${kernelState(socket)}`,
+                );
+              },
+            }
+          : {},
+      )
     : () => undefined;
   if (debug) {
     const servers = config.server ? 'servers: on' : 'servers: off (TCP_KEEPALIVE_SERVER=1 to configure accepted connections)';
     const hook = clients.hooksSocketConnect ? '; Socket#connect hook installed (this Node line does not publish it)' : '';
-    debugLine(`policy ${describeOptions(config.options)} from ${config.source}; clients: `
-      + `${env.TCP_KEEPALIVE_MATCH?.trim() ? `matching ${env.TCP_KEEPALIVE_MATCH.trim()}` : 'all'}; ${servers}${hook}`);
+    debugLine(
+      `policy ${describeOptions(config.options)} from ${config.source}; clients: ` +
+        `${env.TCP_KEEPALIVE_MATCH?.trim() ? `matching ${env.TCP_KEEPALIVE_MATCH.trim()}` : 'all'}; ${servers}${hook}`,
+    );
   }
   return {
     config,

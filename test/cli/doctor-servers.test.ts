@@ -38,43 +38,78 @@ describeService('doctor on a PostgreSQL backend', 5432, () => {
 
   test('a backend configured with SET tcp_keepalives_* and tcp_user_timeout: every value, verdict ok', async () => {
     const { pid, clientPort, shown } = await backend([
-      'SET tcp_keepalives_idle = 17', 'SET tcp_keepalives_interval = 4', 'SET tcp_keepalives_count = 5', 'SET tcp_user_timeout = 29000',
+      'SET tcp_keepalives_idle = 17',
+      'SET tcp_keepalives_interval = 4',
+      'SET tcp_keepalives_count = 5',
+      'SET tcp_user_timeout = 29000',
     ]);
     expect(shown).toMatchObject({ idle: '17', interval: '4', count: '5', user_timeout: '29000' });
-    const { report, status } = doctorJson(['--pid', String(pid), '--port', String(clientPort), '--path', 'aws-nlb', '--detect-within', '60s']);
+    const { report, status } = doctorJson([
+      '--pid',
+      String(pid),
+      '--port',
+      String(clientPort),
+      '--path',
+      'aws-nlb',
+      '--detect-within',
+      '60s',
+    ]);
     expect(report.processes[0]).toMatchObject({ pid, inspected: true, user: 'postgres' });
     expect(report.processes[0]!.connections).toHaveLength(1);
     const connection = report.processes[0]!.connections[0]!;
     expect(connection).toMatchObject({
-      local: { port: 5432 }, remote: { port: clientPort }, state: 'established',
+      local: { port: 5432 },
+      remote: { port: clientPort },
+      state: 'established',
       kernel: { enable: true, idle: 17_000, interval: 4_000, count: 5, userTimeout: 29_000 },
-      timer: { kind: 'keepalive' }, verdict: 'ok', worstCaseDetection: 37_000,
+      timer: { kind: 'keepalive' },
+      verdict: 'ok',
+      worstCaseDetection: 37_000,
     });
     expect(status).toBe(0);
   });
 
-  test('a backend on the server\'s defaults: the values SHOW reports, at risk, and the postgresql.conf fix', async () => {
+  test("a backend on the server's defaults: the values SHOW reports, at risk, and the postgresql.conf fix", async () => {
     const { pid, clientPort, shown } = await backend([]);
-    const { report, status } = doctorJson(['--pid', String(pid), '--port', String(clientPort), '--path', 'aws-nlb', '--detect-within', '60s']);
+    const { report, status } = doctorJson([
+      '--pid',
+      String(pid),
+      '--port',
+      String(clientPort),
+      '--path',
+      'aws-nlb',
+      '--detect-within',
+      '60s',
+    ]);
     const connection = report.processes[0]!.connections[0]!;
     // PostgreSQL always turns SO_KEEPALIVE on for TCP clients; SHOW gives what the socket holds when a setting is 0 (default).
     expect(connection.kernel).toEqual({
-      enable: true, idle: Number(shown.idle) * 1000, interval: Number(shown.interval) * 1000, count: Number(shown.count), userTimeout: Number(shown.user_timeout),
+      enable: true,
+      idle: Number(shown.idle) * 1000,
+      interval: Number(shown.interval) * 1000,
+      count: Number(shown.count),
+      userTimeout: Number(shown.user_timeout),
     });
     expect(connection.verdict).toBe('at-risk');
     expect(status).toBe(1);
     const table = runCli(['doctor', '--pid', String(pid), '--port', String(clientPort), '--path', 'aws-nlb', '--detect-within', '60s']);
     expect(table.status).toBe(1);
-    expect(table.stdout).toContain('PostgreSQL (postgresql.conf): tcp_keepalives_idle = 30, tcp_keepalives_interval = 10, tcp_keepalives_count = 3, tcp_user_timeout = 60000');
+    expect(table.stdout).toContain(
+      'PostgreSQL (postgresql.conf): tcp_keepalives_idle = 30, tcp_keepalives_interval = 10, tcp_keepalives_count = 3, tcp_user_timeout = 60000',
+    );
   });
 });
 
 /** One RESP command over a fresh connection; resolves to the raw reply. */
 function redisCommand(socket: net.Socket, ...args: string[]): Promise<string> {
-  return within(5000, `redis ${args.join(' ')}`, new Promise((resolve) => {
-    socket.once('data', (data) => resolve(data.toString('utf8')));
-    socket.write(`*${args.length}\r\n${args.map((arg) => `$${Buffer.byteLength(arg)}\r\n${arg}\r\n`).join('')}`);
-  }));
+  return within(
+    5000,
+    `redis ${args.join(' ')}`,
+    new Promise((resolve) => {
+      socket.once('data', (data) => resolve(data.toString('utf8')));
+      socket.write(`*${args.length}\r\n${args.map((arg) => `$${Buffer.byteLength(arg)}\r\n${arg}\r\n`).join('')}`);
+    }),
+  );
 }
 
 async function redisConnection(): Promise<net.Socket> {
@@ -97,7 +132,8 @@ describeService('doctor on redis-server', 6379, () => {
       const { report, status } = doctorJson(['--pid', String(pid), '--port', String(client.localPort), '--detect-within', '60s']);
       expect(report.processes[0]!.connections).toHaveLength(1);
       expect(report.processes[0]!.connections[0]).toMatchObject({
-        local: { port: 6379 }, remote: { port: client.localPort },
+        local: { port: 6379 },
+        remote: { port: client.localPort },
         kernel: { enable: true, idle: 23_000, interval: 7_000, count: 3, userTimeout: 0 },
         timer: { kind: 'keepalive' },
         worstCaseDetection: 44_000,
@@ -116,11 +152,19 @@ describeService('doctor on redis-server', 6379, () => {
 // Without privilege: the command runs as `nobody` through setpriv; targets are started by this (root) test.
 const nobody = 65534;
 const systemPython = '/usr/bin/python3';
-const unprivilegedMissing = process.getuid?.() !== 0 ? 'must run as root to start processes as nobody and as root'
-  : spawnSync('setpriv', ['--version']).status !== 0 ? 'setpriv (util-linux) is not installed'
-    : spawnSync(systemPython, ['--version']).status !== 0 ? `${systemPython} is not installed` : undefined;
+const unprivilegedMissing =
+  process.getuid?.() !== 0
+    ? 'must run as root to start processes as nobody and as root'
+    : spawnSync('setpriv', ['--version']).status !== 0
+      ? 'setpriv (util-linux) is not installed'
+      : spawnSync(systemPython, ['--version']).status !== 0
+        ? `${systemPython} is not installed`
+        : undefined;
 
-interface PythonTarget { pid: number; sockets: Array<{ name: string; fd: number; localPort: number; remotePort: number }> }
+interface PythonTarget {
+  pid: number;
+  sockets: Array<{ name: string; fd: number; localPort: number; remotePort: number }>;
+}
 const pythonFixture = path.join(__dirname, 'fixtures', 'python-target.py');
 
 describeWhen('doctor without privilege', unprivilegedMissing, () => {
@@ -136,14 +180,22 @@ describeWhen('doctor without privilege', unprivilegedMissing, () => {
     test('exit 2, why, and only what /proc shows: keepalive on/off from the timer, no guessed values', () => {
       const configured = target.info.sockets.find((s) => s.name === 'configured')!;
       const untouched = target.info.sockets.find((s) => s.name === 'untouched')!;
-      const { report, status } = doctorJson(['--pid', String(target.pid), '--port', `${configured.localPort},${untouched.localPort}`], { prefix: asNobody });
+      const { report, status } = doctorJson(['--pid', String(target.pid), '--port', `${configured.localPort},${untouched.localPort}`], {
+        prefix: asNobody,
+      });
       expect(status).toBe(2);
       const process = report.processes[0]!;
       expect(process).toMatchObject({ pid: target.pid, uid: 0, inspected: false, error: { code: 'EACCES' }, connections: [] });
       expect(process.error!.message).toMatch(/not permitted/);
       expect(report.summary).toMatchObject({ connections: 0, notInspected: 1 });
       const seen = (port: number) => process.sameUserSockets.find((c) => c.local.port === port)!;
-      expect(seen(configured.localPort)).toMatchObject({ fd: null, kernel: null, keepaliveFromTimer: true, timer: { kind: 'keepalive' }, verdict: 'unknown' });
+      expect(seen(configured.localPort)).toMatchObject({
+        fd: null,
+        kernel: null,
+        keepaliveFromTimer: true,
+        timer: { kind: 'keepalive' },
+        verdict: 'unknown',
+      });
       expect(seen(untouched.localPort)).toMatchObject({ fd: null, kernel: null, keepaliveFromTimer: false, verdict: 'at-risk' });
       const table = runCli(['doctor', '--pid', String(target.pid)], { prefix: asNobody });
       expect(table.status).toBe(2);
@@ -156,8 +208,17 @@ describeWhen('doctor without privilege', unprivilegedMissing, () => {
     // The target runs as nobody; doctor has nobody's file-system uid (so /proc/PID/fd is readable, a
     // PTRACE_MODE_READ_FSCREDS check) but root's real uid without capabilities (so pidfd_getfd, a
     // PTRACE_MODE_ATTACH_REALCREDS check, is refused with EPERM).
-    const readNotAttach = ['setpriv', '--ruid=0', `--euid=${nobody}`, `--rgid=${nobody}`, `--egid=${nobody}`, '--clear-groups',
-      '--inh-caps=-all', '--bounding-set=-all', '--'];
+    const readNotAttach = [
+      'setpriv',
+      '--ruid=0',
+      `--euid=${nobody}`,
+      `--rgid=${nobody}`,
+      `--egid=${nobody}`,
+      '--clear-groups',
+      '--inh-caps=-all',
+      '--bounding-set=-all',
+      '--',
+    ];
     let target: Target<PythonTarget>;
     let elsewhere: net.Server;
     beforeAll(async () => {
@@ -204,28 +265,45 @@ describeWhen('doctor without privilege', unprivilegedMissing, () => {
     test('as root, the same process reads fully (the refusal above is the privilege, not the process)', () => {
       const { report } = doctorJson(['--pid', String(target.pid)]);
       const configured = target.info.sockets.find((s) => s.name === 'configured')!;
-      expect(connectionOn(report, target.pid, configured.fd).kernel).toEqual({ enable: true, idle: 11_000, interval: 3_000, count: 5, userTimeout: 26_000 });
+      expect(connectionOn(report, target.pid, configured.fd).kernel).toEqual({
+        enable: true,
+        idle: 11_000,
+        interval: 3_000,
+        count: 5,
+        userTimeout: 26_000,
+      });
     });
   });
 });
 
-const unshareMissing = process.getuid?.() !== 0 ? 'must run as root to create a network namespace (unshare -n)'
-  : spawnSync('unshare', ['-n', 'true']).status !== 0 ? 'unshare -n does not work here (util-linux, CAP_SYS_ADMIN)'
-    : spawnSync('ip', ['-V']).status !== 0 ? 'ip (iproute2) is not installed' : undefined;
+const unshareMissing =
+  process.getuid?.() !== 0
+    ? 'must run as root to create a network namespace (unshare -n)'
+    : spawnSync('unshare', ['-n', 'true']).status !== 0
+      ? 'unshare -n does not work here (util-linux, CAP_SYS_ADMIN)'
+      : spawnSync('ip', ['-V']).status !== 0
+        ? 'ip (iproute2) is not installed'
+        : undefined;
 
-describeWhen('doctor on a process in another network namespace (as a container\'s)', unshareMissing, () => {
+describeWhen("doctor on a process in another network namespace (as a container's)", unshareMissing, () => {
   let target: Target<PythonTarget & { sockets: Array<{ name: string; fd: number; localPort: number }> }>;
   beforeAll(async () => {
     target = await startTarget('unshare', ['-n', 'sh', '-c', `ip link set lo up && exec ${systemPython} ${pythonFixture}`]);
   });
   afterAll(() => target?.stop());
 
-  test('its connections are found in its namespace\'s /proc/PID/net/tcp and read exactly', () => {
+  test("its connections are found in its namespace's /proc/PID/net/tcp and read exactly", () => {
     const { report } = doctorJson(['--pid', String(target.pid)]);
     const ownNamespace = require('node:fs').readlinkSync('/proc/self/ns/net') as string;
     expect(report.processes[0]!.networkNamespace).not.toBe(ownNamespace);
     const configured = target.info.sockets.find((s) => s.name === 'configured')!;
-    expect(connectionOn(report, target.pid, configured.fd).kernel).toEqual({ enable: true, idle: 11_000, interval: 3_000, count: 5, userTimeout: 26_000 });
+    expect(connectionOn(report, target.pid, configured.fd).kernel).toEqual({
+      enable: true,
+      idle: 11_000,
+      interval: 3_000,
+      count: 5,
+      userTimeout: 26_000,
+    });
     expect(report.processes[0]!.connections).toHaveLength(target.info.sockets.length);
   });
 });

@@ -40,7 +40,7 @@ function expectSameTimerAsSs(localPort: number, remotePort: number, ours: () => 
 }
 
 describe('/proc/net/tcp parsing', () => {
-  test('addresses in the kernel\'s hex, both families', () => {
+  test("addresses in the kernel's hex, both families", () => {
     expect(parseEndpoint('0100007F:1538')).toEqual({ address: '127.0.0.1', port: 5432 });
     expect(parseEndpoint('00000000000000000000000001000000:18EB')).toEqual({ address: '::1', port: 6379 });
     expect(parseEndpoint('0000000000000000FFFF00000100007F:0050')).toEqual({ address: '::ffff:127.0.0.1', port: 80 });
@@ -57,10 +57,21 @@ describe('/proc/net/tcp parsing', () => {
       try {
         client.setKeepAlive(true, 30_000);
         const row = [...tcpRowsOf(process.pid).values()].find((r) => r.local.port === client.localPort && r.remote.port === port);
-        expect(row).toMatchObject({ family: 4, local: { address: '127.0.0.1' }, remote: { address: '127.0.0.1', port }, state: 'established', timer: 'keepalive', probes: 0 });
+        expect(row).toMatchObject({
+          family: 4,
+          local: { address: '127.0.0.1' },
+          remote: { address: '127.0.0.1', port },
+          state: 'established',
+          timer: 'keepalive',
+          probes: 0,
+        });
         expect(row!.timerExpiresIn).toBeGreaterThan(25_000);
         expect(row!.timerExpiresIn).toBeLessThanOrEqual(30_000);
-        expectSameTimerAsSs(client.localPort!, port, () => [...tcpRowsOf(process.pid).values()].find((r) => r.inode === row!.inode)!.timerExpiresIn);
+        expectSameTimerAsSs(
+          client.localPort!,
+          port,
+          () => [...tcpRowsOf(process.pid).values()].find((r) => r.inode === row!.inode)!.timerExpiresIn,
+        );
         const listener = [...tcpRowsOf(process.pid).values()].find((r) => r.local.port === port && r.state === 'listen');
         expect(listener?.timer).toBe('none');
       } finally {
@@ -108,8 +119,11 @@ describe('user mistakes: one line on stderr, exit 64, no stack trace', () => {
   });
 
   test('--help of each subcommand', () => {
-    for (const [args, usage] of [[['--help'], 'Usage: tcp-keepalive <command>'], [['doctor', '--help'], 'Usage: tcp-keepalive doctor'],
-      [['plan', '-h'], 'Usage: tcp-keepalive plan']] as const) {
+    for (const [args, usage] of [
+      [['--help'], 'Usage: tcp-keepalive <command>'],
+      [['doctor', '--help'], 'Usage: tcp-keepalive doctor'],
+      [['plan', '-h'], 'Usage: tcp-keepalive plan'],
+    ] as const) {
       const result = runCli(args);
       expect(result.status).toBe(0);
       expect(result.stdout).toContain(usage);
@@ -118,7 +132,7 @@ describe('user mistakes: one line on stderr, exit 64, no stack trace', () => {
 });
 
 describe('tcp-keepalive plan', () => {
-  test('--json is the planner\'s plan, with the raw setsockopt values', () => {
+  test("--json is the planner's plan, with the raw setsockopt values", () => {
     const result = runCli(['plan', '--path', 'aws-nlb,gcp-conntrack', '--detect-within', '60s', '--json']);
     expect(result.status).toBe(0);
     const expected = planKeepalive({ path: ['aws-nlb', 'gcp-conntrack'], detectWithin: 60_000 });
@@ -138,7 +152,12 @@ describe('tcp-keepalive plan', () => {
   test('a configured preset timeout, a hop probes do not refresh, count and margin', () => {
     const result = runCli(['plan', '--path', 'haproxy=30s,azure-lb', '--detect-within', '2m', '--count', '4', '--margin', '0.5', '--json']);
     expect(result.status).toBe(0);
-    const expected = planKeepalive({ path: [{ preset: 'haproxy', idleTimeout: 30_000 }, 'azure-lb'], detectWithin: 120_000, count: 4, margin: 0.5 });
+    const expected = planKeepalive({
+      path: [{ preset: 'haproxy', idleTimeout: 30_000 }, 'azure-lb'],
+      detectWithin: 120_000,
+      count: 4,
+      margin: 0.5,
+    });
     const plan = JSON.parse(result.stdout);
     expect(plan.options).toEqual(expected.options);
     expect(plan.heartbeatWithin).toBe(30_000);
@@ -150,7 +169,9 @@ describe('tcp-keepalive plan', () => {
     expect(result.status).toBe(0);
     expect(result.stdout).toContain('configureKeepalive(socket, { idle: 30_000, interval: 10_000, count: 3, userTimeout: 60_000 });');
     expect(result.stdout).toContain('SO_KEEPALIVE=1 TCP_KEEPIDLE=30 TCP_KEEPINTVL=10 TCP_KEEPCNT=3 TCP_USER_TIMEOUT=60000');
-    expect(result.stdout).toContain('NODE_OPTIONS="--require tcp-keepalive/register" TCP_KEEPALIVE="idle=30s,interval=10s,count=3,userTimeout=60s"');
+    expect(result.stdout).toContain(
+      'NODE_OPTIONS="--require tcp-keepalive/register" TCP_KEEPALIVE="idle=30s,interval=10s,count=3,userTimeout=60s"',
+    );
     expect(result.stdout).toContain('worst-case detection: 1m');
     expect(result.stdout).toContain('limiting hop: AWS Network Load Balancer, idle timeout 5m50s');
     expect(result.stdout).not.toMatch(/\u001b\[/); // not a TTY: no colour
@@ -166,13 +187,19 @@ describe('tcp-keepalive plan', () => {
   });
 
   const scriptTool = spawnSync('script', ['--version']).status === 0;
-  (process.platform === 'linux' && scriptTool ? test : test.skip)('colour only on a terminal, and not with NO_COLOR (run under script(1) for a TTY)', () => {
-    const onTerminal = (env: string): string => spawnSync('script', ['-qec', `${env} ${JSON.stringify(process.execPath)} ${JSON.stringify(cliPath)} plan`, '/dev/null'],
-      { encoding: 'utf8', timeout: 20_000 }).stdout;
-    expect(onTerminal('NO_COLOR=')).toContain('\u001b[1mconfigureKeepalive(');
-    expect(onTerminal('NO_COLOR=1')).not.toMatch(/\u001b\[/);
-    expect(onTerminal('NO_COLOR=1')).toContain('configureKeepalive(');
-  });
+  (process.platform === 'linux' && scriptTool ? test : test.skip)(
+    'colour only on a terminal, and not with NO_COLOR (run under script(1) for a TTY)',
+    () => {
+      const onTerminal = (env: string): string =>
+        spawnSync('script', ['-qec', `${env} ${JSON.stringify(process.execPath)} ${JSON.stringify(cliPath)} plan`, '/dev/null'], {
+          encoding: 'utf8',
+          timeout: 20_000,
+        }).stdout;
+      expect(onTerminal('NO_COLOR=')).toContain('\u001b[1mconfigureKeepalive(');
+      expect(onTerminal('NO_COLOR=1')).not.toMatch(/\u001b\[/);
+      expect(onTerminal('NO_COLOR=1')).toContain('configureKeepalive(');
+    },
+  );
 
   test('--presets lists every preset with its source', () => {
     const listed = JSON.parse(runCli(['plan', '--presets', '--json']).stdout) as { presets: Array<{ name: string; source: string }> };
@@ -237,8 +264,11 @@ interface PythonSocket {
 }
 
 /** doctor is Linux-only; there, a missing python3 skips loudly, and fails under CI. */
-const describeWithPython = process.platform !== 'linux' ? describe.skip : (name: string, body: () => void): void =>
-  describeWhen(name, spawnSync('python3', ['--version']).status === 0 ? undefined : 'python3 is not installed', body);
+const describeWithPython =
+  process.platform !== 'linux'
+    ? describe.skip
+    : (name: string, body: () => void): void =>
+        describeWhen(name, spawnSync('python3', ['--version']).status === 0 ? undefined : 'python3 is not installed', body);
 
 describeWithPython('doctor against a Python process with a known setsockopt configuration', () => {
   let target: Target<{ pid: number; listenerPort: number; sockets: PythonSocket[] }>;
@@ -249,33 +279,66 @@ describeWithPython('doctor against a Python process with a known setsockopt conf
 
   test('every value is what the process set, or the kernel default it left', () => {
     const { report, status } = doctorJson(['--pid', String(target.pid), '--detect-within', '60s']);
-    const defaults = { idle: sysctl('tcp_keepalive_time'), interval: sysctl('tcp_keepalive_intvl'), count: sysctl('tcp_keepalive_probes'), userTimeout: 0 };
+    const defaults = {
+      idle: sysctl('tcp_keepalive_time'),
+      interval: sysctl('tcp_keepalive_intvl'),
+      count: sysctl('tcp_keepalive_probes'),
+      userTimeout: 0,
+    };
     const reader = kernelReader();
     for (const socket of target.info.sockets) {
       const connection = connectionOn(report, target.pid, socket.fd);
       const expected = { enable: socket.set.enable ?? 0, ...defaults, ...socket.set };
       expect({ name: socket.name, ...connection.kernel }).toEqual({
-        name: socket.name, enable: expected.enable === 1, idle: expected.idle * 1000, interval: expected.interval * 1000, count: expected.count,
+        name: socket.name,
+        enable: expected.enable === 1,
+        idle: expected.idle * 1000,
+        interval: expected.interval * 1000,
+        count: expected.count,
         userTimeout: expected.userTimeout,
       });
       // The process's own getsockopt agrees (a second reading, not through the addon).
-      expect(socket.readBack).toEqual({ enable: expected.enable, idle: expected.idle, interval: expected.interval, count: expected.count, userTimeout: expected.userTimeout });
+      expect(socket.readBack).toEqual({
+        enable: expected.enable,
+        idle: expected.idle,
+        interval: expected.interval,
+        count: expected.count,
+        userTimeout: expected.userTimeout,
+      });
       if ('binary' in reader) {
         const outside = JSON.parse(execFileSync(reader.binary, [String(target.pid), String(socket.fd)], { encoding: 'utf8' }));
-        expect(outside).toEqual({ enabled: expected.enable, idle: expected.idle, interval: expected.interval, count: expected.count, userTimeout: expected.userTimeout });
+        expect(outside).toEqual({
+          enabled: expected.enable,
+          idle: expected.idle,
+          interval: expected.interval,
+          count: expected.count,
+          userTimeout: expected.userTimeout,
+        });
       }
       expect(connection).toMatchObject({
-        local: { address: '127.0.0.1', port: socket.localPort }, remote: { address: '127.0.0.1', port: socket.remotePort }, state: 'established',
-        unreadable: null, keepaliveFromTimer: null,
+        local: { address: '127.0.0.1', port: socket.localPort },
+        remote: { address: '127.0.0.1', port: socket.remotePort },
+        state: 'established',
+        unreadable: null,
+        keepaliveFromTimer: null,
       });
       expect(connection.timer.kind).toBe(expected.enable === 1 ? 'keepalive' : 'none');
       // TCP_INFO of the duplicate: the bytes this socket sent and received (a connecting end's bytesAcked counts its SYN too).
       const synAcked = socket.name.endsWith('-peer') ? 0 : 1;
-      expect(connection.tcpInfo).toMatchObject({ state: 'established', bytesSent: socket.sent, bytesReceived: socket.received, bytesAcked: socket.sent + synAcked, unacked: 0 });
+      expect(connection.tcpInfo).toMatchObject({
+        state: 'established',
+        bytesSent: socket.sent,
+        bytesReceived: socket.received,
+        bytesAcked: socket.sent + synAcked,
+        unacked: 0,
+      });
     }
     const configured = target.info.sockets.find((s) => s.name === 'configured')!;
-    expectSameTimerAsSs(configured.localPort, configured.remotePort,
-      () => connectionOn(doctorJson(['--pid', String(target.pid)]).report, target.pid, configured.fd).timer.expiresIn);
+    expectSameTimerAsSs(
+      configured.localPort,
+      configured.remotePort,
+      () => connectionOn(doctorJson(['--pid', String(target.pid)]).report, target.pid, configured.fd).timer.expiresIn,
+    );
     expect(report.processes[0]!.listening).toBe(1);
     expect(status).toBe(1); // some are at risk
   });
@@ -286,14 +349,46 @@ describeWithPython('doctor against a Python process with a known setsockopt conf
     expect(report.schema).toBe('tcp-keepalive.doctor/1');
     expect(Object.keys(report.policy)).toEqual(['path', 'detectWithin', 'retransmissionGiveUp', 'tcpRetries2']);
     expect(Object.keys(report.processes[0]!)).toEqual([
-      'pid', 'command', 'uid', 'user', 'networkNamespace', 'inspected', 'error', 'listening', 'connections', 'sameUserSockets',
+      'pid',
+      'command',
+      'uid',
+      'user',
+      'networkNamespace',
+      'inspected',
+      'error',
+      'listening',
+      'connections',
+      'sameUserSockets',
     ]);
     expect(Object.keys(report.processes[0]!.connections[0]!)).toEqual([
-      'fd', 'inode', 'family', 'local', 'remote', 'state', 'kernel', 'unreadable', 'keepaliveFromTimer', 'timer', 'queues', 'tcpInfo',
-      'verdict', 'reasons', 'notes', 'worstCaseDetection', 'worstCaseDetectionAtLeast',
+      'fd',
+      'inode',
+      'family',
+      'local',
+      'remote',
+      'state',
+      'kernel',
+      'unreadable',
+      'keepaliveFromTimer',
+      'timer',
+      'queues',
+      'tcpInfo',
+      'verdict',
+      'reasons',
+      'notes',
+      'worstCaseDetection',
+      'worstCaseDetectionAtLeast',
     ]);
     expect(Object.keys(report.summary)).toEqual(['processes', 'connections', 'ok', 'atRisk', 'unknown', 'notInspected']);
-    expect(Object.keys(report.plan!)).toEqual(['options', 'setsockopt', 'environment', 'worstCaseDetection', 'limitingHop', 'heartbeatWithin', 'notes']);
+    expect(Object.keys(report.plan!)).toEqual([
+      'options',
+      'setsockopt',
+      'environment',
+      'worstCaseDetection',
+      'limitingHop',
+      'heartbeatWithin',
+      'notes',
+    ]);
   });
 
   test('verdicts and reasons against the path and the budget', () => {
@@ -329,10 +424,18 @@ describeWithPython('doctor against a Python process with a known setsockopt conf
     const configured = target.info.sockets.find((s) => s.name === 'configured')!;
     const { report } = doctorJson(['--pid', String(target.pid), '--port', String(configured.localPort)]);
     expect(report.processes[0]!.connections.map((c) => c.fd).sort()).toEqual(
-      target.info.sockets.filter((s) => s.localPort === configured.localPort || s.remotePort === configured.localPort).map((s) => s.fd).sort());
+      target.info.sockets
+        .filter((s) => s.localPort === configured.localPort || s.remotePort === configured.localPort)
+        .map((s) => s.fd)
+        .sort(),
+    );
     const table = runCli(['doctor', '--pid', String(target.pid), '--port', String(configured.localPort), '--detect-within', '60s']);
     expect(table.status).toBe(1); // the accepted end, also on that port, has keepalive off
-    expect(table.stdout).toMatch(new RegExp(`\\n  ${configured.fd} +127\\.0\\.0\\.1:${configured.localPort} +127\\.0\\.0\\.1:${configured.remotePort} +established +on +11s +3s +5 +26s +keepalive,`));
+    expect(table.stdout).toMatch(
+      new RegExp(
+        `\\n  ${configured.fd} +127\\.0\\.0\\.1:${configured.localPort} +127\\.0\\.0\\.1:${configured.remotePort} +established +on +11s +3s +5 +26s +keepalive,`,
+      ),
+    );
     expect(table.stdout).not.toMatch(/\u001b\[/);
   });
 });
@@ -346,7 +449,14 @@ onLinux('doctor against a Node process configured with tcp-keepalive', () => {
   afterAll(() => target?.stop());
 
   test('doctor reads what configureKeepalive set, as getKeepalive in that process does', () => {
-    const { report, status } = doctorJson(['--pid', String(target.pid), '--port', String(target.info.remotePort), '--detect-within', '60s']);
+    const { report, status } = doctorJson([
+      '--pid',
+      String(target.pid),
+      '--port',
+      String(target.info.remotePort),
+      '--detect-within',
+      '60s',
+    ]);
     const connection = connectionOn(report, target.pid, target.info.fd);
     expect(connection.kernel).toEqual({ enable: true, ...policy });
     const { enabled, enable, ...numbers } = target.info.getKeepalive as { enabled?: boolean; enable?: boolean };
@@ -372,7 +482,7 @@ onLinux('doctor: what it cannot inspect', () => {
   });
 });
 
-onLinux('the plan\'s zero-code environment, applied by tcp-keepalive/register, is what doctor then reads', () => {
+onLinux("the plan's zero-code environment, applied by tcp-keepalive/register, is what doctor then reads", () => {
   let target: Target<{ pid: number; fd: number; acceptedFd: number; localPort: number; remotePort: number }>;
   let plan: { options: Record<string, unknown>; environment: { NODE_OPTIONS: string; TCP_KEEPALIVE: string } };
   beforeAll(async () => {
@@ -380,12 +490,17 @@ onLinux('the plan\'s zero-code environment, applied by tcp-keepalive/register, i
     expect(plan.environment.NODE_OPTIONS).toBe('--require tcp-keepalive/register');
     // The package's register entry, by path (this repository is not installed in its own node_modules).
     const register = path.join(root, 'dist', 'register', 'index.js');
-    target = await startTarget('env', [`NODE_OPTIONS=--require ${register}`, `TCP_KEEPALIVE=${plan.environment.TCP_KEEPALIVE}`, 'TCP_KEEPALIVE_SERVER=1',
-      process.execPath, path.join(__dirname, 'fixtures', 'plain-target.js')]);
+    target = await startTarget('env', [
+      `NODE_OPTIONS=--require ${register}`,
+      `TCP_KEEPALIVE=${plan.environment.TCP_KEEPALIVE}`,
+      'TCP_KEEPALIVE_SERVER=1',
+      process.execPath,
+      path.join(__dirname, 'fixtures', 'plain-target.js'),
+    ]);
   });
   afterAll(() => target?.stop());
 
-  test('both ends hold the plan\'s options: ok', () => {
+  test("both ends hold the plan's options: ok", () => {
     const { report, status } = doctorJson(['--pid', String(target.pid), '--path', 'azure-lb', '--detect-within', '90s']);
     const { enable, idle, interval, count, userTimeout } = plan.options;
     for (const fd of [target.info.fd, target.info.acceptedFd]) {

@@ -10,26 +10,43 @@ import { IDLE_TIMEOUT_PRESETS } from '../../src/planner';
 const presetNames = Object.keys(IDLE_TIMEOUT_PRESETS);
 const policy = (path: string | undefined, detectWithin: number): Policy => ({
   hops: resolveHops(path === undefined ? [] : parsePath(path, presetNames, 'doctor'), IDLE_TIMEOUT_PRESETS),
-  detectWithin, retransmissionGiveUp: 924_600, tcpRetries2: 15,
+  detectWithin,
+  retransmissionGiveUp: 924_600,
+  tcpRetries2: 15,
 });
-const kernel = (idle: number, interval: number, count: number, userTimeout: number, enable = true) => ({ enable, idle, interval, count, userTimeout });
+const kernel = (idle: number, interval: number, count: number, userTimeout: number, enable = true) => ({
+  enable,
+  idle,
+  interval,
+  count,
+  userTimeout,
+});
 const read = (k: ReturnType<typeof kernel>) => ({ kernel: k, keepaliveFromTimer: null, keepaliveTimerLeft: null, sendQueue: 0 });
 
 describe('judge', () => {
-  test('the planner\'s own plan is ok on its path', () => {
+  test("the planner's own plan is ok on its path", () => {
     expect(judge(read(kernel(30_000, 10_000, 3, 60_000)), policy('aws-nlb', 60_000))).toEqual({
-      verdict: 'ok', reasons: [], notes: [], worstCaseDetection: 60_000, worstCaseDetectionAtLeast: null,
+      verdict: 'ok',
+      reasons: [],
+      notes: [],
+      worstCaseDetection: 60_000,
+      worstCaseDetectionAtLeast: null,
     });
   });
 
   test('each rule, in plain words', () => {
     const off = judge(read(kernel(7_200_000, 75_000, 9, 0, false)), policy('aws-nlb', 60_000));
     expect(off.verdict).toBe('at-risk');
-    expect(off.reasons).toEqual([expect.stringMatching(/^keepalive is off/), expect.stringMatching(/^no TCP_USER_TIMEOUT.*about 15m25s \(tcp_retries2 15\)/)]);
+    expect(off.reasons).toEqual([
+      expect.stringMatching(/^keepalive is off/),
+      expect.stringMatching(/^no TCP_USER_TIMEOUT.*about 15m25s \(tcp_retries2 15\)/),
+    ]);
     expect(off.worstCaseDetection).toBeNull();
 
     const tooIdle = judge(read(kernel(400_000, 10_000, 3, 60_000)), policy('aws-nlb', 600_000));
-    expect(tooIdle.reasons).toEqual(['idle 6m40s is not below the 5m50s idle timeout of AWS Network Load Balancer: it forgets the flow before the first probe']);
+    expect(tooIdle.reasons).toEqual([
+      'idle 6m40s is not below the 5m50s idle timeout of AWS Network Load Balancer: it forgets the flow before the first probe',
+    ]);
 
     const slow = judge(read(kernel(30_000, 10_000, 5, 60_000)), policy(undefined, 60_000));
     expect(slow.reasons).toEqual(['a dead peer is noticed only after up to 1m20s (idle 30s + 10s × 5), more than --detect-within 1m']);
@@ -48,7 +65,9 @@ describe('judge', () => {
   test('notes, not risks: one lost probe from a forgotten flow; a hop that only counts data', () => {
     const fragile = judge(read(kernel(300_000, 60_000, 3, 60_000)), policy('aws-nlb', 600_000));
     expect(fragile.verdict).toBe('ok');
-    expect(fragile.notes).toEqual([expect.stringMatching(/^one lost probe lets AWS Network Load Balancer forget the flow \(idle \+ interval = 6m/)]);
+    expect(fragile.notes).toEqual([
+      expect.stringMatching(/^one lost probe lets AWS Network Load Balancer forget the flow \(idle \+ interval = 6m/),
+    ]);
     const proxy = judge(read(kernel(30_000, 10_000, 3, 60_000)), policy('aws-alb', 60_000));
     expect(proxy.verdict).toBe('ok');
     expect(proxy.notes).toEqual([expect.stringMatching(/^AWS Application Load Balancer counts application data only.*every 1m$/)]);
@@ -74,18 +93,36 @@ describe('judge', () => {
 });
 
 describe('durations and paths', () => {
-  test.each([['60000', 60_000], ['500ms', 500], ['30s', 30_000], ['1.5s', 1500], ['2m', 120_000], ['1h', 3_600_000]])('%s', (text, ms) => {
+  test.each([
+    ['60000', 60_000],
+    ['500ms', 500],
+    ['30s', 30_000],
+    ['1.5s', 1500],
+    ['2m', 120_000],
+    ['1h', 3_600_000],
+  ])('%s', (text, ms) => {
     expect(parseDuration('detect-within', text, 'doctor')).toBe(ms);
   });
   test.each(['0', '-5s', '5 s', '1d', 's', ''])('refused: %j', (text) => {
     expect(() => parseDuration('detect-within', text, 'doctor')).toThrow(UsageError);
   });
   test('presets, timeouts and configured presets', () => {
-    expect(parsePath('aws-nlb,350s,haproxy=30s', presetNames, 'plan')).toEqual(['aws-nlb', 350_000, { preset: 'haproxy', idleTimeout: 30_000 }]);
+    expect(parsePath('aws-nlb,350s,haproxy=30s', presetNames, 'plan')).toEqual([
+      'aws-nlb',
+      350_000,
+      { preset: 'haproxy', idleTimeout: 30_000 },
+    ]);
     expect(() => resolveHops(['haproxy'], IDLE_TIMEOUT_PRESETS, 'plan')).toThrow(/haproxy has no default idle timeout/);
     expect(() => parsePath('aws', presetNames, 'plan')).toThrow(/neither a preset/);
   });
   test('durations for people', () => {
-    expect([500, 17_000, 28_790, 131_000, 7_200_000, 7_875_000].map(duration)).toEqual(['500ms', '17s', '28.8s', '2m11s', '2h', '2h11m15s']);
+    expect([500, 17_000, 28_790, 131_000, 7_200_000, 7_875_000].map(duration)).toEqual([
+      '500ms',
+      '17s',
+      '28.8s',
+      '2m11s',
+      '2h',
+      '2h11m15s',
+    ]);
   });
 });

@@ -13,7 +13,8 @@ export const cliPath = path.join(root, 'dist', 'cli', 'main.js');
 
 /** The command runs from dist/: fail clearly when it is missing or older than src/cli. */
 export function assertCliBuilt(): void {
-  const newest = (dir: string): number => fs.readdirSync(dir).reduce((max, name) => Math.max(max, fs.statSync(path.join(dir, name)).mtimeMs), 0);
+  const newest = (dir: string): number =>
+    fs.readdirSync(dir).reduce((max, name) => Math.max(max, fs.statSync(path.join(dir, name)).mtimeMs), 0);
   if (!fs.existsSync(cliPath) || fs.statSync(cliPath).mtimeMs < newest(path.join(root, 'src', 'cli'))) {
     throw new Error('dist/cli is missing or older than src/cli: run `npm run build` first (npm test does)');
   }
@@ -36,7 +37,10 @@ export function runCli(args: readonly string[], options: { prefix?: readonly str
 }
 
 /** `doctor ... --json`, parsed; the exit code is returned alongside. */
-export function doctorJson(args: readonly string[], options: { prefix?: readonly string[] } = {}): { report: DoctorReport; status: number | null; stderr: string } {
+export function doctorJson(
+  args: readonly string[],
+  options: { prefix?: readonly string[] } = {},
+): { report: DoctorReport; status: number | null; stderr: string } {
   const result = runCli(['doctor', ...args, '--json'], options);
   let report: DoctorReport;
   try {
@@ -50,7 +54,8 @@ export function doctorJson(args: readonly string[], options: { prefix?: readonly
 /** The connection of `report` held on `fd` by `pid`. */
 export function connectionOn(report: DoctorReport, pid: number, fd: number): ConnectionReport {
   const found = report.processes.find((p) => p.pid === pid)?.connections.find((c) => c.fd === fd);
-  if (found === undefined) throw new Error(`doctor did not report fd ${fd} of pid ${pid}: ${JSON.stringify(report, null, 1).slice(0, 2000)}`);
+  if (found === undefined)
+    throw new Error(`doctor did not report fd ${fd} of pid ${pid}: ${JSON.stringify(report, null, 1).slice(0, 2000)}`);
   return found;
 }
 
@@ -64,7 +69,11 @@ export interface Target<T> {
  * Starts a process that prints one JSON line describing itself, then lives
  * until its stdin closes (stop() closes it, and kills it if need be).
  */
-export async function startTarget<T extends { pid: number }>(command: string, args: readonly string[], prefix: readonly string[] = []): Promise<Target<T>> {
+export async function startTarget<T extends { pid: number }>(
+  command: string,
+  args: readonly string[],
+  prefix: readonly string[] = [],
+): Promise<Target<T>> {
   const full = [...prefix, command, ...args];
   const child = spawn(full[0]!, full.slice(1), { stdio: ['pipe', 'pipe', 'inherit'] });
   const stop = (): void => {
@@ -103,10 +112,16 @@ export function sysctl(name: string): number {
  * "1min28sec", "28sec", "9.972ms" (9 s 972 ms), "952ms", and "" for 0.
  */
 export function ssTimerMs(localPort: number, remotePort: number): { kind: string; ms: number; count: number } | undefined {
-  const out = execFileSync('ss', ['-tino', 'state', 'established', `( sport = :${localPort} and dport = :${remotePort} )`], { encoding: 'utf8' });
+  const out = execFileSync('ss', ['-tino', 'state', 'established', `( sport = :${localPort} and dport = :${remotePort} )`], {
+    encoding: 'utf8',
+  });
   const timer = /timer:\((\w+),([^,]*),(\d+)\)/.exec(out);
   if (!timer) return undefined;
   const time = /^(?:(\d+)min)?(?:(\d+)(?:sec|\.))?(?:(\d+)ms)?$/.exec(timer[2]!);
   if (!time) throw new Error(`unexpected ss timer format: ${timer[0]}`);
-  return { kind: timer[1]!, ms: Number(time[1] ?? 0) * 60_000 + Number(time[2] ?? 0) * 1000 + Number(time[3] ?? 0), count: Number(timer[3]) };
+  return {
+    kind: timer[1]!,
+    ms: Number(time[1] ?? 0) * 60_000 + Number(time[2] ?? 0) * 1000 + Number(time[3] ?? 0),
+    count: Number(timer[3]),
+  };
 }

@@ -66,8 +66,12 @@ describe('on a connected socket', () => {
   test('options are read as properties: a class with getters is honoured, not silently dropped', async () => {
     const { client } = await connection();
     class Policy {
-      get idle(): number { return 4000; }
-      get count(): number { return 6; }
+      get idle(): number {
+        return 4000;
+      }
+      get count(): number {
+        return 6;
+      }
     }
     configureKeepalive(client, new Policy());
     expect(getKeepalive(client)).toMatchObject({ enable: true, idle: 4000, count: 6 });
@@ -166,7 +170,9 @@ describe('on a socket that is not connected yet', () => {
     configureKeepalive(client, policy);
     expect(client.listenerCount('connect')).toBe(1);
     const warnings: Error[] = [];
-    const onWarning = (warning: Error): void => { warnings.push(warning); };
+    const onWarning = (warning: Error): void => {
+      warnings.push(warning);
+    };
     process.on('warning', onWarning);
     await new Promise((resolve) => client.on('close', resolve)); // events.once would reject on 'error'
     await new Promise((resolve) => setImmediate(resolve));

@@ -12,28 +12,40 @@ afterEach(closeAll);
 const reader = kernelReader();
 const fdOf = (socket: unknown): number => (socket as { _handle: { fd: number } })._handle.fd;
 
-(('binary' in reader) ? describe : describe.skip)(`outside reader${'unavailable' in reader ? ` (SKIPPED: ${reader.unavailable})` : ''}`, () => {
-  const binary = 'binary' in reader ? reader.binary : '';
+('binary' in reader ? describe : describe.skip)(
+  `outside reader${'unavailable' in reader ? ` (SKIPPED: ${reader.unavailable})` : ''}`,
+  () => {
+    const binary = 'binary' in reader ? reader.binary : '';
 
-  test.each([
-    [{ idle: 30_000, interval: 5_000, count: 3, userTimeout: 45_000 }, { enabled: 1, idle: 30, interval: 5, count: 3, userTimeout: 45_000 }],
-    [{ idle: 1_999, interval: 32_767_000, count: 127, userTimeout: 0 }, { enabled: 1, idle: 1, interval: 32_767, count: 127, userTimeout: 0 }],
-    [{ enable: false, count: 1 }, { enabled: 0, count: 1 }],
-  ])('configureKeepalive(%j) → getsockopt from outside %j', async (options, expected) => {
-    const { client } = await connection();
-    configureKeepalive(client, options);
-    expect(readFromOutside(binary, fdOf(client))).toMatchObject(expected);
-    const ours = getKeepalive(client);
-    const outside = readFromOutside(binary, fdOf(client));
-    expect(ours).toEqual({
-      enable: outside.enabled === 1,
-      idle: outside.idle * 1000,
-      interval: outside.interval * 1000,
-      count: outside.count,
-      userTimeout: outside.userTimeout,
+    test.each([
+      [
+        { idle: 30_000, interval: 5_000, count: 3, userTimeout: 45_000 },
+        { enabled: 1, idle: 30, interval: 5, count: 3, userTimeout: 45_000 },
+      ],
+      [
+        { idle: 1_999, interval: 32_767_000, count: 127, userTimeout: 0 },
+        { enabled: 1, idle: 1, interval: 32_767, count: 127, userTimeout: 0 },
+      ],
+      [
+        { enable: false, count: 1 },
+        { enabled: 0, count: 1 },
+      ],
+    ])('configureKeepalive(%j) → getsockopt from outside %j', async (options, expected) => {
+      const { client } = await connection();
+      configureKeepalive(client, options);
+      expect(readFromOutside(binary, fdOf(client))).toMatchObject(expected);
+      const ours = getKeepalive(client);
+      const outside = readFromOutside(binary, fdOf(client));
+      expect(ours).toEqual({
+        enable: outside.enabled === 1,
+        idle: outside.idle * 1000,
+        interval: outside.interval * 1000,
+        count: outside.count,
+        userTimeout: outside.userTimeout,
+      });
     });
-  });
-});
+  },
+);
 
 test('ss -tino shows a keepalive timer that counts down from the configured idle', async () => {
   const { client } = await connection();

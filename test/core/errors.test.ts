@@ -64,19 +64,37 @@ describe('bad options are refused before anything is applied', () => {
 
   test('messages name the field, the value and the range', async () => {
     const { client } = await connection();
-    const message = (options: unknown): string => `${thrown(() => configureKeepalive(client, options as KeepaliveOptions)).code}: ${thrown(() => configureKeepalive(client, options as KeepaliveOptions)).message}`;
-    expect(message({ idle: 999 })).toMatchInlineSnapshot(`"ERR_OUT_OF_RANGE: The value of "options.idle" is out of range. It must be >= 1000 && <= 32767000 (milliseconds, the kernel's 1..32767 s). Received 999"`);
-    expect(message({ interval: '5s' })).toMatchInlineSnapshot(`"ERR_INVALID_ARG_TYPE: The "options.interval" argument must be of type number (milliseconds). Received type string ('5s')"`);
-    expect(message({ count: 200 })).toMatchInlineSnapshot(`"ERR_OUT_OF_RANGE: The value of "options.count" is out of range. It must be an integer >= 1 && <= 127 (probes). Received 200"`);
-    expect(message({ userTimeout: -0.5 })).toMatchInlineSnapshot(`"ERR_OUT_OF_RANGE: The value of "options.userTimeout" is out of range. It must be an integer >= 0 && <= 2147483647 (milliseconds). Received -0.5"`);
-    expect(message({ enable: 'yes' })).toMatchInlineSnapshot(`"ERR_INVALID_ARG_TYPE: The "options.enable" argument must be of type boolean. Received type string ('yes')"`);
-    expect(message({ keepalive: true })).toMatchInlineSnapshot(`"ERR_INVALID_ARG_VALUE: The "options.keepalive" argument is not a keepalive option (known: enable, idle, interval, count, userTimeout). Received type boolean (true)"`);
+    const message = (options: unknown): string =>
+      `${thrown(() => configureKeepalive(client, options as KeepaliveOptions)).code}: ${thrown(() => configureKeepalive(client, options as KeepaliveOptions)).message}`;
+    expect(message({ idle: 999 })).toMatchInlineSnapshot(
+      `"ERR_OUT_OF_RANGE: The value of "options.idle" is out of range. It must be >= 1000 && <= 32767000 (milliseconds, the kernel's 1..32767 s). Received 999"`,
+    );
+    expect(message({ interval: '5s' })).toMatchInlineSnapshot(
+      `"ERR_INVALID_ARG_TYPE: The "options.interval" argument must be of type number (milliseconds). Received type string ('5s')"`,
+    );
+    expect(message({ count: 200 })).toMatchInlineSnapshot(
+      `"ERR_OUT_OF_RANGE: The value of "options.count" is out of range. It must be an integer >= 1 && <= 127 (probes). Received 200"`,
+    );
+    expect(message({ userTimeout: -0.5 })).toMatchInlineSnapshot(
+      `"ERR_OUT_OF_RANGE: The value of "options.userTimeout" is out of range. It must be an integer >= 0 && <= 2147483647 (milliseconds). Received -0.5"`,
+    );
+    expect(message({ enable: 'yes' })).toMatchInlineSnapshot(
+      `"ERR_INVALID_ARG_TYPE: The "options.enable" argument must be of type boolean. Received type string ('yes')"`,
+    );
+    expect(message({ keepalive: true })).toMatchInlineSnapshot(
+      `"ERR_INVALID_ARG_VALUE: The "options.keepalive" argument is not a keepalive option (known: enable, idle, interval, count, userTimeout). Received type boolean (true)"`,
+    );
   });
 
   test('a getter that throws, or a revoked Proxy, is a coded error too', async () => {
     const { client } = await connection();
     const before = getKeepalive(client);
-    const throwing = { idle: 2000, get count(): number { throw new Error('boom'); } };
+    const throwing = {
+      idle: 2000,
+      get count(): number {
+        throw new Error('boom');
+      },
+    };
     expect(thrown(() => configureKeepalive(client, throwing))).toMatchObject({ code: 'ERR_INVALID_ARG_VALUE' });
     const { proxy, revoke } = Proxy.revocable({ idle: 2000 }, {});
     revoke();
@@ -87,7 +105,12 @@ describe('bad options are refused before anything is applied', () => {
   test('every option is read exactly once', async () => {
     const { client } = await connection();
     let reads = 0;
-    configureKeepalive(client, { get idle(): number { reads++; return reads === 1 ? 2000 : 999; } });
+    configureKeepalive(client, {
+      get idle(): number {
+        reads++;
+        return reads === 1 ? 2000 : 999;
+      },
+    });
     expect(reads).toBe(1);
     expect(getKeepalive(client).idle).toBe(2000);
   });
@@ -139,7 +162,12 @@ describe('sockets that cannot be configured', () => {
   });
 
   test('TLS over a JavaScript stream (a proxy tunnel) has no fd: ERR_INVALID_ARG_VALUE', () => {
-    const tunnel = new Duplex({ read() {}, write(_chunk, _encoding, callback) { callback(); } });
+    const tunnel = new Duplex({
+      read() {},
+      write(_chunk, _encoding, callback) {
+        callback();
+      },
+    });
     const secure = tls.connect({ socket: tunnel, rejectUnauthorized: false });
     secure.on('error', () => {});
     expect(thrown(() => configureKeepalive(secure, applied))).toMatchObject({ code: 'ERR_INVALID_ARG_VALUE' });

@@ -33,7 +33,13 @@ function fdOf(socket: net.Socket): number {
 /** What the kernel holds, from outside, in the library's units. */
 function outside(socket: net.Socket): { enable: boolean; idle: number; interval: number; count: number; userTimeout: number } {
   const raw: RawKernelState = readFromOutside((reader as { binary: string }).binary, fdOf(socket));
-  return { enable: raw.enabled === 1, idle: raw.idle * 1000, interval: raw.interval * 1000, count: raw.count, userTimeout: raw.userTimeout };
+  return {
+    enable: raw.enabled === 1,
+    idle: raw.idle * 1000,
+    interval: raw.interval * 1000,
+    count: raw.count,
+    userTimeout: raw.userTimeout,
+  };
 }
 
 const holds = (policy: typeof policyA) => ({ enable: true, ...policy });
@@ -65,13 +71,21 @@ function code(action: () => unknown): string {
   }
 }
 
-async function h2Server(): Promise<{ server: http2.Http2Server; url: string; sessions: http2.ServerHttp2Session[]; sockets: net.Socket[] }> {
+async function h2Server(): Promise<{
+  server: http2.Http2Server;
+  url: string;
+  sessions: http2.ServerHttp2Session[];
+  sockets: net.Socket[];
+}> {
   const server = http2.createServer();
   const sessions: http2.ServerHttp2Session[] = [];
   const sockets: net.Socket[] = [];
   server.on('connection', (socket: net.Socket) => sockets.push(track(socket)));
   server.on('session', (session) => sessions.push(session));
-  server.on('stream', (stream) => { stream.respond({ ':status': 200 }); stream.end('ok'); });
+  server.on('stream', (stream) => {
+    stream.respond({ ':status': 200 });
+    stream.end('ok');
+  });
   const { port } = await listen('127.0.0.1', server);
   return { server, url: `http://127.0.0.1:${port}`, sessions, sockets };
 }
@@ -91,7 +105,9 @@ describeOutside('1. nothing is thrown into a client event handler', () => {
     const { url } = await h2Server();
     const session = http2.connect(url);
     let realSocket: net.Socket | undefined;
-    session.on('connect', (_session, socket) => { realSocket = socket as net.Socket; });
+    session.on('connect', (_session, socket) => {
+      realSocket = socket as net.Socket;
+    });
     keepaliveOnEvent(session, 'connect', (s) => (s as http2.ClientHttp2Session).socket, policyA);
     const warnings = await warningsDuring(async () => {
       await once(session, 'connect');
@@ -158,7 +174,10 @@ describeOutside('2. HTTP/2', () => {
   test('over TLS (h2): configureKeepalive(session) reaches the TCP socket under the TLS session', async () => {
     const { key, cert } = selfSignedCertificate();
     const server = http2.createSecureServer({ key, cert });
-    server.on('stream', (stream) => { stream.respond({ ':status': 200 }); stream.end('ok'); });
+    server.on('stream', (stream) => {
+      stream.respond({ ':status': 200 });
+      stream.end('ok');
+    });
     server.on('secureConnection', (socket: net.Socket) => track(socket));
     const { port } = await listen('127.0.0.1', server);
     const session = http2.connect(`https://127.0.0.1:${port}`, { rejectUnauthorized: false });
@@ -211,10 +230,11 @@ describeOutside('4. sticky means sticky', () => {
     const { client } = await connection();
     const original = net.Socket.prototype.setKeepAlive;
     const calls: string[] = [];
-    const patch = (name: string, inner: typeof original) => function patched(this: net.Socket, ...args: unknown[]) {
-      calls.push(name);
-      return inner.apply(this, args as Parameters<typeof original>);
-    } as typeof original;
+    const patch = (name: string, inner: typeof original) =>
+      function patched(this: net.Socket, ...args: unknown[]) {
+        calls.push(name);
+        return inner.apply(this, args as Parameters<typeof original>);
+      } as typeof original;
     net.Socket.prototype.setKeepAlive = patch('before', original);
     try {
       configureKeepalive(client, policyA);
@@ -230,7 +250,9 @@ describeOutside('4. sticky means sticky', () => {
   test('two copies of the package on one socket: the later configureKeepalive wins, also after a client setKeepAlive', async () => {
     const { client } = await connection();
     let second: typeof import('../../src') | undefined;
-    jest.isolateModules(() => { second = require('../../src') as typeof import('../../src'); });
+    jest.isolateModules(() => {
+      second = require('../../src') as typeof import('../../src');
+    });
     expect(second!.configureKeepalive).not.toBe(configureKeepalive);
     configureKeepalive(client, policyA);
     second!.configureKeepalive(client, policyB);
@@ -346,7 +368,7 @@ describeOutside('5. a policy belongs to the socket object, not to one connection
 });
 
 describeOutside('6. ownership without side effects', () => {
-  test('a socket given another socket\'s handle as _handle._parent or as _parent: refused, the victim untouched, also after the properties are removed', async () => {
+  test("a socket given another socket's handle as _handle._parent or as _parent: refused, the victim untouched, also after the properties are removed", async () => {
     const victim = await connection();
     const victimBefore = outside(victim.client);
     const { client: borrower } = await connection();
@@ -393,11 +415,21 @@ describeOutside('6. ownership without side effects', () => {
 describe('7-8. options read the same way everywhere, and getKeepalive round-trips', () => {
   class Policy {
     readonly #port: number; // a private field: not an enumerable key, so not mistaken for a typo
-    constructor(port: number) { this.#port = port; }
-    get idle(): number { return 19_000; }
-    get interval(): number { return 4000; }
-    get count(): number { return 5; }
-    get match(): { port: number } { return { port: this.#port }; }
+    constructor(port: number) {
+      this.#port = port;
+    }
+    get idle(): number {
+      return 19_000;
+    }
+    get interval(): number {
+      return 4000;
+    }
+    get count(): number {
+      return 5;
+    }
+    get match(): { port: number } {
+      return { port: this.#port };
+    }
   }
 
   test('a class instance with getters: installKeepalive reads them (match included), as configureKeepalive does', async () => {
@@ -414,7 +446,11 @@ describe('7-8. options read the same way everywhere, and getKeepalive round-trip
   });
 
   test('every entry point: a throwing getter is ERR_INVALID_ARG_VALUE, a typo ERR_INVALID_ARG_VALUE, at setup', () => {
-    const throwing = { get idle(): number { throw new Error('getter'); } };
+    const throwing = {
+      get idle(): number {
+        throw new Error('getter');
+      },
+    };
     const entryPoints: Array<[string, (options: object) => unknown]> = [
       ['installKeepalive', (options) => installKeepalive(options).uninstall()],
       ['withKeepalive', (options) => withKeepalive(() => undefined, options)],
@@ -425,10 +461,18 @@ describe('7-8. options read the same way everywhere, and getKeepalive round-trip
       expect(code(() => enter(throwing))).toBe('ERR_INVALID_ARG_VALUE');
       expect(code(() => enter({ intervall: 5000 }))).toBe('ERR_INVALID_ARG_VALUE');
     }
-    expect(code(() => installKeepalive({ get match(): never { throw new Error('getter'); } } as object).uninstall())).toBe('ERR_INVALID_ARG_VALUE');
+    expect(
+      code(() =>
+        installKeepalive({
+          get match(): never {
+            throw new Error('getter');
+          },
+        } as object).uninstall(),
+      ),
+    ).toBe('ERR_INVALID_ARG_VALUE');
   });
 
-  test('configureKeepalive(b, getKeepalive(a)) gives b exactly a\'s policy', async () => {
+  test("configureKeepalive(b, getKeepalive(a)) gives b exactly a's policy", async () => {
     const { client: a } = await connection();
     const { client: b } = await connection();
     configureKeepalive(a, policyB);
@@ -463,19 +507,26 @@ describe('9. clear load errors', () => {
     const report = JSON.parse(result.stdout);
     expect(report).toMatchObject({ strategy: 'node-setKeepAlive', planned: 30000, idleOnly: 'accepted' });
     expect(report.reason).toMatch(/native addons are disabled in this process \(--no-addons/);
-    const nodeHasIntervalAndCount = Number(process.versions.node.split('.')[0]) > 26
-      || (process.versions.node.startsWith('26.') && Number(process.versions.node.split('.')[1]) >= 4);
+    const nodeHasIntervalAndCount =
+      Number(process.versions.node.split('.')[0]) > 26 ||
+      (process.versions.node.startsWith('26.') && Number(process.versions.node.split('.')[1]) >= 4);
     if (!nodeHasIntervalAndCount) expect(report.interval).toMatch(/^ERR_FEATURE_UNAVAILABLE_ON_PLATFORM: .*native addons are disabled/);
     expect(report.read).toMatch(/^ERR_FEATURE_UNAVAILABLE_ON_PLATFORM: getKeepalive\(\).*native addons are disabled/);
   });
 
   // The permission model's flag was --experimental-permission before Node 22.13; Node 26 also guards the network.
-  const permissionFlags = [['--permission', '--allow-fs-read=*', '--allow-net'], ['--permission', '--allow-fs-read=*'], ['--experimental-permission', '--allow-fs-read=*']]
-    .find((flags) => run(flags, '0').status === 0);
-  (permissionFlags ? test : test.skip)(`under ${permissionFlags?.[0] ?? '--permission'} without --allow-addons: the same clear reason`, () => {
-    const result = run(permissionFlags!, program);
-    const report = JSON.parse(result.stdout);
-    expect(report.strategy).toBe('node-setKeepAlive');
-    expect(report.reason).toMatch(/native addons are disabled/);
-  });
+  const permissionFlags = [
+    ['--permission', '--allow-fs-read=*', '--allow-net'],
+    ['--permission', '--allow-fs-read=*'],
+    ['--experimental-permission', '--allow-fs-read=*'],
+  ].find((flags) => run(flags, '0').status === 0);
+  (permissionFlags ? test : test.skip)(
+    `under ${permissionFlags?.[0] ?? '--permission'} without --allow-addons: the same clear reason`,
+    () => {
+      const result = run(permissionFlags!, program);
+      const report = JSON.parse(result.stdout);
+      expect(report.strategy).toBe('node-setKeepAlive');
+      expect(report.reason).toMatch(/native addons are disabled/);
+    },
+  );
 });

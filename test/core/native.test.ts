@@ -30,7 +30,11 @@ test('a file is not a socket: a failure object, and the coded error built from i
   fs.closeSync(fd);
   expect(failure).toEqual({ errno: os.constants.errno.ENOTSOCK, syscall: 'getsockopt', option: 'SO_TYPE' });
   const error = nativeError(failure!, 7, 'not a TCP socket');
-  expect(errorOf(() => { throw error; })).toMatchInlineSnapshot(`
+  expect(
+    errorOf(() => {
+      throw error;
+    }),
+  ).toMatchInlineSnapshot(`
 {
   "code": "ENOTSOCK",
   "errno": -88,
@@ -46,7 +50,11 @@ test('a closed fd: EBADF from apply, read and tcpInfo, naming the first option',
   fs.closeSync(fd);
   expect(native.apply(fd, 1, 30, 5, 3, 0)).toEqual({ errno: os.constants.errno.EBADF, syscall: 'setsockopt', option: 'TCP_KEEPIDLE' });
   expect(native.read(fd, new Int32Array(5))).toEqual({ errno: os.constants.errno.EBADF, syscall: 'getsockopt', option: 'SO_KEEPALIVE' });
-  expect(native.tcpInfo(fd, new Float64Array(native.tcpInfoFields.length))).toEqual({ errno: os.constants.errno.EBADF, syscall: 'getsockopt', option: 'TCP_INFO' });
+  expect(native.tcpInfo(fd, new Float64Array(native.tcpInfoFields.length))).toEqual({
+    errno: os.constants.errno.EBADF,
+    syscall: 'getsockopt',
+    option: 'TCP_INFO',
+  });
 });
 
 test('a Unix-domain socket: the kernel refuses the first TCP-level option before anything is written', async () => {
@@ -56,7 +64,11 @@ test('a Unix-domain socket: the kernel refuses the first TCP-level option before
   const client = net.connect(path);
   await new Promise((resolve) => client.once('connect', resolve));
   const fd = (client as unknown as { _handle: { fd: number } })._handle.fd;
-  expect(native.apply(fd, 1, 30, -1, -1, -1)).toEqual({ errno: os.constants.errno.EOPNOTSUPP, syscall: 'setsockopt', option: 'TCP_KEEPIDLE' });
+  expect(native.apply(fd, 1, 30, -1, -1, -1)).toEqual({
+    errno: os.constants.errno.EOPNOTSUPP,
+    syscall: 'setsockopt',
+    option: 'TCP_KEEPIDLE',
+  });
   expect(native.checkTcp(fd)).toEqual({ errno: os.constants.errno.EAFNOSUPPORT, syscall: 'getsockopt', option: 'SO_DOMAIN' });
   client.destroy();
   server.close();
@@ -92,15 +104,29 @@ test('arguments from a direct caller are checked, never passed on', () => {
 `);
   expect(errorOf(() => native.apply(-5, 1, 1, 1, 1, 1)).message).toMatchInlineSnapshot(`"fd must be an integer from 0 to 2147483647"`);
   expect(errorOf(() => native.apply(0, 2, 1, 1, 1, 1)).message).toMatchInlineSnapshot(`"enable must be -1, 0 or 1"`);
-  expect(errorOf(() => native.apply(0, 1, -2, 1, 1, 1)).message).toMatchInlineSnapshot(`"idleSeconds must be an integer from -1 to 2147483647"`);
-  expect(errorOf(() => (native.apply as unknown as (...a: number[]) => unknown)(0, 1, 1, 1, 1)).message).toMatchInlineSnapshot(`"userTimeoutMs must be an integer from -1 to 2147483647"`);
+  expect(errorOf(() => native.apply(0, 1, -2, 1, 1, 1)).message).toMatchInlineSnapshot(
+    `"idleSeconds must be an integer from -1 to 2147483647"`,
+  );
+  expect(errorOf(() => (native.apply as unknown as (...a: number[]) => unknown)(0, 1, 1, 1, 1)).message).toMatchInlineSnapshot(
+    `"userTimeoutMs must be an integer from -1 to 2147483647"`,
+  );
   expect(errorOf(() => native.read(0, new Int32Array(4))).message).toMatchInlineSnapshot(`"out must be an Int32Array of 5"`);
-  expect(errorOf(() => native.tcpInfo(0, new Float64Array(3))).message).toMatchInlineSnapshot(`"out must be a Float64Array of tcpInfoFields.length"`);
+  expect(errorOf(() => native.tcpInfo(0, new Float64Array(3))).message).toMatchInlineSnapshot(
+    `"out must be a Float64Array of tcpInfoFields.length"`,
+  );
   expect(errorOf(() => native.duplicateFd(0, 1)).code).toBe('ERR_OUT_OF_RANGE');
 });
 
 test('capabilities, field names and the exports are frozen', () => {
-  expect(native.capabilities).toEqual({ idle: true, interval: true, count: true, userTimeout: true, readBack: true, tcpInfo: true, duplicateFd: true });
+  expect(native.capabilities).toEqual({
+    idle: true,
+    interval: true,
+    count: true,
+    userTimeout: true,
+    readBack: true,
+    tcpInfo: true,
+    duplicateFd: true,
+  });
   expect(Object.isFrozen(native)).toBe(true);
   expect(Object.isFrozen(native.capabilities)).toBe(true);
   expect(Object.isFrozen(native.tcpInfoFields)).toBe(true);

@@ -3,7 +3,17 @@ import { execFileSync } from 'node:child_process';
 import { capabilities, systemDefaults } from '../../src';
 
 test('Linux: every option is supported and read back', () => {
-  expect(capabilities).toEqual({ strategy: 'setsockopt', idle: true, interval: true, count: true, userTimeout: true, readBack: true, tcpInfo: true, systemDefaults: true, reason: undefined });
+  expect(capabilities).toEqual({
+    strategy: 'setsockopt',
+    idle: true,
+    interval: true,
+    count: true,
+    userTimeout: true,
+    readBack: true,
+    tcpInfo: true,
+    systemDefaults: true,
+    reason: undefined,
+  });
 });
 
 test('systemDefaults() agrees with sysctl', () => {

@@ -6,7 +6,6 @@ import path from 'node:path';
 import nodeGypBuild from 'node-gyp-build';
 import { addon, packageRoot } from '../../src/native/load';
 
-// eslint-disable-next-line @typescript-eslint/no-require-imports
 const { nativeSourceHash, nativeSourceFiles } = require('../../native/source-hash.js') as {
   nativeSourceHash(): string;
   nativeSourceFiles(): string[];

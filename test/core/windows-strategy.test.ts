@@ -16,7 +16,9 @@ function loadAsWindows(): Package {
   Object.defineProperty(process, 'platform', { ...platform, value: 'win32' });
   try {
     let loaded: Package | undefined;
-    jest.isolateModules(() => { loaded = require('../../src') as Package; });
+    jest.isolateModules(() => {
+      loaded = require('../../src') as Package;
+    });
     return loaded!;
   } finally {
     Object.defineProperty(process, 'platform', platform);
@@ -37,8 +39,14 @@ afterEach(closeAll);
 
 test('capabilities: idle always; interval and count only where Node has them (26.4+); never userTimeout or read-back', () => {
   expect(windows.capabilities).toEqual({
-    strategy: 'node-setKeepAlive', idle: true, interval: nodeHasIntervalAndCount, count: nodeHasIntervalAndCount,
-    userTimeout: false, readBack: false, tcpInfo: false, systemDefaults: false,
+    strategy: 'node-setKeepAlive',
+    idle: true,
+    interval: nodeHasIntervalAndCount,
+    count: nodeHasIntervalAndCount,
+    userTimeout: false,
+    readBack: false,
+    tcpInfo: false,
+    systemDefaults: false,
     reason: 'Node.js exposes no socket file descriptor on Windows',
   });
 });
@@ -60,11 +68,13 @@ test('idle goes through Node and reaches the kernel', async () => {
 test('what Node cannot do is refused before the socket is touched', async () => {
   const { client } = await connection();
   const before = kernel(client);
-  expect(() => windows.configureKeepalive(client, { idle: 5000, userTimeout: 1000 }))
-    .toThrow(expect.objectContaining({ code: 'ERR_FEATURE_UNAVAILABLE_ON_PLATFORM' }));
+  expect(() => windows.configureKeepalive(client, { idle: 5000, userTimeout: 1000 })).toThrow(
+    expect.objectContaining({ code: 'ERR_FEATURE_UNAVAILABLE_ON_PLATFORM' }),
+  );
   if (!nodeHasIntervalAndCount) {
-    expect(() => windows.configureKeepalive(client, { idle: 5000, count: 3 }))
-      .toThrow(expect.objectContaining({ code: 'ERR_FEATURE_UNAVAILABLE_ON_PLATFORM' }));
+    expect(() => windows.configureKeepalive(client, { idle: 5000, count: 3 })).toThrow(
+      expect.objectContaining({ code: 'ERR_FEATURE_UNAVAILABLE_ON_PLATFORM' }),
+    );
   }
   expect(() => windows.getKeepalive(client)).toThrow(expect.objectContaining({ code: 'ERR_FEATURE_UNAVAILABLE_ON_PLATFORM' }));
   expect(() => windows.systemDefaults()).toThrow(expect.objectContaining({ code: 'ERR_FEATURE_UNAVAILABLE_ON_PLATFORM' }));

@@ -4,7 +4,8 @@ import path from 'node:path';
 
 test('configure and read back inside a Worker', async () => {
   const distIndex = path.join(__dirname, '..', '..', 'dist', 'index.js');
-  const worker = new Worker(`
+  const worker = new Worker(
+    `
     const net = require('node:net');
     const { parentPort } = require('node:worker_threads');
     const { configureKeepalive, getKeepalive } = require(${JSON.stringify(distIndex)});
@@ -16,9 +17,14 @@ test('configure and read back inside a Worker', async () => {
         server.close();
       });
     });
-  `, { eval: true });
+  `,
+    { eval: true },
+  );
   const [state] = await Promise.all([
-    new Promise((resolve, reject) => { worker.once('message', resolve); worker.once('error', reject); }),
+    new Promise((resolve, reject) => {
+      worker.once('message', resolve);
+      worker.once('error', reject);
+    }),
     new Promise((resolve) => worker.once('exit', resolve)),
   ]);
   expect(state).toEqual({ enable: true, idle: 4000, interval: 2000, count: 6, userTimeout: 9000 });

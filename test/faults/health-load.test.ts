@@ -29,8 +29,12 @@ const CONNECTIONS = Number(process.env.HEALTH_LOAD_CONNECTIONS ?? 1000);
 const DURATION_MS = Number(process.env.HEALTH_LOAD_MS ?? 30_000);
 
 const healthyLoad = start('healthy load', {
-  name: 'healthy-load', connections: CONNECTIONS, durationMs: DURATION_MS,
-  options: { idle: 1000, interval: 1000, count: 3 }, pauseMs: [200, 2500], sweepMs: 100,
+  name: 'healthy-load',
+  connections: CONNECTIONS,
+  durationMs: DURATION_MS,
+  options: { idle: 1000, interval: 1000, count: 3 },
+  pauseMs: [200, 2500],
+  sweepMs: 100,
 });
 const peerEnded = start('peer end', { name: 'peer-closed', how: 'end' });
 const peerReset = start('peer reset', { name: 'peer-closed', how: 'reset' });
@@ -59,7 +63,7 @@ describeInLab('namespaces', 'connection health: no false suspects, and a closed 
     expect(load!.slowReader.sawNotSent).toBe(true);
     expect(load!.slowReader.maxBackoff).toBeGreaterThan(0);
     expect(load!.zeroWindowProbesSent).toBeGreaterThan(0);
-    expect(load!.slowReader.checks).toBeGreaterThan(DURATION_MS / 10 * 0.5);
+    expect(load!.slowReader.checks).toBeGreaterThan((DURATION_MS / 10) * 0.5);
   });
 
   test.each([

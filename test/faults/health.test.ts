@@ -25,7 +25,10 @@ function start(key: string, scenario: HealthScenario): () => Promise<HealthRepor
 const vanishedFast = start('vanished 1+1×3', { name: 'vanished-idle', options: { idle: 1000, interval: 1000, count: 3 }, observeMs: 6000 });
 const vanishedSlow = start('vanished 2+1×2', { name: 'vanished-idle', options: { idle: 2000, interval: 1000, count: 2 }, observeMs: 6000 });
 const blackHoled = start('black-holed write', {
-  name: 'black-holed-write', options: { idle: 1000, interval: 1000, count: 3, userTimeout: 4000 }, observeMs: 7000, compareAtMs: 1500,
+  name: 'black-holed-write',
+  options: { idle: 1000, interval: 1000, count: 3, userTimeout: 4000 },
+  observeMs: 7000,
+  compareAtMs: 1500,
 });
 const nodeOwn = start('node setKeepAlive 1 s', { name: 'vanished-idle', via: 'node', options: { idle: 1000 }, observeMs: 3000 });
 const normalClose = start('normal close', { name: 'normal-close', options: { idle: 1000, interval: 1000, count: 3 } });
@@ -46,22 +49,25 @@ describeInLab('namespaces', 'connection health: a vanished idle peer', () => {
   test.each([
     ['idle 1 s + 1 s × 3', vanishedFast, { idle: 1000, interval: 1000, count: 3 }],
     ['idle 2 s + 1 s × 2', vanishedSlow, { idle: 2000, interval: 1000, count: 2 }],
-  ])('%s: suspect within idle + interval (+10 %%), (count − 1) × interval before ETIMEDOUT, healthy until the first probe', async (_name, run, options) => {
-    const report = await run();
-    const { idle, interval, count } = options;
-    // Before the first probe is due nothing is known yet: the blind spot keepalive exists for.
-    expect(verdictsBefore(report, idle)).toEqual(['healthy']);
-    expect(report.firstSuspectMs).not.toBeNull();
-    expect(report.firstSuspectMs!).toBeGreaterThanOrEqual(idle);
-    expect(report.firstSuspectMs!).toBeLessThanOrEqual((idle + interval) * 1.1);
-    expect(report.transitions.find((sample) => sample.verdict === 'suspect')?.reasons).toEqual(['keepalive-unanswered']);
-    expect(report.error?.code).toBe('ETIMEDOUT');
-    const deadline = idle + interval * count;
-    expect(report.error!.atMs).toBeGreaterThanOrEqual(deadline);
-    expect(report.error!.atMs).toBeLessThanOrEqual(deadline * 1.1);
-    expect(report.error!.atMs - report.firstSuspectMs!).toBeGreaterThanOrEqual((count - 1) * interval);
-    expect(report.firstDeadMs).toBeNull(); // still ESTABLISHED to the kernel until the last probe
-  });
+  ])(
+    '%s: suspect within idle + interval (+10 %%), (count − 1) × interval before ETIMEDOUT, healthy until the first probe',
+    async (_name, run, options) => {
+      const report = await run();
+      const { idle, interval, count } = options;
+      // Before the first probe is due nothing is known yet: the blind spot keepalive exists for.
+      expect(verdictsBefore(report, idle)).toEqual(['healthy']);
+      expect(report.firstSuspectMs).not.toBeNull();
+      expect(report.firstSuspectMs!).toBeGreaterThanOrEqual(idle);
+      expect(report.firstSuspectMs!).toBeLessThanOrEqual((idle + interval) * 1.1);
+      expect(report.transitions.find((sample) => sample.verdict === 'suspect')?.reasons).toEqual(['keepalive-unanswered']);
+      expect(report.error?.code).toBe('ETIMEDOUT');
+      const deadline = idle + interval * count;
+      expect(report.error!.atMs).toBeGreaterThanOrEqual(deadline);
+      expect(report.error!.atMs).toBeLessThanOrEqual(deadline * 1.1);
+      expect(report.error!.atMs - report.firstSuspectMs!).toBeGreaterThanOrEqual((count - 1) * interval);
+      expect(report.firstDeadMs).toBeNull(); // still ESTABLISHED to the kernel until the last probe
+    },
+  );
 
   test.each([
     ['idle 1 s + 1 s × 3', vanishedFast, 3],
@@ -75,18 +81,21 @@ describeInLab('namespaces', 'connection health: a vanished idle peer', () => {
     expect(message!.lastInfo).toMatchObject({ state: 'closed', probes: count, retransmits: 0 });
   });
 
-  test('a socket with Node\'s own setKeepAlive(true, 1000) (idle unknown to us): suspect at the second probe, idle + interval', async () => {
+  test("a socket with Node's own setKeepAlive(true, 1000) (idle unknown to us): suspect at the second probe, idle + interval", async () => {
     const report = await nodeOwn();
     // libuv: idle 1 s, then 1 s × 10. Without the idle, one unanswered probe cannot be told from one in flight.
     expect(verdictsBefore(report, 1000)).toEqual(['healthy']);
     expect(report.firstSuspectMs).not.toBeNull();
     expect(report.firstSuspectMs!).toBeGreaterThanOrEqual(2000);
     expect(report.firstSuspectMs!).toBeLessThanOrEqual(2000 * 1.1);
-    expect(report.transitions.find((sample) => sample.verdict === 'suspect')).toMatchObject({ reasons: ['keepalive-unanswered'], probes: 2 });
+    expect(report.transitions.find((sample) => sample.verdict === 'suspect')).toMatchObject({
+      reasons: ['keepalive-unanswered'],
+      probes: 2,
+    });
     expect(report.dead).toEqual([]); // not configured by us: not watched
   });
 
-  test('a connection that ends any other way publishes nothing (end, peer end, destroy, reset, a library\'s own ETIMEDOUT)', async () => {
+  test("a connection that ends any other way publishes nothing (end, peer end, destroy, reset, a library's own ETIMEDOUT)", async () => {
     const report = await normalClose();
     expect(report.endings).toEqual([
       'client end(): no error',
@@ -140,7 +149,11 @@ describeInLab('loadBalancer', 'connection health: data written into a black hole
     expect(after.backoff).toBe(f.backoff);
     expect(after.rto).toBe(f.rto);
     expect(Math.abs(after.rtt! - f.rtt!)).toBeLessThanOrEqual(0.0005 + 1e-9);
-    for (const [ours, name] of [['lastDataSent', 'lastsnd'], ['lastDataReceived', 'lastrcv'], ['lastAckReceived', 'lastack']] as const) {
+    for (const [ours, name] of [
+      ['lastDataSent', 'lastsnd'],
+      ['lastDataReceived', 'lastrcv'],
+      ['lastAckReceived', 'lastack'],
+    ] as const) {
       expect(f[name]).toBeGreaterThanOrEqual(before[ours]! - 1);
       expect(f[name]).toBeLessThanOrEqual(after[ours]! + 1);
     }

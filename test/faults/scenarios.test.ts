@@ -37,8 +37,12 @@ function expectProbesCounted(report: ScenarioReport): void {
 function vanishingPeer(side: VanishingPeerScenario['side'], options: KeepaliveOptions): () => Promise<ScenarioReport> {
   const deadline = (options.idle ?? 0) + (options.interval ?? 0) * (options.count ?? 0);
   return batch.add({
-    name: 'vanishing-peer', side, vanish: 'link-down', dataInFlight: false,
-    keepalive: withKeepalive(options), observeMs: deadline * 1.1 + 1_000,
+    name: 'vanishing-peer',
+    side,
+    vanish: 'link-down',
+    dataInFlight: false,
+    keepalive: withKeepalive(options),
+    observeMs: deadline * 1.1 + 1_000,
   });
 }
 
@@ -47,15 +51,12 @@ describeInLab('namespaces', '1. vanished peer, client side: ETIMEDOUT after idle
     { idle: 1000, interval: 1000, count: 2 },
     { idle: 2000, interval: 1000, count: 3 },
   ].map((options) => [options, vanishingPeer('client', options)] as const);
-  test.each(configurations)(
-    'configured %o',
-    async (options, report) => {
-      const { kernel, detected } = await report();
-      expect(kernel).toEqual({ enable: true, userTimeout: 0, ...options });
-      expect(detected?.code).toBe('ETIMEDOUT');
-      expectWithinDeadline(detected!.afterMs, options.idle! + options.interval! * options.count!);
-    },
-  );
+  test.each(configurations)('configured %o', async (options, report) => {
+    const { kernel, detected } = await report();
+    expect(kernel).toEqual({ enable: true, userTimeout: 0, ...options });
+    expect(detected?.code).toBe('ETIMEDOUT');
+    expectWithinDeadline(detected!.afterMs, options.idle! + options.interval! * options.count!);
+  });
 
   test('the kernel ran the keepalive timer and counted unanswered probes', async () => {
     // `ss -tino`'s timer column, the seed's `netstat -o`: timer:(keepalive,<left>,<probes sent>).
@@ -76,7 +77,7 @@ describeInLab('namespaces', '2. vanished client, server side: the accepted socke
   });
 });
 
-describeInLab('loadBalancer', '3. load balancer forgets idle flows (the seed\'s MQ server behind a load balancer)', () => {
+describeInLab('loadBalancer', "3. load balancer forgets idle flows (the seed's MQ server behind a load balancer)", () => {
   const balancerIdleSeconds = 2;
   const silenceMs = 4000; // twice the balancer's idle timeout
   const userTimeout = 8000; // the kernel adds ~0.4–0.6 s of retransmission granularity: +10 % holds from ~6 s
@@ -117,10 +118,15 @@ describeInLab('loadBalancer', '3. load balancer forgets idle flows (the seed\'s 
 describeInLab('loadBalancer', '4. data in flight into a black hole', () => {
   const keepalive = { idle: 1000, interval: 1000, count: 1 };
   const userTimeout = 8000;
-  const inFlight = (options: KeepaliveOptions, observeMs: number) => batch.add({
-    name: 'vanishing-peer', side: 'client', vanish: 'drop-incoming', dataInFlight: true,
-    keepalive: withKeepalive(options), observeMs,
-  });
+  const inFlight = (options: KeepaliveOptions, observeMs: number) =>
+    batch.add({
+      name: 'vanishing-peer',
+      side: 'client',
+      vanish: 'drop-incoming',
+      dataInFlight: true,
+      keepalive: withKeepalive(options),
+      observeMs,
+    });
   const keepaliveAlone = inFlight(keepalive, 6000);
   const withUserTimeout = inFlight({ ...keepalive, userTimeout }, userTimeout * 1.1 + 1000);
 
@@ -142,10 +148,14 @@ describeInLab('loadBalancer', '4. data in flight into a black hole', () => {
   });
 });
 
-describeInLab('namespaces', '5. Node\'s own setKeepAlive(true, 1000), same vanished peer', () => {
+describeInLab('namespaces', "5. Node's own setKeepAlive(true, 1000), same vanished peer", () => {
   const report = batch.add({
-    name: 'vanishing-peer', side: 'client', vanish: 'link-down', dataInFlight: false,
-    keepalive: { kind: 'node', initialDelayMs: 1000 }, observeMs: 14_000,
+    name: 'vanishing-peer',
+    side: 'client',
+    vanish: 'link-down',
+    dataInFlight: false,
+    keepalive: { kind: 'node', initialDelayMs: 1000 },
+    observeMs: 14_000,
   });
   const [major = 0, minor = 0] = process.versions.node.split('.').map(Number);
   const nodeFixesIntervalAndCount = major < 26 || (major === 26 && minor < 4);
@@ -167,7 +177,14 @@ describeInLab('loadBalancer', '6. a planKeepalive() plan, end to end behind the 
   const keepalive = withKeepalive(plan.options);
   const observeMs = plan.worstCaseDetection * 1.1 + 1000;
   const behindBalancer = batch.add({ name: 'load-balancer-idle', keepalive, balancerIdleSeconds, silenceMs: 12_000, observeMs: 2000 });
-  const idlePeerVanishes = batch.add({ name: 'vanishing-peer', side: 'client', vanish: 'link-down', dataInFlight: false, keepalive, observeMs });
+  const idlePeerVanishes = batch.add({
+    name: 'vanishing-peer',
+    side: 'client',
+    vanish: 'link-down',
+    dataInFlight: false,
+    keepalive,
+    observeMs,
+  });
   const inFlight = batch.add({ name: 'vanishing-peer', side: 'client', vanish: 'drop-incoming', dataInFlight: true, keepalive, observeMs });
 
   test('the plan itself: whole seconds, idle below the balancer with margin, userTimeout = idle + interval × count', () => {

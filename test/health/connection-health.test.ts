@@ -60,15 +60,39 @@ describe('connectionHealth', () => {
   test.each<[string, unknown, string, RegExp]>([
     ['options not an object', 5, 'ERR_INVALID_ARG_TYPE', /"options" argument must be of type object/],
     ['options an array', [], 'ERR_INVALID_ARG_TYPE', /"options" argument must be of type object/],
-    ['unknown key (a typo)', { unacknowledgedAfer: 10 }, 'ERR_INVALID_ARG_VALUE', /options\.unacknowledgedAfer.*known: unacknowledgedAfter, retransmits, probeGrace/],
-    ['unacknowledgedAfter 0', { unacknowledgedAfter: 0 }, 'ERR_OUT_OF_RANGE', /"options\.unacknowledgedAfter" is out of range\. It must be an integer >= 1 && <= 2147483647 \(milliseconds\)\. Received 0/],
+    [
+      'unknown key (a typo)',
+      { unacknowledgedAfer: 10 },
+      'ERR_INVALID_ARG_VALUE',
+      /options\.unacknowledgedAfer.*known: unacknowledgedAfter, retransmits, probeGrace/,
+    ],
+    [
+      'unacknowledgedAfter 0',
+      { unacknowledgedAfter: 0 },
+      'ERR_OUT_OF_RANGE',
+      /"options\.unacknowledgedAfter" is out of range\. It must be an integer >= 1 && <= 2147483647 \(milliseconds\)\. Received 0/,
+    ],
     ['unacknowledgedAfter fractional', { unacknowledgedAfter: 1.5 }, 'ERR_OUT_OF_RANGE', /Received 1\.5/],
-    ['unacknowledgedAfter a string', { unacknowledgedAfter: '1000' }, 'ERR_INVALID_ARG_TYPE', /options\.unacknowledgedAfter" argument must be of type number/],
+    [
+      'unacknowledgedAfter a string',
+      { unacknowledgedAfter: '1000' },
+      'ERR_INVALID_ARG_TYPE',
+      /options\.unacknowledgedAfter" argument must be of type number/,
+    ],
     ['retransmits 0', { retransmits: 0 }, 'ERR_OUT_OF_RANGE', /"options\.retransmits".*>= 1 && <= 255/],
     ['retransmits 256', { retransmits: 256 }, 'ERR_OUT_OF_RANGE', /Received 256/],
     ['probeGrace -1', { probeGrace: -1 }, 'ERR_OUT_OF_RANGE', /"options\.probeGrace".*>= 0 && <= 2147483647/],
     ['probeGrace NaN', { probeGrace: Number.NaN }, 'ERR_OUT_OF_RANGE', /Received NaN/],
-    ['a throwing getter', { get retransmits(): number { throw new Error('boom'); } }, 'ERR_INVALID_ARG_VALUE', /could not be read/],
+    [
+      'a throwing getter',
+      {
+        get retransmits(): number {
+          throw new Error('boom');
+        },
+      },
+      'ERR_INVALID_ARG_VALUE',
+      /could not be read/,
+    ],
   ])('thresholds are validated before the socket is read: %s', async (_name, options, code, message) => {
     const { client } = await connection();
     let error: (Error & { code?: string }) | undefined;
@@ -102,9 +126,11 @@ describe('the tcp-keepalive:dead channel', () => {
     expect(client._destroy).toBe(net.Socket.prototype._destroy);
   });
 
-  test('a watched socket ended by a library\'s own ETIMEDOUT, or closed normally, publishes nothing', async () => {
+  test("a watched socket ended by a library's own ETIMEDOUT, or closed normally, publishes nothing", async () => {
     const messages: unknown[] = [];
-    const listener = (message: unknown): void => { messages.push(message); };
+    const listener = (message: unknown): void => {
+      messages.push(message);
+    };
     diagnosticsChannel.subscribe(DEAD_CHANNEL, listener);
     try {
       expect(deathSubscribed()).toBe(true);

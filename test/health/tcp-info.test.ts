@@ -105,7 +105,7 @@ describe('tcpInfo', () => {
     expect(first.sendQueue).toBeUndefined(); // macOS only
   });
 
-  onLinux('reads a TLS socket\'s TCP connection (through the TLS wrap), the same one ss shows', async () => {
+  onLinux("reads a TLS socket's TCP connection (through the TLS wrap), the same one ss shows", async () => {
     const { key, cert } = selfSignedCertificate();
     const { port } = await tlsServer(key, cert);
     const secure = track(tls.connect({ port, host: '127.0.0.1', rejectUnauthorized: false }));

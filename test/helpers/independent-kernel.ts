@@ -38,7 +38,9 @@ export function readFromOutside(binary: string, fd: number): RawKernelState {
 
 /** The keepalive timer `ss -tino` shows for the connection from localPort to remotePort, in ms. */
 export function ssKeepaliveTimerMs(localPort: number, remotePort: number): number | undefined {
-  const out = execFileSync('ss', ['-tino', 'state', 'established', `( sport = :${localPort} and dport = :${remotePort} )`], { encoding: 'utf8' });
+  const out = execFileSync('ss', ['-tino', 'state', 'established', `( sport = :${localPort} and dport = :${remotePort} )`], {
+    encoding: 'utf8',
+  });
   const match = /timer:\(keepalive,(?:(\d+)min)?(?:(\d+(?:\.\d+)?)sec)?(?:(\d+)ms)?,\d+\)/.exec(out);
   if (!match) return undefined;
   return Number(match[1] ?? 0) * 60000 + Number(match[2] ?? 0) * 1000 + Number(match[3] ?? 0);

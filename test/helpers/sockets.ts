@@ -19,7 +19,8 @@ export async function closeAll(): Promise<void> {
   const things = opened.splice(0).reverse();
   for (const thing of things) if (!(thing instanceof net.Server)) thing.destroy();
   await Promise.all(
-    things.filter((thing): thing is net.Server => thing instanceof net.Server)
+    things
+      .filter((thing): thing is net.Server => thing instanceof net.Server)
       .map((server) => new Promise<void>((resolve) => server.close(() => resolve()))),
   );
 }

@@ -20,15 +20,23 @@ jest.setTimeout(30_000);
 
 const REDIS = { host: '127.0.0.1', port: 6379 };
 
-interface ClientEntry { id: string; port: number; name: string; cmd: string }
+interface ClientEntry {
+  id: string;
+  port: number;
+  name: string;
+  cmd: string;
+}
 
 /** CLIENT LIST, parsed: each connection's id, the client's local port, its name and current command. */
 async function clientList(admin: Redis): Promise<ClientEntry[]> {
   const text = String(await admin.client('LIST'));
-  return text.trim().split('\n').map((line) => {
-    const field = (key: string): string => new RegExp(`(?:^|\\s)${key}=(\\S*)`).exec(line)?.[1] ?? '';
-    return { id: field('id'), port: portOfAddress(field('addr')), name: field('name'), cmd: field('cmd') };
-  });
+  return text
+    .trim()
+    .split('\n')
+    .map((line) => {
+      const field = (key: string): string => new RegExp(`(?:^|\\s)${key}=(\\S*)`).exec(line)?.[1] ?? '';
+      return { id: field('id'), port: portOfAddress(field('addr')), name: field('name'), cmd: field('cmd') };
+    });
 }
 
 describeService('BullMQ on Redis 127.0.0.1:6379', REDIS.port, () => {
@@ -54,15 +62,20 @@ describeService('BullMQ on Redis 127.0.0.1:6379', REDIS.port, () => {
     worker.on('error', () => undefined); // the killed connection is reported here
     queue.on('error', () => undefined);
     // Run in reverse: the worker stops, the queue's keys are removed from Redis, the queue closes.
-    cleanups.push(() => queue.close(), () => queue.obliterate({ force: true }).catch(() => undefined), () => worker.close(true));
+    cleanups.push(
+      () => queue.close(),
+      () => queue.obliterate({ force: true }).catch(() => undefined),
+      () => worker.close(true),
+    );
     await within(10_000, 'queue and worker ready', Promise.all([queue.waitUntilReady(), worker.waitUntilReady()]));
     return { queue, worker, blockingName: `bull:${Buffer.from(name).toString('base64')}` };
   }
 
   /** The blocking connection as Redis sees it (named by BullMQ, waiting in BZPOPMIN), and this process's socket for it. */
   async function blockingConnection(blockingName: string): Promise<{ entry: ClientEntry; socket: net.Socket }> {
-    const entry = await eventually(15_000, `the blocking connection ${blockingName} in BZPOPMIN`, () => latest.find(
-      (candidate) => candidate.name === blockingName && candidate.cmd === 'bzpopmin'));
+    const entry = await eventually(15_000, `the blocking connection ${blockingName} in BZPOPMIN`, () =>
+      latest.find((candidate) => candidate.name === blockingName && candidate.cmd === 'bzpopmin'),
+    );
     const socket = observer.connectedTo(REDIS.port).find((candidate) => candidate.localPort === entry.port);
     if (socket === undefined) throw new Error(`no client socket on local port ${entry.port}`);
     return { entry, socket };
@@ -72,7 +85,16 @@ describeService('BullMQ on Redis 127.0.0.1:6379', REDIS.port, () => {
   let polling: NodeJS.Timeout | undefined;
   beforeEach(() => {
     const poll = (): void => {
-      clientList(admin).then((entries) => { latest = entries; }, () => undefined).finally(() => { polling = setTimeout(poll, 50); });
+      clientList(admin)
+        .then(
+          (entries) => {
+            latest = entries;
+          },
+          () => undefined,
+        )
+        .finally(() => {
+          polling = setTimeout(poll, 50);
+        });
     };
     poll();
   });
@@ -96,7 +118,9 @@ describeService('BullMQ on Redis 127.0.0.1:6379', REDIS.port, () => {
 
     await admin.client('KILL', 'ID', first.entry.id); // as a balancer dropping the idle flow: ioredis reconnects
     const second = await eventually(15_000, 'the blocking connection to come back on a new socket', () => {
-      const entry = latest.find((candidate) => candidate.name === blockingName && candidate.cmd === 'bzpopmin' && candidate.id !== first.entry.id);
+      const entry = latest.find(
+        (candidate) => candidate.name === blockingName && candidate.cmd === 'bzpopmin' && candidate.id !== first.entry.id,
+      );
       return entry && observer.connectedTo(REDIS.port).find((socket) => socket.localPort === entry.port);
     });
     expect(second).not.toBe(first.socket);
@@ -116,7 +140,9 @@ describeService('BullMQ on Redis 127.0.0.1:6379', REDIS.port, () => {
       keepaliveOnEvent(redis, 'connect', (client) => (client as unknown as { stream: net.Socket }).stream, POLICY);
       return createIORedisClient(redis);
     };
-    cleanups.push(() => { RedisConnection.clientFactory = previous; });
+    cleanups.push(() => {
+      RedisConnection.clientFactory = previous;
+    });
     const { blockingName } = await queueAndWorker();
     await expectBlockingConnectionConfiguredAcrossKill(blockingName);
   });

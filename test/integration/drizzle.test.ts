@@ -54,10 +54,17 @@ describeService('Drizzle on PostgreSQL 127.0.0.1:5432', 5432, () => {
     expectConfigured(secondSocket);
   }
 
-  const pgStream = () => withKeepalive(recordingFactory(() => new net.Socket(), sockets), POLICY);
+  const pgStream = () =>
+    withKeepalive(
+      recordingFactory(() => new net.Socket(), sockets),
+      POLICY,
+    );
   type SocketOption = (options: { host: string[]; port: number[] }) => net.Socket;
-  const postgresJsSocket = () => withKeepalive(recordingFactory<Parameters<SocketOption>, net.Socket>(
-    ({ host: [host], port: [port] }) => net.connect(port!, host!), sockets), POLICY);
+  const postgresJsSocket = () =>
+    withKeepalive(
+      recordingFactory<Parameters<SocketOption>, net.Socket>(({ host: [host], port: [port] }) => net.connect(port!, host!), sockets),
+      POLICY,
+    );
 
   test('node-postgres, drizzle({ connection: { ...config, stream } }): Drizzle builds the pg Pool with the factory', async () => {
     const db = drizzlePg({ connection: { ...PG, keepAlive: true, stream: pgStream() } });
@@ -76,7 +83,9 @@ describeService('Drizzle on PostgreSQL 127.0.0.1:5432', 5432, () => {
 
   test('postgres.js, drizzle({ client: postgres({ ...config, socket }) })', async () => {
     // `socket` is a documented postgres.js option its typings do not declare.
-    const client = postgres({ ...PG, max: 1, onnotice: () => undefined, socket: postgresJsSocket() } as postgres.Options<Record<string, never>>);
+    const client = postgres({ ...PG, max: 1, onnotice: () => undefined, socket: postgresJsSocket() } as postgres.Options<
+      Record<string, never>
+    >);
     cleanups.push(() => client.end({ timeout: 1 }));
     const db = drizzlePostgresJs({ client });
     await expectConfiguredAcrossReconnect(() => db.execute(WHO_AM_I));

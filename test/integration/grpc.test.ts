@@ -62,10 +62,13 @@ describe('@grpc/grpc-js with a local server (createConnectionInjector behind kee
       },
     });
     const injector = grpcServer.createConnectionInjector(grpc.ServerCredentials.createInsecure());
-    listener = keepaliveServer(net.createServer((socket) => {
-      serverSockets.set(socket.remotePort!, socket);
-      injector.injectConnection(socket);
-    }), POLICY);
+    listener = keepaliveServer(
+      net.createServer((socket) => {
+        serverSockets.set(socket.remotePort!, socket);
+        injector.injectConnection(socket);
+      }),
+      POLICY,
+    );
     await new Promise<void>((resolve) => listener.listen(0, '127.0.0.1', resolve));
     port = (listener.address() as net.AddressInfo).port;
   });
@@ -88,9 +91,13 @@ describe('@grpc/grpc-js with a local server (createConnectionInjector behind kee
 
   /** One call; the client socket (and the server's end) of the connection it ran on. */
   async function call(client: Probe): Promise<{ client: net.Socket; server: net.Socket }> {
-    const reported = await within(10_000, 'a gRPC call', new Promise<number>((resolve, reject) => {
-      client.whoAmI(Buffer.alloc(0), (error, response) => (error ? reject(error) : resolve(Number(String(response)))));
-    }));
+    const reported = await within(
+      10_000,
+      'a gRPC call',
+      new Promise<number>((resolve, reject) => {
+        client.whoAmI(Buffer.alloc(0), (error, response) => (error ? reject(error) : resolve(Number(String(response)))));
+      }),
+    );
     const clientSocket = observer.connectedTo(port).find((socket) => socket.localPort === reported);
     if (clientSocket === undefined) throw new Error(`no client socket on local port ${reported}`);
     return { client: clientSocket, server: serverSockets.get(reported)! };
@@ -102,7 +109,7 @@ describe('@grpc/grpc-js with a local server (createConnectionInjector behind kee
     expectConfigured(server);
   });
 
-  test('installKeepalive({ ...policy, match: { port } }): the channel\'s connection is configured, and so is the one it reconnects on', async () => {
+  test("installKeepalive({ ...policy, match: { port } }): the channel's connection is configured, and so is the one it reconnects on", async () => {
     const installation = installKeepalive({ ...POLICY, match: { host: '127.0.0.1', port } });
     cleanups.push(() => installation.uninstall());
     const client = newClient();

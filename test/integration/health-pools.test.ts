@@ -156,22 +156,25 @@ describeService('health recipe: generic-pool validate with testOnBorrow', REDIS_
   test('validate refuses a connection the server closed; the pool destroys it and creates a new one', async () => {
     const created: net.Socket[] = [];
     const destroyed: net.Socket[] = [];
-    const pool = genericPool.createPool<net.Socket>({
-      create: async () => {
-        const socket = net.connect(REDIS_PORT, '127.0.0.1');
-        await once(socket, 'connect');
-        configureKeepalive(socket, POLICY);
-        socket.on('error', () => undefined);
-        created.push(socket);
-        return socket;
+    const pool = genericPool.createPool<net.Socket>(
+      {
+        create: async () => {
+          const socket = net.connect(REDIS_PORT, '127.0.0.1');
+          await once(socket, 'connect');
+          configureKeepalive(socket, POLICY);
+          socket.on('error', () => undefined);
+          created.push(socket);
+          return socket;
+        },
+        destroy: async (socket) => {
+          destroyed.push(socket);
+          socket.destroy();
+        },
+        // The recipe: one TCP_INFO read, no round trip.
+        validate: async (socket) => !socket.destroyed && connectionHealth(socket).verdict === 'healthy',
       },
-      destroy: async (socket) => {
-        destroyed.push(socket);
-        socket.destroy();
-      },
-      // The recipe: one TCP_INFO read, no round trip.
-      validate: async (socket) => !socket.destroyed && connectionHealth(socket).verdict === 'healthy',
-    }, { max: 1, testOnBorrow: true });
+      { max: 1, testOnBorrow: true },
+    );
     try {
       const first = await pool.acquire();
       await pool.release(first);

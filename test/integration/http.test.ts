@@ -21,20 +21,26 @@ interface Exchange {
 /** One GET; resolves once the response is read and the socket is back in the agent's pool (keepSocketAlive has run). */
 function get(url: string, options: http.RequestOptions, waitForPool = true): Promise<Exchange> {
   const client = url.startsWith('https:') ? https : http;
-  return within(10_000, `GET ${url}`, new Promise<Exchange>((resolve, reject) => {
-    const request = client.get(url, { rejectUnauthorized: false, ...options } as https.RequestOptions, (response) => {
-      let body = '';
-      response.setEncoding('utf8');
-      response.on('data', (chunk: string) => { body += chunk; });
-      response.on('end', () => {
-        const socket = request.socket as net.Socket;
-        const done = (): void => resolve({ serverSawPort: Number(body), socket });
-        if (!waitForPool || !(options.agent instanceof http.Agent)) done();
-        else options.agent.once('free', () => setImmediate(done));
+  return within(
+    10_000,
+    `GET ${url}`,
+    new Promise<Exchange>((resolve, reject) => {
+      const request = client.get(url, { rejectUnauthorized: false, ...options } as https.RequestOptions, (response) => {
+        let body = '';
+        response.setEncoding('utf8');
+        response.on('data', (chunk: string) => {
+          body += chunk;
+        });
+        response.on('end', () => {
+          const socket = request.socket as net.Socket;
+          const done = (): void => resolve({ serverSawPort: Number(body), socket });
+          if (!waitForPool || !(options.agent instanceof http.Agent)) done();
+          else options.agent.once('free', () => setImmediate(done));
+        });
       });
-    });
-    request.on('error', reject);
-  }));
+      request.on('error', reject);
+    }),
+  );
 }
 
 function expectSameConnection(exchange: Exchange): void {
@@ -57,9 +63,14 @@ describe.each([
     afterAll(() => server.close());
 
     const makeAgent = (configured: boolean): http.Agent => {
-      const agent = scheme === 'https'
-        ? (configured ? new KeepaliveHttpsAgent(POOLING, POLICY) : new https.Agent(POOLING))
-        : (configured ? new KeepaliveHttpAgent(POOLING, POLICY) : new http.Agent(POOLING));
+      const agent =
+        scheme === 'https'
+          ? configured
+            ? new KeepaliveHttpsAgent(POOLING, POLICY)
+            : new https.Agent(POOLING)
+          : configured
+            ? new KeepaliveHttpAgent(POOLING, POLICY)
+            : new http.Agent(POOLING);
       agents.push(agent);
       return agent;
     };

@@ -10,21 +10,28 @@ import { installKeepalive, withKeepalive } from '../../src/integrations';
 import { clientEndOf, eventually, expectConfigured, expectLibuvDefaults, holdingListener, observeClientSockets, POLICY } from './support';
 
 // kafkajs's default factory (not re-exported by its index; the file is the documented default).
-// eslint-disable-next-line @typescript-eslint/no-require-imports
+
 const kafkaDefaultSocketFactory = (require('kafkajs/src/network/socketFactory') as () => ISocketFactory)();
 
 describe('kafkajs against a local listener', () => {
   let listener: Awaited<ReturnType<typeof holdingListener>>;
   const observer = observeClientSockets();
-  beforeEach(async () => { listener = await holdingListener(); });
+  beforeEach(async () => {
+    listener = await holdingListener();
+  });
   afterEach(() => listener.close());
   afterAll(() => observer.stop());
 
   /** Starts producer.connect() (it never completes: nobody answers) and returns the producer. */
   function startProducer(socketFactory?: ISocketFactory): { disconnect(): Promise<void> } {
     const kafka = new Kafka({
-      clientId: 'tcp-keepalive-test', brokers: [`127.0.0.1:${listener.port}`], logLevel: logLevel.NOTHING,
-      connectionTimeout: 5000, requestTimeout: 5000, retry: { retries: 0 }, ...(socketFactory ? { socketFactory } : {}),
+      clientId: 'tcp-keepalive-test',
+      brokers: [`127.0.0.1:${listener.port}`],
+      logLevel: logLevel.NOTHING,
+      connectionTimeout: 5000,
+      requestTimeout: 5000,
+      retry: { retries: 0 },
+      ...(socketFactory ? { socketFactory } : {}),
     });
     const producer = kafka.producer();
     producer.connect().catch(() => undefined); // fails when the listener closes; we only need its socket
@@ -51,7 +58,12 @@ describe('kafkajs against a local listener', () => {
     startProducer(socketFactory); // a second client connection: a new socket from the same factory
     for (const index of [0, 1]) {
       const accepted = await listener.accepted(index);
-      const socket = await eventually(2000, 'the kafkajs socket', () => clientEndOf(accepted, opened.filter((s) => !s.connecting)));
+      const socket = await eventually(2000, 'the kafkajs socket', () =>
+        clientEndOf(
+          accepted,
+          opened.filter((s) => !s.connecting),
+        ),
+      );
       expectConfigured(socket);
     }
   });

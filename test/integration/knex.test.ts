@@ -84,7 +84,9 @@ describe.each(STACKS)('knex, client $client', (stack) => {
           return { transaction, socket: socketOnLocalPort(sockets, port), id };
         },
         socketOf: (held) => held.socket,
-        release: (held) => { void held.transaction.commit(); },
+        release: (held) => {
+          void held.transaction.commit();
+        },
         drop: async (victim, other) => {
           await stack.kill(other.transaction, victim.id);
           await within(15_000, 'the killed connection to close', closed(victim.socket));

@@ -8,9 +8,7 @@ import net from 'node:net';
 import * as mariadb from 'mariadb';
 import { withKeepalive } from '../../src/integrations';
 import { MARIADB_WHO_AM_I, portOfAddress, recordingFactory, socketOnLocalPort } from './fixtures/client-sockets';
-import {
-  describeService, expectConfigured, expectEveryPoolConnectionConfigured, expectLibuvDefaults, POLICY, within,
-} from './support';
+import { describeService, expectConfigured, expectEveryPoolConnectionConfigured, expectLibuvDefaults, POLICY, within } from './support';
 
 // Each step is bounded by within(); a loaded CI machine needs more than jest's default 5 s per test.
 jest.setTimeout(20_000);
@@ -23,17 +21,25 @@ const connectToMariadb = (callback: StreamCallback): void => callback(undefined,
 
 describeService('mariadb connector on MariaDB 127.0.0.1:3306', 3306, () => {
   const sockets: net.Socket[] = [];
-  afterEach(() => { sockets.length = 0; });
+  afterEach(() => {
+    sockets.length = 0;
+  });
 
   /** The socket MariaDB talks to on this connection, and the connection's id there. */
   async function serverSideSocket(connection: mariadb.Connection | mariadb.PoolConnection): Promise<{ socket: net.Socket; id: number }> {
-    const [row] = await within(10_000, 'mariadb query', connection.query(MARIADB_WHO_AM_I)) as Array<{ address: string; id: number | bigint }>;
+    const [row] = (await within(10_000, 'mariadb query', connection.query(MARIADB_WHO_AM_I))) as Array<{
+      address: string;
+      id: number | bigint;
+    }>;
     return { socket: socketOnLocalPort(sockets, portOfAddress(row!.address)), id: Number(row!.id) };
   }
 
   test("control: the connector's own keepAliveDelay is a setKeepAlive: libuv's forced 1 s x 10", async () => {
-    const connection = await within(10_000, 'mariadb connect',
-      mariadb.createConnection({ ...MARIADB, keepAliveDelay: 5000, stream: recordingFactory(connectToMariadb, sockets) }));
+    const connection = await within(
+      10_000,
+      'mariadb connect',
+      mariadb.createConnection({ ...MARIADB, keepAliveDelay: 5000, stream: recordingFactory(connectToMariadb, sockets) }),
+    );
     try {
       const { socket } = await serverSideSocket(connection);
       expectLibuvDefaults(socket);
@@ -64,7 +70,12 @@ describeService('mariadb connector on MariaDB 127.0.0.1:3306', 3306, () => {
   });
 
   test('pool: every pool connection is configured, including the one replacing a destroyed connection', async () => {
-    const pool = mariadb.createPool({ ...MARIADB, stream: withKeepalive(recordingFactory(connectToMariadb, sockets), POLICY), connectionLimit: 2, minimumIdle: 0 });
+    const pool = mariadb.createPool({
+      ...MARIADB,
+      stream: withKeepalive(recordingFactory(connectToMariadb, sockets), POLICY),
+      connectionLimit: 2,
+      minimumIdle: 0,
+    });
     type Checked = { connection: mariadb.PoolConnection; socket: net.Socket; id: number };
     try {
       await expectEveryPoolConnectionConfigured<Checked>({
@@ -73,7 +84,9 @@ describeService('mariadb connector on MariaDB 127.0.0.1:3306', 3306, () => {
           return { connection, ...(await serverSideSocket(connection)) };
         },
         socketOf: (checked) => checked.socket,
-        release: (checked) => { void checked.connection.release(); },
+        release: (checked) => {
+          void checked.connection.release();
+        },
         drop: async (victim, other) => {
           await victim.connection.destroy(); // the pool forgets it and opens a new one through the same factory
           await other.connection.release();

@@ -12,7 +12,9 @@ describe('mongodb against a local listener', () => {
   let listener: Awaited<ReturnType<typeof holdingListener>>;
   const observer = observeClientSockets();
   const clients: MongoClient[] = [];
-  beforeEach(async () => { listener = await holdingListener(); });
+  beforeEach(async () => {
+    listener = await holdingListener();
+  });
   afterEach(async () => {
     await Promise.all(clients.splice(0).map((client) => client.close(true).catch(() => undefined)));
     await listener.close();

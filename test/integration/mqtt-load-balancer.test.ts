@@ -31,8 +31,8 @@ function scenario(useTcpKeepalive: boolean): Promise<Report> {
   });
 }
 
-const mosquittoMissing = spawnSync('sh', ['-c', 'command -v mosquitto']).status === 0
-  ? undefined : 'mosquitto is not installed (apt-get install -y mosquitto)';
+const mosquittoMissing =
+  spawnSync('sh', ['-c', 'command -v mosquitto']).status === 0 ? undefined : 'mosquitto is not installed (apt-get install -y mosquitto)';
 
 describeWhen('MQTT behind a load balancer (mosquitto in a namespace)', mosquittoMissing, () => {
   describeInLab('loadBalancer', 'MQTT.js → L4 load balancer (3 s idle timeout) → mosquitto, MQTT keepalive 0, 6 s idle', () => {

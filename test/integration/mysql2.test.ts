@@ -2,9 +2,7 @@
 import net from 'node:net';
 import mysql from 'mysql2/promise';
 import { withKeepalive } from '../../src/integrations';
-import {
-  describeService, expectConfigured, expectEveryPoolConnectionConfigured, expectLibuvDefaults, POLICY, within,
-} from './support';
+import { describeService, expectConfigured, expectEveryPoolConnectionConfigured, expectLibuvDefaults, POLICY, within } from './support';
 
 const MARIADB = { host: '127.0.0.1', port: 3306, user: 'root', password: '', database: 'test', connectTimeout: 5000 };
 

@@ -29,9 +29,16 @@ describeService('nats on NATS 127.0.0.1:4222', NATS_PORT, () => {
 
   test('configured after connect and after a reconnect', async () => {
     const installation = installKeepalive({ ...POLICY, match: { host: 'localhost', port: NATS_PORT } });
-    const nc = await within(10_000, 'nats connect', connect({
-      servers: `localhost:${NATS_PORT}`, reconnectTimeWait: 50, maxReconnectAttempts: -1, waitOnFirstConnect: false,
-    }));
+    const nc = await within(
+      10_000,
+      'nats connect',
+      connect({
+        servers: `localhost:${NATS_PORT}`,
+        reconnectTimeWait: 50,
+        maxReconnectAttempts: -1,
+        waitOnFirstConnect: false,
+      }),
+    );
     try {
       const first = internalSocketOf(nc)!;
       expect(observer.connectedTo(NATS_PORT)).toContain(first); // the socket nats really talks on

@@ -3,9 +3,7 @@ import net from 'node:net';
 import { Client, Pool, type PoolClient } from 'pg';
 import { getKeepalive } from '../../src';
 import { withKeepalive } from '../../src/integrations';
-import {
-  describeService, expectConfigured, expectEveryPoolConnectionConfigured, expectLibuvDefaults, POLICY, within,
-} from './support';
+import { describeService, expectConfigured, expectEveryPoolConnectionConfigured, expectLibuvDefaults, POLICY, within } from './support';
 
 const PG = { host: '127.0.0.1', port: 5432, user: 'postgres', database: 'test', connectionTimeoutMillis: 5000 };
 
@@ -73,9 +71,14 @@ describeService('pg on PostgreSQL 127.0.0.1:5432', 5432, () => {
           victim.release();
           await other.query('SELECT pg_terminate_backend($1)', [pid]); // the server ends it; the pool drops it
           other.release();
-          await within(5000, 'pg to notice the terminated backend', new Promise<void>((resolve) => {
-            if (socket.destroyed) resolve(); else socket.once('close', () => resolve());
-          }));
+          await within(
+            5000,
+            'pg to notice the terminated backend',
+            new Promise<void>((resolve) => {
+              if (socket.destroyed) resolve();
+              else socket.once('close', () => resolve());
+            }),
+          );
         },
         query: (client) => client.query('SELECT 1'),
       });

@@ -10,7 +10,14 @@ import { withKeepalive } from '../../src/integrations';
 import { selfSignedCertificate } from '../helpers/tls-cert';
 import { closed, PG_WHO_AM_I, recordingFactory, socketOnLocalPort } from './fixtures/client-sockets';
 import {
-  describeService, describeWhen, expectConfigured, expectEveryPoolConnectionConfigured, expectLibuvDefaults, opensslMissing, POLICY, within,
+  describeService,
+  describeWhen,
+  expectConfigured,
+  expectEveryPoolConnectionConfigured,
+  expectLibuvDefaults,
+  opensslMissing,
+  POLICY,
+  within,
 } from './support';
 
 // Each step is bounded by within(); a loaded CI machine needs more than jest's default 5 s per test.
@@ -94,7 +101,8 @@ describeService('postgres.js on PostgreSQL 127.0.0.1:5432', 5432, () => {
       const certificate = selfSignedCertificate();
       front = net.createServer((raw) => {
         raw.on('error', () => undefined);
-        raw.once('data', () => { // the 8-byte SSLRequest
+        raw.once('data', () => {
+          // the 8-byte SSLRequest
           raw.write('S');
           const secure = new tls.TLSSocket(raw, { isServer: true, ...certificate });
           const upstream = net.connect(PG.port, PG.host);
@@ -111,8 +119,14 @@ describeService('postgres.js on PostgreSQL 127.0.0.1:5432', 5432, () => {
     /** The raw TCP socket postgres.js upgraded (the front reports no client port PostgreSQL could see). */
     async function tlsSession(keepAlive: number | null): Promise<net.Socket> {
       const raw: net.Socket[] = [];
-      const ssl = postgres({ ...PG, port: frontPort, ssl: 'require', keep_alive: keepAlive, max: 1,
-        socket: withKeepalive(recordingFactory(connectLikePostgresJs, raw), POLICY) } as postgres.Options<Record<string, never>>);
+      const ssl = postgres({
+        ...PG,
+        port: frontPort,
+        ssl: 'require',
+        keep_alive: keepAlive,
+        max: 1,
+        socket: withKeepalive(recordingFactory(connectLikePostgresJs, raw), POLICY),
+      } as postgres.Options<Record<string, never>>);
       clients.push(ssl);
       await within(10_000, 'a query over TLS', ssl`SELECT 1`);
       expect(raw).toHaveLength(1);
@@ -125,7 +139,7 @@ describeService('postgres.js on PostgreSQL 127.0.0.1:5432', 5432, () => {
 
     // postgres.js calls setKeepAlive on the TLS socket it creates after the upgrade (tls.connect({ socket })), an
     // object we never saw; its TLSWrap forwards the call to the TCP handle, whose setKeepAlive the core wraps.
-    test('ssl: require with keep_alive on: the policy survives postgres.js\'s setKeepAlive on the TLS socket', async () => {
+    test("ssl: require with keep_alive on: the policy survives postgres.js's setKeepAlive on the TLS socket", async () => {
       const socket = await tlsSession(5);
       expectConfigured(socket);
     });

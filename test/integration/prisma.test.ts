@@ -53,12 +53,20 @@ describeService('Prisma (@prisma/adapter-pg) on PostgreSQL 127.0.0.1:5432', 5432
   });
   afterAll(() => admin?.end());
 
-  const stream = () => withKeepalive(recordingFactory(() => new net.Socket(), sockets), POLICY);
+  const stream = () =>
+    withKeepalive(
+      recordingFactory(() => new net.Socket(), sockets),
+      POLICY,
+    );
 
   /** Configured on the first connection; then the backend is terminated and the next query runs on a new, configured socket. */
   async function expectConfiguredAcrossReconnect(prisma: GeneratedPrismaClient): Promise<void> {
     const whoAmI = async () => {
-      const [row] = await within(10_000, 'Prisma query', prisma.$queryRawUnsafe<Array<{ port: number; pid: number }>>(`SELECT ${PG_WHO_AM_I}`));
+      const [row] = await within(
+        10_000,
+        'Prisma query',
+        prisma.$queryRawUnsafe<Array<{ port: number; pid: number }>>(`SELECT ${PG_WHO_AM_I}`),
+      );
       return { socket: socketOnLocalPort(sockets, row!.port), pid: row!.pid };
     };
     const first = await whoAmI();
@@ -70,7 +78,7 @@ describeService('Prisma (@prisma/adapter-pg) on PostgreSQL 127.0.0.1:5432', 5432
     expectConfigured(second.socket);
   }
 
-  test('new PrismaPg(new Pool({ ...config, stream })): configured after pg\'s keepAlive, and on the connection replacing a terminated backend', async () => {
+  test("new PrismaPg(new Pool({ ...config, stream })): configured after pg's keepAlive, and on the connection replacing a terminated backend", async () => {
     const pool = new Pool({ ...PG, max: 2, keepAlive: true, keepAliveInitialDelayMillis: 5000, stream: stream() });
     cleanups.push(() => pool.end());
     const prisma = new PrismaClient({ adapter: new PrismaPg(pool) });

@@ -8,9 +8,7 @@ import net from 'node:net';
 import Redis from 'ioredis';
 import { createClient } from 'redis';
 import { installKeepalive, keepaliveOnEvent } from '../../src/integrations';
-import {
-  describeService, eventually, expectConfigured, expectLibuvDefaults, observeClientSockets, POLICY, within,
-} from './support';
+import { describeService, eventually, expectConfigured, expectLibuvDefaults, observeClientSockets, POLICY, within } from './support';
 
 const REDIS_PORT = 6379;
 
@@ -61,9 +59,10 @@ describeService('ioredis on Redis 127.0.0.1:6379', REDIS_PORT, () => {
 });
 
 describeService('node-redis on Redis 127.0.0.1:6379 (process-wide install)', REDIS_PORT, () => {
-  const newClient = () => createClient({
-    socket: { host: '127.0.0.1', port: REDIS_PORT, keepAlive: true, keepAliveInitialDelay: 5000, reconnectStrategy: () => 50 },
-  });
+  const newClient = () =>
+    createClient({
+      socket: { host: '127.0.0.1', port: REDIS_PORT, keepAlive: true, keepAliveInitialDelay: 5000, reconnectStrategy: () => 50 },
+    });
   type NodeRedis = ReturnType<typeof newClient>;
   const observer = observeClientSockets();
   const cleanups: Array<() => Promise<void> | void> = [];
@@ -84,7 +83,8 @@ describeService('node-redis on Redis 127.0.0.1:6379 (process-wide install)', RED
   async function socketOf(client: NodeRedis): Promise<net.Socket> {
     const port = localPortFromClientInfo(String(await client.sendCommand(['CLIENT', 'INFO'])));
     return eventually(2000, `the client socket on local port ${port}`, () =>
-      observer.connectedTo(REDIS_PORT).find((socket) => socket.localPort === port));
+      observer.connectedTo(REDIS_PORT).find((socket) => socket.localPort === port),
+    );
   }
 
   test('a filter that does not match leaves node-redis with its own keepalive (libuv 1 s x 10)', async () => {

@@ -13,7 +13,15 @@ import path from 'node:path';
 import { closeAll, track } from '../helpers/sockets';
 import { selfSignedCertificate } from '../helpers/tls-cert';
 import {
-  apps, assertRegisterBuilt, expectedRaw, outsideReader, readChild, requireOutsideReader, runApp, type RunningApp, waitForSockets,
+  apps,
+  assertRegisterBuilt,
+  expectedRaw,
+  outsideReader,
+  readChild,
+  requireOutsideReader,
+  runApp,
+  type RunningApp,
+  waitForSockets,
 } from '../register/support';
 import { describeService, describeWhen } from './support';
 
@@ -36,13 +44,17 @@ const MODES = [
 
 /** Runs CLIENT in a child under `flag`, and returns what the kernel holds for each of its sockets to `port`. */
 async function kernelOfClient(client: string, flag: string, app: string, port: number, targetPort?: number): Promise<object[]> {
-  const child = runApp(app, {
-    NODE_OPTIONS: `${flag} tcp-keepalive/register`,
-    TCP_KEEPALIVE: POLICY_ENV,
-    CLIENT: client,
-    ...(targetPort === undefined ? {} : { TARGET_PORT: String(targetPort), NODE_TLS_REJECT_UNAUTHORIZED: '0' }),
-    NODE_NO_WARNINGS: '1',
-  }, nodeBinary);
+  const child = runApp(
+    app,
+    {
+      NODE_OPTIONS: `${flag} tcp-keepalive/register`,
+      TCP_KEEPALIVE: POLICY_ENV,
+      CLIENT: client,
+      ...(targetPort === undefined ? {} : { TARGET_PORT: String(targetPort), NODE_TLS_REJECT_UNAUTHORIZED: '0' }),
+      NODE_NO_WARNINGS: '1',
+    },
+    nodeBinary,
+  );
   running.push(child);
   await child.line(/^READY$/m, 20_000);
   const sockets = await waitForSockets(child.pid, { remotePort: port });
@@ -76,10 +88,12 @@ describeWhen('register in front of client libraries', 'binary' in reader ? undef
     let port = 0;
     beforeEach(async () => {
       const { key, cert } = selfSignedCertificate();
-      const server = track(https.createServer({ key, cert, keepAliveTimeout: 30_000 }, (request, response) => {
-        request.resume();
-        response.end('ok');
-      }));
+      const server = track(
+        https.createServer({ key, cert, keepAliveTimeout: 30_000 }, (request, response) => {
+          request.resume();
+          response.end('ok');
+        }),
+      );
       server.on('connection', (socket: net.Socket) => track(socket));
       server.listen(0, '127.0.0.1');
       await once(server, 'listening');

@@ -11,7 +11,15 @@ import path from 'node:path';
 import { CATCH_UP_MARGIN } from '../../src/integrations/server';
 import { closeAll, track } from '../helpers/sockets';
 import {
-  apps, assertRegisterBuilt, expectedRaw, outsideReader, readChild, requireOutsideReader, runApp, type RunningApp, waitForSockets,
+  apps,
+  assertRegisterBuilt,
+  expectedRaw,
+  outsideReader,
+  readChild,
+  requireOutsideReader,
+  runApp,
+  type RunningApp,
+  waitForSockets,
 } from '../register/support';
 import { describeWhen } from './support';
 
@@ -47,20 +55,31 @@ describeWhen('TCP_KEEPALIVE_SERVER=1', 'binary' in reader ? undefined : reader.u
   test.each([
     ['--require', 'a CommonJS server', path.join(apps, 'http-server.cjs')],
     ['--import', 'an ES module server', path.join(apps, 'http-server.mjs')],
-  ])('%s tcp-keepalive/register, %s: every accepted connection holds the policy; past the catch-up, inherited', async (flag, _what, app) => {
-    const { child, kernels } = await serve(app, {
-      NODE_OPTIONS: `${flag} tcp-keepalive/register`, TCP_KEEPALIVE: POLICY_ENV, TCP_KEEPALIVE_SERVER: '1', TCP_KEEPALIVE_DEBUG: '1',
-    });
-    expect(kernels).toHaveLength(CONNECTIONS);
-    kernels.forEach((kernel) => expect(kernel).toEqual(expectedRaw(POLICY)));
-    const lines = child.stderr().split('\n');
-    expect(lines.filter((line) => /^tcp-keepalive: server 127\.0\.0\.1:\d+: listener configured/.test(line))).toHaveLength(1);
-    expect(lines.filter((line) => line.startsWith('tcp-keepalive: accepted and configured'))).toHaveLength(CATCH_UP_MARGIN);
-    expect(lines.filter((line) => line.startsWith('tcp-keepalive: accepted (inherited from the listener)'))).toHaveLength(CONNECTIONS - CATCH_UP_MARGIN);
-  });
+  ])(
+    '%s tcp-keepalive/register, %s: every accepted connection holds the policy; past the catch-up, inherited',
+    async (flag, _what, app) => {
+      const { child, kernels } = await serve(app, {
+        NODE_OPTIONS: `${flag} tcp-keepalive/register`,
+        TCP_KEEPALIVE: POLICY_ENV,
+        TCP_KEEPALIVE_SERVER: '1',
+        TCP_KEEPALIVE_DEBUG: '1',
+      });
+      expect(kernels).toHaveLength(CONNECTIONS);
+      kernels.forEach((kernel) => expect(kernel).toEqual(expectedRaw(POLICY)));
+      const lines = child.stderr().split('\n');
+      expect(lines.filter((line) => /^tcp-keepalive: server 127\.0\.0\.1:\d+: listener configured/.test(line))).toHaveLength(1);
+      expect(lines.filter((line) => line.startsWith('tcp-keepalive: accepted and configured'))).toHaveLength(CATCH_UP_MARGIN);
+      expect(lines.filter((line) => line.startsWith('tcp-keepalive: accepted (inherited from the listener)'))).toHaveLength(
+        CONNECTIONS - CATCH_UP_MARGIN,
+      );
+    },
+  );
 
   test('control: without TCP_KEEPALIVE_SERVER the accepted connections keep the kernel defaults', async () => {
-    const { kernels } = await serve(path.join(apps, 'http-server.cjs'), { NODE_OPTIONS: '--require tcp-keepalive/register', TCP_KEEPALIVE: POLICY_ENV });
+    const { kernels } = await serve(path.join(apps, 'http-server.cjs'), {
+      NODE_OPTIONS: '--require tcp-keepalive/register',
+      TCP_KEEPALIVE: POLICY_ENV,
+    });
     kernels.forEach((kernel) => expect(kernel).toMatchObject({ enabled: 0 }));
   });
 });

@@ -77,7 +77,11 @@ describe.each(STACKS)('Sequelize, dialect $dialect', (stack) => {
     afterAll(() => sequelize.close());
 
     async function whoAmI(transaction?: Transaction): Promise<{ socket: net.Socket; id: number }> {
-      const [row] = await within(10_000, 'Sequelize query', sequelize.query<Record<string, unknown>>(stack.whoAmI, { type: QueryTypes.SELECT, transaction }));
+      const [row] = await within(
+        10_000,
+        'Sequelize query',
+        sequelize.query<Record<string, unknown>>(stack.whoAmI, { type: QueryTypes.SELECT, transaction }),
+      );
       return { socket: socketOnLocalPort(sockets, stack.portOf(row!)), id: stack.idOf(row!) };
     }
 
@@ -90,12 +94,17 @@ describe.each(STACKS)('Sequelize, dialect $dialect', (stack) => {
           return { transaction, ...(await whoAmI(transaction)) };
         },
         socketOf: (held) => held.socket,
-        release: (held) => { void held.transaction.commit(); },
+        release: (held) => {
+          void held.transaction.commit();
+        },
         drop: async (victim, other) => {
           await sequelize.query(stack.kill(victim.id), { transaction: other.transaction });
           // The rollback fails on the killed connection and Sequelize destroys it; it warns (console.warn): expected here.
           const warn = jest.spyOn(console, 'warn').mockImplementation(() => undefined);
-          await victim.transaction.rollback().catch(() => undefined).finally(() => warn.mockRestore());
+          await victim.transaction
+            .rollback()
+            .catch(() => undefined)
+            .finally(() => warn.mockRestore());
           await other.transaction.commit();
           await within(15_000, 'the killed connection to close', closed(victim.socket));
         },

@@ -25,7 +25,16 @@ import { type AcceptedHow, attachServerPolicy, CATCH_UP_MARGIN } from '../../src
 import { kernelReader, readFromOutside } from '../helpers/independent-kernel';
 import { closeAll, track } from '../helpers/sockets';
 import { selfSignedCertificate } from '../helpers/tls-cert';
-import { apps, assertRegisterBuilt, expectedRaw, readChild, requireOutsideReader, runApp, type RunningApp, waitForSockets } from '../register/support';
+import {
+  apps,
+  assertRegisterBuilt,
+  expectedRaw,
+  readChild,
+  requireOutsideReader,
+  runApp,
+  type RunningApp,
+  waitForSockets,
+} from '../register/support';
 import { describeWhen } from './support';
 
 jest.setTimeout(60_000);
@@ -91,7 +100,12 @@ async function pastCatchUp(server: net.Server, port: number, seen?: Array<[net.S
 }
 
 /** Connects `count` clients and resolves with the server-side sockets, in accept order. */
-async function acceptFrom(server: net.Server, port: number, count: number, connect = (p: number) => net.connect(p, '127.0.0.1')): Promise<net.Socket[]> {
+async function acceptFrom(
+  server: net.Server,
+  port: number,
+  count: number,
+  connect = (p: number) => net.connect(p, '127.0.0.1'),
+): Promise<net.Socket[]> {
   const accepted: net.Socket[] = [];
   const all = new Promise<void>((resolve) => {
     const onConnection = (socket: net.Socket): void => {
@@ -109,174 +123,193 @@ async function acceptFrom(server: net.Server, port: number, count: number, conne
   return accepted;
 }
 
-describeWhen('keepaliveServer: the listener carries the policy', linux ? undefined : `${process.platform}: accepted sockets are configured one by one there`, () => {
-  test('accepted sockets inherit it: no per-socket configuration, the kernel holds the policy', async () => {
-    const server = net.createServer();
-    const seen = attach(server);
-    const port = await listening(server);
-    await pastCatchUp(server, port, seen);
-    const accepted = await acceptFrom(server, port, 3);
-    expect(seen.map(([, how]) => how)).toEqual(['inherited', 'inherited', 'inherited']);
-    accepted.forEach((socket) => expectKernel(socket, CONFIGURED));
-  });
-
-  test('the premise, measured: a socket accepted from a configured listener holds its values; one whose handshake came before does not', async () => {
-    const server = net.createServer();
-    const acceptedSockets: net.Socket[] = [];
-    server.on('connection', (socket: net.Socket) => acceptedSockets.push(socket));
-    const port = await listening(server);
-    const before = track(net.connect(port, '127.0.0.1'));
-    await once(before, 'connect'); // handshake done: the kernel has made its accepted socket already
-    applyToFd((server as unknown as { _handle: { fd: number } })._handle.fd, validateOptions(POLICY, currentCapabilities()), 'test');
-    const after = track(net.connect(port, '127.0.0.1'));
-    await once(after, 'connect');
-    while (acceptedSockets.length < 2) await nextCheckPhase();
-    const acceptedFor = (client: net.Socket): net.Socket => acceptedSockets.find((socket) => socket.remotePort === client.localPort)!;
-    expectKernel(acceptedFor(before), DEFAULTS);
-    expectKernel(acceptedFor(after), CONFIGURED);
-  });
-
-  test('connections whose handshake completed before the listener was configured are configured one by one', async () => {
-    const server = net.createServer();
-    const port = await listening(server);
-    // connect() runs on the next tick for an IP literal and completes on loopback at once: three
-    // connections wait in the accept queue, copies of the unconfigured listener, before we configure it.
-    for (let i = 0; i < 3; i++) track(net.connect(port, '127.0.0.1')).on('error', () => undefined);
-    const accepted = new Promise<net.Socket[]>((resolve) => {
-      const sockets: net.Socket[] = [];
-      server.on('connection', (socket: net.Socket) => {
-        sockets.push(socket);
-        if (sockets.length === 3) resolve(sockets);
-      });
+describeWhen(
+  'keepaliveServer: the listener carries the policy',
+  linux ? undefined : `${process.platform}: accepted sockets are configured one by one there`,
+  () => {
+    test('accepted sockets inherit it: no per-socket configuration, the kernel holds the policy', async () => {
+      const server = net.createServer();
+      const seen = attach(server);
+      const port = await listening(server);
+      await pastCatchUp(server, port, seen);
+      const accepted = await acceptFrom(server, port, 3);
+      expect(seen.map(([, how]) => how)).toEqual(['inherited', 'inherited', 'inherited']);
+      accepted.forEach((socket) => expectKernel(socket, CONFIGURED));
     });
-    const seen: Array<[net.Socket, AcceptedHow]> = [];
-    await new Promise<void>((resolve) => process.nextTick(() => process.nextTick(() => {
-      attachServerPolicy(server, POLICY, { onAccepted: (socket, how) => seen.push([socket, how]) });
-      resolve();
-    })));
-    const sockets = await accepted;
-    expect(seen.map(([, how]) => how)).toEqual(['configured', 'configured', 'configured']);
-    sockets.forEach((socket) => expectKernel(socket, CONFIGURED));
-    // Then the margin, then inherited again.
-    seen.length = 0;
-    await pastCatchUp(server, port, seen);
-    const [later] = await acceptFrom(server, port, 1);
-    expect(seen.map(([, how]) => how)).toEqual(['inherited']);
-    expectKernel(later!, CONFIGURED);
-  });
 
-  test("the server's keepAlive option (setKeepAlive on each accepted handle) is followed by the policy, per socket", async () => {
-    for (const options of [{ keepAlive: true, keepAliveInitialDelay: 5000 }, { keepAlive: true }]) {
-      const server = http.createServer(options);
+    test('the premise, measured: a socket accepted from a configured listener holds its values; one whose handshake came before does not', async () => {
+      const server = net.createServer();
+      const acceptedSockets: net.Socket[] = [];
+      server.on('connection', (socket: net.Socket) => acceptedSockets.push(socket));
+      const port = await listening(server);
+      const before = track(net.connect(port, '127.0.0.1'));
+      await once(before, 'connect'); // handshake done: the kernel has made its accepted socket already
+      applyToFd((server as unknown as { _handle: { fd: number } })._handle.fd, validateOptions(POLICY, currentCapabilities()), 'test');
+      const after = track(net.connect(port, '127.0.0.1'));
+      await once(after, 'connect');
+      while (acceptedSockets.length < 2) await nextCheckPhase();
+      const acceptedFor = (client: net.Socket): net.Socket => acceptedSockets.find((socket) => socket.remotePort === client.localPort)!;
+      expectKernel(acceptedFor(before), DEFAULTS);
+      expectKernel(acceptedFor(after), CONFIGURED);
+    });
+
+    test('connections whose handshake completed before the listener was configured are configured one by one', async () => {
+      const server = net.createServer();
+      const port = await listening(server);
+      // connect() runs on the next tick for an IP literal and completes on loopback at once: three
+      // connections wait in the accept queue, copies of the unconfigured listener, before we configure it.
+      for (let i = 0; i < 3; i++) track(net.connect(port, '127.0.0.1')).on('error', () => undefined);
+      const accepted = new Promise<net.Socket[]>((resolve) => {
+        const sockets: net.Socket[] = [];
+        server.on('connection', (socket: net.Socket) => {
+          sockets.push(socket);
+          if (sockets.length === 3) resolve(sockets);
+        });
+      });
+      const seen: Array<[net.Socket, AcceptedHow]> = [];
+      await new Promise<void>((resolve) =>
+        process.nextTick(() =>
+          process.nextTick(() => {
+            attachServerPolicy(server, POLICY, { onAccepted: (socket, how) => seen.push([socket, how]) });
+            resolve();
+          }),
+        ),
+      );
+      const sockets = await accepted;
+      expect(seen.map(([, how]) => how)).toEqual(['configured', 'configured', 'configured']);
+      sockets.forEach((socket) => expectKernel(socket, CONFIGURED));
+      // Then the margin, then inherited again.
+      seen.length = 0;
+      await pastCatchUp(server, port, seen);
+      const [later] = await acceptFrom(server, port, 1);
+      expect(seen.map(([, how]) => how)).toEqual(['inherited']);
+      expectKernel(later!, CONFIGURED);
+    });
+
+    test("the server's keepAlive option (setKeepAlive on each accepted handle) is followed by the policy, per socket", async () => {
+      for (const options of [{ keepAlive: true, keepAliveInitialDelay: 5000 }, { keepAlive: true }]) {
+        const server = http.createServer(options);
+        const seen = attach(server);
+        const port = await listening(server);
+        await pastCatchUp(server, port, seen);
+        const [socket] = await acceptFrom(server, port, 1);
+        expect(seen.map(([, how]) => how)).toEqual(['configured']);
+        expectKernel(socket!, CONFIGURED);
+      }
+    });
+
+    test("control: without the policy, http's keepAlive option leaves libuv's forced 1 s x 10", async () => {
+      const server = http.createServer({ keepAlive: true, keepAliveInitialDelay: 5000 });
+      const port = await listening(server);
+      const [socket] = await acceptFrom(server, port, 1);
+      expect(getKeepalive(socket!)).toMatchObject({ enable: true, idle: 5000, interval: 1000, count: 10 });
+    });
+
+    test('a later setKeepAlive on an inherited socket (your code, a library) is followed by the policy', async () => {
+      const server = net.createServer((socket) => {
+        socket.setKeepAlive(true, 5000);
+      });
       const seen = attach(server);
       const port = await listening(server);
       await pastCatchUp(server, port, seen);
       const [socket] = await acceptFrom(server, port, 1);
-      expect(seen.map(([, how]) => how)).toEqual(['configured']);
+      expect(seen[0]![1]).toBe('inherited');
       expectKernel(socket!, CONFIGURED);
-    }
-  });
-
-  test("control: without the policy, http's keepAlive option leaves libuv's forced 1 s x 10", async () => {
-    const server = http.createServer({ keepAlive: true, keepAliveInitialDelay: 5000 });
-    const port = await listening(server);
-    const [socket] = await acceptFrom(server, port, 1);
-    expect(getKeepalive(socket!)).toMatchObject({ enable: true, idle: 5000, interval: 1000, count: 10 });
-  });
-
-  test('a later setKeepAlive on an inherited socket (your code, a library) is followed by the policy', async () => {
-    const server = net.createServer((socket) => {
-      socket.setKeepAlive(true, 5000);
+      socket!.setKeepAlive(true, 9000); // the core's own wrapper from now on
+      expectKernel(socket!, CONFIGURED);
     });
-    const seen = attach(server);
-    const port = await listening(server);
-    await pastCatchUp(server, port, seen);
-    const [socket] = await acceptFrom(server, port, 1);
-    expect(seen[0]![1]).toBe('inherited');
-    expectKernel(socket!, CONFIGURED);
-    socket!.setKeepAlive(true, 9000); // the core's own wrapper from now on
-    expectKernel(socket!, CONFIGURED);
-  });
 
-  test('a later setKeepAlive on the TLS socket over an inherited socket (it goes straight to the TCP handle) is followed by the policy', async () => {
-    const { key, cert } = selfSignedCertificate();
-    const server = tls.createServer({ key, cert }, (secure) => secure.on('error', () => undefined));
-    const seen = attach(server);
-    const port = await listening(server);
-    await pastCatchUp(server, port, seen);
-    const secureOnServer = once(server, 'secureConnection');
-    const client = track(tls.connect({ port, host: '127.0.0.1', rejectUnauthorized: false }));
-    client.on('error', () => undefined);
-    const [secure] = (await secureOnServer) as [tls.TLSSocket];
-    expect(seen.at(-1)![1]).toBe('inherited');
-    const raw = seen.at(-1)![0];
-    expectKernel(raw, CONFIGURED);
-    secure.setKeepAlive(true, 5000); // libuv: idle 5 s, interval 1 s, count 10 — unless followed
-    expectKernel(raw, CONFIGURED);
-  });
-
-  test('net, tls, http, https and http2 (h2 and h2c) servers', async () => {
-    const { key, cert } = selfSignedCertificate();
-    const cases: Array<[string, net.Server, (port: number) => net.Socket]> = [
-      ['net', net.createServer(), (port) => net.connect(port, '127.0.0.1')],
-      ['tls', tls.createServer({ key, cert }, (s) => s.on('error', () => undefined)), (port) => tls.connect({ port, host: '127.0.0.1', rejectUnauthorized: false })],
-      ['http', http.createServer(), (port) => net.connect(port, '127.0.0.1')],
-      ['https', https.createServer({ key, cert }), (port) => tls.connect({ port, host: '127.0.0.1', rejectUnauthorized: false })],
-      ['http2', http2.createServer(), (port) => net.connect(port, '127.0.0.1')],
-      ['http2 secure', http2.createSecureServer({ key, cert }), (port) => tls.connect({ port, host: '127.0.0.1', rejectUnauthorized: false, ALPNProtocols: ['h2'] })],
-    ];
-    for (const [name, server, connect] of cases) {
+    test('a later setKeepAlive on the TLS socket over an inherited socket (it goes straight to the TCP handle) is followed by the policy', async () => {
+      const { key, cert } = selfSignedCertificate();
+      const server = tls.createServer({ key, cert }, (secure) => secure.on('error', () => undefined));
       const seen = attach(server);
       const port = await listening(server);
       await pastCatchUp(server, port, seen);
-      const [socket] = await acceptFrom(server, port, 1, connect);
-      expect([name, seen.map(([, how]) => how)]).toEqual([name, ['inherited']]);
-      expectKernel(socket!, CONFIGURED);
-    }
-  });
+      const secureOnServer = once(server, 'secureConnection');
+      const client = track(tls.connect({ port, host: '127.0.0.1', rejectUnauthorized: false }));
+      client.on('error', () => undefined);
+      const [secure] = (await secureOnServer) as [tls.TLSSocket];
+      expect(seen.at(-1)![1]).toBe('inherited');
+      const raw = seen.at(-1)![0];
+      expectKernel(raw, CONFIGURED);
+      secure.setKeepAlive(true, 5000); // libuv: idle 5 s, interval 1 s, count 10 — unless followed
+      expectKernel(raw, CONFIGURED);
+    });
 
-  test('keepaliveServer before or after listen(), and again after close() and listen() (a new listening socket)', async () => {
-    const early = keepaliveServer(net.createServer(), POLICY);
-    const earlyPort = await listening(early);
-    await nextCheckPhase();
-    expectKernel((await acceptFrom(early, earlyPort, 1))[0]!, CONFIGURED);
+    test('net, tls, http, https and http2 (h2 and h2c) servers', async () => {
+      const { key, cert } = selfSignedCertificate();
+      const cases: Array<[string, net.Server, (port: number) => net.Socket]> = [
+        ['net', net.createServer(), (port) => net.connect(port, '127.0.0.1')],
+        [
+          'tls',
+          tls.createServer({ key, cert }, (s) => s.on('error', () => undefined)),
+          (port) => tls.connect({ port, host: '127.0.0.1', rejectUnauthorized: false }),
+        ],
+        ['http', http.createServer(), (port) => net.connect(port, '127.0.0.1')],
+        ['https', https.createServer({ key, cert }), (port) => tls.connect({ port, host: '127.0.0.1', rejectUnauthorized: false })],
+        ['http2', http2.createServer(), (port) => net.connect(port, '127.0.0.1')],
+        [
+          'http2 secure',
+          http2.createSecureServer({ key, cert }),
+          (port) => tls.connect({ port, host: '127.0.0.1', rejectUnauthorized: false, ALPNProtocols: ['h2'] }),
+        ],
+      ];
+      for (const [name, server, connect] of cases) {
+        const seen = attach(server);
+        const port = await listening(server);
+        await pastCatchUp(server, port, seen);
+        const [socket] = await acceptFrom(server, port, 1, connect);
+        expect([name, seen.map(([, how]) => how)]).toEqual([name, ['inherited']]);
+        expectKernel(socket!, CONFIGURED);
+      }
+    });
 
-    const late = net.createServer();
-    const latePort = await listening(late);
-    keepaliveServer(late, POLICY);
-    await nextCheckPhase();
-    expectKernel((await acceptFrom(late, latePort, 1))[0]!, CONFIGURED);
+    test('keepaliveServer before or after listen(), and again after close() and listen() (a new listening socket)', async () => {
+      const early = keepaliveServer(net.createServer(), POLICY);
+      const earlyPort = await listening(early);
+      await nextCheckPhase();
+      expectKernel((await acceptFrom(early, earlyPort, 1))[0]!, CONFIGURED);
 
-    await closeAll();
-    const again = await listening(late);
-    await nextCheckPhase();
-    expectKernel((await acceptFrom(late, again, 1))[0]!, CONFIGURED);
-  });
+      const late = net.createServer();
+      const latePort = await listening(late);
+      keepaliveServer(late, POLICY);
+      await nextCheckPhase();
+      expectKernel((await acceptFrom(late, latePort, 1))[0]!, CONFIGURED);
 
-  test('a Unix-domain server is left alone: no error, its connections untouched', async () => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tcpka-unix-'));
-    const socketPath = path.join(dir, 'server.sock');
-    const seen: string[] = [];
-    const server = track(net.createServer());
-    attachServerPolicy(server, POLICY, { onAccepted: (_socket, how) => seen.push(how), onListener: (_server, fd, reason) => seen.push(`listener ${fd} ${reason}`) });
-    const accepted = once(server, 'connection');
-    server.listen(socketPath);
-    await once(server, 'listening');
-    const client = track(net.connect(socketPath));
-    await once(client, 'connect');
-    const [socket] = (await accepted) as [net.Socket];
-    expect(socket.destroyed).toBe(false);
-    expect(seen).toEqual([]);
-    await closeAll();
-    fs.rmSync(dir, { recursive: true, force: true });
-  });
+      await closeAll();
+      const again = await listening(late);
+      await nextCheckPhase();
+      expectKernel((await acceptFrom(late, again, 1))[0]!, CONFIGURED);
+    });
 
-  test('control: a plain server\'s accepted sockets keep the kernel defaults', async () => {
-    const server = net.createServer();
-    const port = await listening(server);
-    expectKernel((await acceptFrom(server, port, 1))[0]!, DEFAULTS);
-  });
-});
+    test('a Unix-domain server is left alone: no error, its connections untouched', async () => {
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tcpka-unix-'));
+      const socketPath = path.join(dir, 'server.sock');
+      const seen: string[] = [];
+      const server = track(net.createServer());
+      attachServerPolicy(server, POLICY, {
+        onAccepted: (_socket, how) => seen.push(how),
+        onListener: (_server, fd, reason) => seen.push(`listener ${fd} ${reason}`),
+      });
+      const accepted = once(server, 'connection');
+      server.listen(socketPath);
+      await once(server, 'listening');
+      const client = track(net.connect(socketPath));
+      await once(client, 'connect');
+      const [socket] = (await accepted) as [net.Socket];
+      expect(socket.destroyed).toBe(false);
+      expect(seen).toEqual([]);
+      await closeAll();
+      fs.rmSync(dir, { recursive: true, force: true });
+    });
+
+    test("control: a plain server's accepted sockets keep the kernel defaults", async () => {
+      const server = net.createServer();
+      const port = await listening(server);
+      expectKernel((await acceptFrom(server, port, 1))[0]!, DEFAULTS);
+    });
+  },
+);
 
 describeWhen('servers in other processes, read from outside', linux ? undefined : 'Linux only (pidfd_getfd)', () => {
   beforeAll(() => assertRegisterBuilt());
@@ -299,7 +332,10 @@ describeWhen('servers in other processes, read from outside', linux ? undefined 
       stdio: ['pipe', 'pipe', 'inherit', fd],
     });
     const app: RunningApp = {
-      child, pid: child.pid!, stdout: () => '', stderr: () => '',
+      child,
+      pid: child.pid!,
+      stdout: () => '',
+      stderr: () => '',
       line: () => Promise.reject(new Error('unused')),
       stop: async () => {
         child.kill('SIGKILL');
@@ -321,7 +357,8 @@ describeWhen('servers in other processes, read from outside', linux ? undefined 
       const clients = Array.from({ length: 2 }, () => track(net.connect(Number(port), '127.0.0.1')).on('error', () => undefined));
       await Promise.all(clients.map((client) => once(client, 'connect')));
       const sockets = await waitForSockets(Number(workerPid), { localPort: Number(port) }, 2);
-      for (const socket of sockets) expect([policy, readChild(requireOutsideReader(), Number(workerPid), socket.fd)]).toEqual([policy, expectedRaw(POLICY)]);
+      for (const socket of sockets)
+        expect([policy, readChild(requireOutsideReader(), Number(workerPid), socket.fd)]).toEqual([policy, expectedRaw(POLICY)]);
       await app.stop();
     }
   });

@@ -87,13 +87,18 @@ describe('socket.io against a local Server(keepaliveServer(http.createServer(), 
     const agent = new KeepaliveHttpAgent({ keepAlive: true }, POLICY);
     agents.push(agent);
     const client = connect({ agent: agent as unknown as string });
-    await within(10_000, 'the upgrade to WebSocket', new Promise<void>((resolve) => {
-      const check = (): void => {
-        if (client.io.engine?.transport.name === 'websocket') resolve();
-        else client.io.engine?.once('upgrade', () => resolve());
-      };
-      if (client.connected) check(); else client.once('connect', check);
-    }));
+    await within(
+      10_000,
+      'the upgrade to WebSocket',
+      new Promise<void>((resolve) => {
+        const check = (): void => {
+          if (client.io.engine?.transport.name === 'websocket') resolve();
+          else client.io.engine?.once('upgrade', () => resolve());
+        };
+        if (client.connected) check();
+        else client.once('connect', check);
+      }),
+    );
     expectConfigured((await sessionSocket(client)).client); // the WebSocket the session now runs on
     const sockets = await eventually(5000, 'client connections to the server', () => {
       const live = observer.connectedTo(port).filter((socket) => !earlier.has(socket));

@@ -40,7 +40,11 @@ export function expectConfigured(socket: net.Socket | undefined): void {
   const reader = kernelReader();
   if ('binary' in reader) {
     expect(readFromOutside(reader.binary, tcpFd(socket!))).toEqual({
-      enabled: 1, idle: POLICY.idle / 1000, interval: POLICY.interval / 1000, count: POLICY.count, userTimeout: POLICY.userTimeout,
+      enabled: 1,
+      idle: POLICY.idle / 1000,
+      interval: POLICY.interval / 1000,
+      count: POLICY.count,
+      userTimeout: POLICY.userTimeout,
     });
   } else if (inCi) {
     throw new Error(`the outside kernel reader is required on CI: ${reader.unavailable}`);
@@ -62,10 +66,17 @@ const serviceCache = new Map<number, boolean>();
 export function serviceUp(port: number, host = '127.0.0.1'): boolean {
   const cached = serviceCache.get(port);
   if (cached !== undefined) return cached;
-  const probe = spawnSync(process.execPath, ['-e', `
+  const probe = spawnSync(
+    process.execPath,
+    [
+      '-e',
+      `
     const s = require('net').connect(${port}, ${JSON.stringify(host)});
     s.on('connect', () => process.exit(0)); s.on('error', () => process.exit(1));
-    setTimeout(() => process.exit(2), 1500);`], { timeout: 5000 });
+    setTimeout(() => process.exit(2), 1500);`,
+    ],
+    { timeout: 5000 },
+  );
   const up = probe.status === 0;
   serviceCache.set(port, up);
   return up;
@@ -76,7 +87,8 @@ export function serviceUp(port: number, host = '127.0.0.1'): boolean {
  * skips LOUDLY — and on CI (process.env.CI set) fails, because CI must run it.
  */
 export function describeService(name: string, port: number, body: () => void): void {
-  const down = serviceUp(port) ? undefined
+  const down = serviceUp(port)
+    ? undefined
     : `${name} does not answer on 127.0.0.1:${port} (start it: .ci/services.sh starts every local service)`;
   describeWhen(name, down, body);
 }
@@ -140,9 +152,11 @@ export function describeWhen(name: string, missing: string | undefined, body: ()
   if (missing === undefined) {
     describe(name, body);
   } else if (inCi) {
-    describe(name, () => test(`${name} can run (required on CI)`, () => {
-      throw new Error(missing);
-    }));
+    describe(name, () =>
+      test(`${name} can run (required on CI)`, () => {
+        throw new Error(missing);
+      }),
+    );
   } else {
     // Straight to stderr: jest drops the console output of a file whose tests are all skipped.
     process.stderr.write(`\nSKIPPED ${name}: ${missing}\n`);
@@ -159,25 +173,30 @@ export function describeWhen(name: string, missing: string | undefined, body: ()
  * (forcing the client's next request onto a new socket).
  */
 export async function portEchoServer(tlsPair?: { key: string; cert: string }): Promise<{
-  url: string; port: number; dropIdle(): void; close(): Promise<void>;
+  url: string;
+  port: number;
+  dropIdle(): void;
+  close(): Promise<void>;
 }> {
   const handler = (request: import('node:http').IncomingMessage, response: import('node:http').ServerResponse): void => {
     request.resume();
     response.end(String(request.socket.remotePort));
   };
-  const server = tlsPair === undefined
-    ? (await import('node:http')).createServer({ keepAliveTimeout: 30_000 }, handler)
-    : (await import('node:https')).createServer({ ...tlsPair, keepAliveTimeout: 30_000 }, handler);
+  const server =
+    tlsPair === undefined
+      ? (await import('node:http')).createServer({ keepAliveTimeout: 30_000 }, handler)
+      : (await import('node:https')).createServer({ ...tlsPair, keepAliveTimeout: 30_000 }, handler);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const port = (server.address() as net.AddressInfo).port;
   return {
     url: `${tlsPair === undefined ? 'http' : 'https'}://127.0.0.1:${port}/`,
     port,
     dropIdle: () => server.closeIdleConnections(),
-    close: () => new Promise<void>((resolve) => {
-      server.closeAllConnections();
-      server.close(() => resolve());
-    }),
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
   };
 }
 
@@ -187,10 +206,11 @@ export function assertBuilt(): void {
   const path = require('node:path') as typeof import('node:path');
   const root = path.join(__dirname, '..', '..');
   const built = path.join(root, 'dist', 'integrations', 'index.js');
-  const newestSource = (dir: string): number => fs.readdirSync(dir, { withFileTypes: true }).reduce((newest, entry) => {
-    const full = path.join(dir, entry.name);
-    return Math.max(newest, entry.isDirectory() ? newestSource(full) : fs.statSync(full).mtimeMs);
-  }, 0);
+  const newestSource = (dir: string): number =>
+    fs.readdirSync(dir, { withFileTypes: true }).reduce((newest, entry) => {
+      const full = path.join(dir, entry.name);
+      return Math.max(newest, entry.isDirectory() ? newestSource(full) : fs.statSync(full).mtimeMs);
+    }, 0);
   if (!fs.existsSync(built) || fs.statSync(built).mtimeMs < newestSource(path.join(root, 'src', 'integrations'))) {
     throw new Error('dist/ is missing or older than src/integrations: run `npm run build` first (npm test does)');
   }
@@ -202,7 +222,9 @@ export function assertBuilt(): void {
  * stays open long enough to be read. `accepted(n)` waits for the n-th one.
  */
 export async function holdingListener(): Promise<{
-  port: number; accepted(index: number): Promise<net.Socket>; close(): Promise<void>;
+  port: number;
+  accepted(index: number): Promise<net.Socket>;
+  close(): Promise<void>;
 }> {
   const sockets: net.Socket[] = [];
   const waiters: Array<() => void> = [];
@@ -214,23 +236,31 @@ export async function holdingListener(): Promise<{
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return {
     port: (server.address() as net.AddressInfo).port,
-    accepted: (index) => within(10_000, `connection #${index + 1} to the listener`, new Promise<net.Socket>((resolve) => {
-      const check = (): void => {
-        if (sockets[index] !== undefined) resolve(sockets[index]!);
-        else waiters.push(check);
-      };
-      check();
-    })),
-    close: () => new Promise<void>((resolve) => {
-      sockets.forEach((socket) => socket.destroy());
-      server.close(() => resolve());
-    }),
+    accepted: (index) =>
+      within(
+        10_000,
+        `connection #${index + 1} to the listener`,
+        new Promise<net.Socket>((resolve) => {
+          const check = (): void => {
+            if (sockets[index] !== undefined) resolve(sockets[index]!);
+            else waiters.push(check);
+          };
+          check();
+        }),
+      ),
+    close: () =>
+      new Promise<void>((resolve) => {
+        sockets.forEach((socket) => socket.destroy());
+        server.close(() => resolve());
+      }),
   };
 }
 
 /** The client-side socket (among `candidates`) whose local port is the peer port of `accepted`. */
 export function clientEndOf(accepted: net.Socket, candidates: readonly net.Socket[]): net.Socket | undefined {
-  return candidates.find((socket) => !socket.destroyed && socket.localPort === accepted.remotePort && socket.remotePort === accepted.localPort);
+  return candidates.find(
+    (socket) => !socket.destroyed && socket.localPort === accepted.remotePort && socket.remotePort === accepted.localPort,
+  );
 }
 
 /** How a test drives one client library's pool. */

@@ -21,7 +21,15 @@ describeService('TypeORM (postgres) on PostgreSQL 127.0.0.1:5432', 5432, () => {
     username: 'postgres',
     database: 'test',
     // pg's keepAlive on: its setKeepAlive(true, 5000) runs on every connect before the test reads the kernel.
-    extra: { max: 2, keepAlive: true, keepAliveInitialDelayMillis: 5000, stream: withKeepalive(recordingFactory(() => new net.Socket(), sockets), POLICY) },
+    extra: {
+      max: 2,
+      keepAlive: true,
+      keepAliveInitialDelayMillis: 5000,
+      stream: withKeepalive(
+        recordingFactory(() => new net.Socket(), sockets),
+        POLICY,
+      ),
+    },
   });
   const runners: QueryRunner[] = [];
   beforeAll(() => within(10_000, 'TypeORM initialize', dataSource.initialize()));
@@ -31,11 +39,11 @@ describeService('TypeORM (postgres) on PostgreSQL 127.0.0.1:5432', 5432, () => {
   afterAll(() => dataSource.destroy());
 
   async function whoAmI(runner: QueryRunner | DataSource): Promise<{ socket: net.Socket; pid: number }> {
-    const [row] = await within(10_000, 'TypeORM query', runner.query(`SELECT ${PG_WHO_AM_I}`)) as Array<{ port: number; pid: number }>;
+    const [row] = (await within(10_000, 'TypeORM query', runner.query(`SELECT ${PG_WHO_AM_I}`))) as Array<{ port: number; pid: number }>;
     return { socket: socketOnLocalPort(sockets, row!.port), pid: row!.pid };
   }
 
-  test('extra: { stream: withKeepalive(...) }: configured after pg\'s setKeepAlive, on every pool connection and its replacement', async () => {
+  test("extra: { stream: withKeepalive(...) }: configured after pg's setKeepAlive, on every pool connection and its replacement", async () => {
     type Held = { runner: QueryRunner; socket: net.Socket; pid: number };
     await expectEveryPoolConnectionConfigured<Held>({
       checkout: async () => {
@@ -45,7 +53,9 @@ describeService('TypeORM (postgres) on PostgreSQL 127.0.0.1:5432', 5432, () => {
         return { runner, ...(await whoAmI(runner)) };
       },
       socketOf: (held) => held.socket,
-      release: (held) => { void held.runner.release(); },
+      release: (held) => {
+        void held.runner.release();
+      },
       drop: async (victim, other) => {
         await other.runner.query('SELECT pg_terminate_backend($1)', [victim.pid]);
         await within(15_000, 'the terminated backend to close', closed(victim.socket));

@@ -37,22 +37,39 @@ function loadMajor(name: 'undici' | 'undici8'): UndiciModule | string {
   return require(name) as UndiciModule; // on a supported line a load failure is a real failure
 }
 
-function runGlobalFetch(module: string, mode: string, url: string, insecureTls: boolean): Promise<{ serverSawPort: number; state: KeepaliveState; bundled: string }> {
+function runGlobalFetch(
+  module: string,
+  mode: string,
+  url: string,
+  insecureTls: boolean,
+): Promise<{ serverSawPort: number; state: KeepaliveState; bundled: string }> {
   assertBuilt();
   const script = path.join(__dirname, 'fixtures', 'global-fetch-majors.js');
   // The throwaway certificate is self-signed; only this child is told to accept it.
   const env = { ...process.env, ...(insecureTls ? { NODE_TLS_REJECT_UNAUTHORIZED: '0', NODE_NO_WARNINGS: '1' } : {}) };
-  return within(15_000, `global fetch child (${module}, ${mode})`, new Promise((resolve, reject) => {
-    execFile(process.execPath, [script, JSON.stringify({ module, mode, url, policy: POLICY })], { env, timeout: 12_000 }, (error, stdout, stderr) => {
-      if (error) reject(new Error(`global-fetch-majors child failed (${module}, ${mode}): ${error.message}\n${stderr}`));
-      else resolve(JSON.parse(stdout.trim().split('\n').pop()!) as { serverSawPort: number; state: KeepaliveState; bundled: string });
-    });
-  }));
+  return within(
+    15_000,
+    `global fetch child (${module}, ${mode})`,
+    new Promise((resolve, reject) => {
+      execFile(
+        process.execPath,
+        [script, JSON.stringify({ module, mode, url, policy: POLICY })],
+        { env, timeout: 12_000 },
+        (error, stdout, stderr) => {
+          if (error) reject(new Error(`global-fetch-majors child failed (${module}, ${mode}): ${error.message}\n${stderr}`));
+          else resolve(JSON.parse(stdout.trim().split('\n').pop()!) as { serverSawPort: number; state: KeepaliveState; bundled: string });
+        },
+      );
+    }),
+  );
 }
 
 describe.each(['undici', 'undici8'] as const)('%s', (moduleName) => {
   const loaded = loadMajor(moduleName);
-  describe.each([['http', false], ['https', true]] as const)('over %s', (scheme, useTls) => {
+  describe.each([
+    ['http', false],
+    ['https', true],
+  ] as const)('over %s', (scheme, useTls) => {
     const missing = typeof loaded === 'string' ? loaded : useTls ? opensslMissing() : undefined;
     if (typeof loaded === 'string') {
       // An engines limit of the library, not a missing service: skipped on this line (also on CI), loudly.
@@ -71,13 +88,18 @@ describe.each(['undici', 'undici8'] as const)('%s', (moduleName) => {
 
       /** Records the sockets undici's connector delivers (test-only; changes nothing). */
       function recording(connector: ReturnType<UndiciModule['buildConnector']>, sockets: net.Socket[]): typeof connector {
-        return (options, callback) => connector(options, (...result) => {
-          if (result[1] !== null) sockets.push(result[1]);
-          callback(...result);
-        });
+        return (options, callback) =>
+          connector(options, (...result) => {
+            if (result[1] !== null) sockets.push(result[1]);
+            callback(...result);
+          });
       }
       const get = (agent: InstanceType<UndiciModule['Agent']>) =>
-        within(10_000, 'request', undici.request(server.url, { dispatcher: agent }).then((response) => response.body.text()));
+        within(
+          10_000,
+          'request',
+          undici.request(server.url, { dispatcher: agent }).then((response) => response.body.text()),
+        );
       const bySeenPort = (sockets: net.Socket[], body: string): net.Socket => {
         const found = sockets.find((socket) => socket.localPort === Number(body));
         if (found === undefined) throw new Error(`no recorded socket on local port ${body}`);
@@ -102,9 +124,11 @@ describe.each(['undici', 'undici8'] as const)('%s', (moduleName) => {
         }
       });
 
-      test('control: the same connector without keepaliveConnector leaves undici\'s setKeepAlive (libuv 1 s x 10)', async () => {
+      test("control: the same connector without keepaliveConnector leaves undici's setKeepAlive (libuv 1 s x 10)", async () => {
         const sockets: net.Socket[] = [];
-        const agent = new undici.Agent({ connect: recording(undici.buildConnector({ ...tlsOptions, keepAlive: true, keepAliveInitialDelay: 5000 }), sockets) });
+        const agent = new undici.Agent({
+          connect: recording(undici.buildConnector({ ...tlsOptions, keepAlive: true, keepAliveInitialDelay: 5000 }), sockets),
+        });
         try {
           const socket = bySeenPort(sockets, await get(agent));
           expect(getKeepalive(socket)).toMatchObject({ idle: 5000, interval: 1000, count: 10 });

@@ -18,22 +18,32 @@ function runGlobalFetch(mode: string, url: string, insecureTls: boolean): Promis
   const script = path.join(__dirname, 'fixtures', 'global-fetch.js');
   // The throwaway certificate is self-signed; only this child is told to accept it.
   const env = { ...process.env, ...(insecureTls ? { NODE_TLS_REJECT_UNAUTHORIZED: '0', NODE_NO_WARNINGS: '1' } : {}) };
-  return within(15_000, `global fetch child (${mode})`, new Promise((resolve, reject) => {
-    execFile(process.execPath, [script, JSON.stringify({ mode, url, policy: POLICY })], { env, timeout: 12_000 }, (error, stdout, stderr) => {
-      if (error) reject(new Error(`global-fetch child failed (${mode}): ${error.message}\n${stderr}`));
-      else resolve(JSON.parse(stdout.trim().split('\n').pop()!) as { serverSawPort: number; state: KeepaliveState });
-    });
-  }));
+  return within(
+    15_000,
+    `global fetch child (${mode})`,
+    new Promise((resolve, reject) => {
+      execFile(
+        process.execPath,
+        [script, JSON.stringify({ mode, url, policy: POLICY })],
+        { env, timeout: 12_000 },
+        (error, stdout, stderr) => {
+          if (error) reject(new Error(`global-fetch child failed (${mode}): ${error.message}\n${stderr}`));
+          else resolve(JSON.parse(stdout.trim().split('\n').pop()!) as { serverSawPort: number; state: KeepaliveState });
+        },
+      );
+    }),
+  );
 }
 
 type Connector = ReturnType<typeof buildConnector>;
 
 /** Records the sockets a connector delivers: the sockets undici really uses. */
 function recording(connector: Connector, sockets: net.Socket[]): Connector {
-  return (options, callback) => connector(options, (...result) => {
-    if (result[1] !== null) sockets.push(result[1]);
-    callback(...result);
-  });
+  return (options, callback) =>
+    connector(options, (...result) => {
+      if (result[1] !== null) sockets.push(result[1]);
+      callback(...result);
+    });
 }
 
 /** The recorded socket whose local port is the one the server saw. */
@@ -43,7 +53,10 @@ function socketServerSaw(sockets: net.Socket[], body: string): net.Socket {
   return found;
 }
 
-describe.each([['http', false], ['https', true]] as const)('undici over %s', (scheme, useTls) => {
+describe.each([
+  ['http', false],
+  ['https', true],
+] as const)('undici over %s', (scheme, useTls) => {
   describeWhen(`undici ${scheme}`, useTls ? opensslMissing() : undefined, () => {
     let server: Awaited<ReturnType<typeof portEchoServer>>;
     const sockets: net.Socket[] = [];
@@ -51,20 +64,30 @@ describe.each([['http', false], ['https', true]] as const)('undici over %s', (sc
     beforeAll(async () => {
       server = await portEchoServer(useTls ? selfSignedCertificate() : undefined);
     });
-    afterEach(() => { sockets.length = 0; });
+    afterEach(() => {
+      sockets.length = 0;
+    });
     afterAll(() => server.close());
 
     test('Agent({ connect: keepaliveConnector(...) }): configured on connect and on the new connection after a drop', async () => {
       const agent = new Agent({ connect: keepaliveConnector(recording(buildConnector(connectOptions), sockets), POLICY) });
       try {
-        const first = await within(10_000, 'request', request(server.url, { dispatcher: agent }).then((r) => r.body.text()));
+        const first = await within(
+          10_000,
+          'request',
+          request(server.url, { dispatcher: agent }).then((r) => r.body.text()),
+        );
         const firstSocket = socketServerSaw(sockets, first);
         expectConfigured(firstSocket);
 
         const closed = new Promise((resolve) => firstSocket.once('close', resolve));
         server.dropIdle();
         await within(5000, 'the idle connection to close', closed);
-        const second = await within(10_000, 'request', request(server.url, { dispatcher: agent }).then((r) => r.body.text()));
+        const second = await within(
+          10_000,
+          'request',
+          request(server.url, { dispatcher: agent }).then((r) => r.body.text()),
+        );
         const secondSocket = socketServerSaw(sockets, second);
         expect(secondSocket).not.toBe(firstSocket);
         expectConfigured(secondSocket);

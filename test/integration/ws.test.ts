@@ -57,10 +57,14 @@ describe('ws against a local WebSocketServer({ server: keepaliveServer(http.crea
   async function open(options: WebSocket.ClientOptions): Promise<{ client: net.Socket; server: net.Socket }> {
     const webSocket = new WebSocket(url, options);
     clients.push(webSocket);
-    const reported = await within(10_000, 'the WebSocket to open and the server to report the port', new Promise<number>((resolve, reject) => {
-      webSocket.once('message', (data) => resolve(Number(String(data))));
-      webSocket.once('error', reject);
-    }));
+    const reported = await within(
+      10_000,
+      'the WebSocket to open and the server to report the port',
+      new Promise<number>((resolve, reject) => {
+        webSocket.once('message', (data) => resolve(Number(String(data))));
+        webSocket.once('error', reject);
+      }),
+    );
     const client = observer.connectedTo(port).find((socket) => socket.localPort === reported);
     if (client === undefined) throw new Error(`no client socket on local port ${reported}`);
     return { client, server: serverSockets.get(reported)! };
@@ -74,12 +78,18 @@ describe('ws against a local WebSocketServer({ server: keepaliveServer(http.crea
   });
 
   test.each([
-    ['agent: new KeepaliveHttpAgent({}, policy)', () => {
-      const agent = new KeepaliveHttpAgent({}, POLICY);
-      agents.push(agent);
-      return { agent };
-    }],
-    ['createConnection: withKeepalive(net.createConnection, policy)', () => ({ createConnection: withKeepalive(net.createConnection, POLICY) })],
+    [
+      'agent: new KeepaliveHttpAgent({}, policy)',
+      () => {
+        const agent = new KeepaliveHttpAgent({}, POLICY);
+        agents.push(agent);
+        return { agent };
+      },
+    ],
+    [
+      'createConnection: withKeepalive(net.createConnection, policy)',
+      () => ({ createConnection: withKeepalive(net.createConnection, POLICY) }),
+    ],
   ] as const)('%s: configured; after the server drops it, the new WebSocket is on a new configured socket', async (_name, options) => {
     const clientOptions = options() as WebSocket.ClientOptions;
     const first = await open(clientOptions);

@@ -49,17 +49,35 @@ async function connected(socket: net.Socket, event = 'connect'): Promise<net.Soc
 describe('withKeepalive', () => {
   test('refuses bad options and non-functions at setup, with codes', () => {
     expect(() => withKeepalive(() => new net.Socket(), { idle: 10 })).toThrow(expect.objectContaining({ code: 'ERR_OUT_OF_RANGE' }));
-    expect(() => withKeepalive(() => new net.Socket(), { idel: 1000 } as object)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_VALUE' }));
-    expect(() => withKeepalive('net.connect' as unknown as () => net.Socket)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE' }));
-    expect(() => withKeepalive(() => new net.Socket(), 'fast' as unknown as object)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE' }));
-    const throwing = new Proxy({}, { ownKeys: () => { throw new Error('trap'); } });
+    expect(() => withKeepalive(() => new net.Socket(), { idel: 1000 } as object)).toThrow(
+      expect.objectContaining({ code: 'ERR_INVALID_ARG_VALUE' }),
+    );
+    expect(() => withKeepalive('net.connect' as unknown as () => net.Socket)).toThrow(
+      expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE' }),
+    );
+    expect(() => withKeepalive(() => new net.Socket(), 'fast' as unknown as object)).toThrow(
+      expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE' }),
+    );
+    const throwing = new Proxy(
+      {},
+      {
+        ownKeys: () => {
+          throw new Error('trap');
+        },
+      },
+    );
     expect(() => withKeepalive(() => new net.Socket(), throwing)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_VALUE' }));
   });
 
   test('a getter is read once: what was validated is what the kernel gets', async () => {
     const { port } = await listen();
     let reads = 0;
-    const shifty = { get idle() { reads += 1; return reads === 1 ? 9000 : 0; } };
+    const shifty = {
+      get idle() {
+        reads += 1;
+        return reads === 1 ? 9000 : 0;
+      },
+    };
     const factory = withKeepalive(() => net.connect(port, '127.0.0.1'), shifty);
     expect(getKeepalive(await connected(factory())).idle).toBe(9000);
     expect(reads).toBe(1);
@@ -68,8 +86,12 @@ describe('withKeepalive', () => {
   test('options from a class with getters are honoured, as by configureKeepalive', async () => {
     const { port } = await listen();
     class Policy {
-      get idle(): number { return 4000; }
-      get count(): number { return 6; }
+      get idle(): number {
+        return 4000;
+      }
+      get count(): number {
+        return 6;
+      }
     }
     const factory = withKeepalive(() => net.connect(port, '127.0.0.1'), new Policy());
     expect(getKeepalive(await connected(factory()))).toMatchObject({ enable: true, idle: 4000, count: 6 });
@@ -89,7 +111,12 @@ describe('withKeepalive', () => {
     unconnected.connect(port, '127.0.0.1');
     expect(getKeepalive(await connected(unconnected))).toEqual(CONFIGURED);
 
-    const receiver = { host: '127.0.0.1', open(this: { host: string }, p: number) { return net.connect(p, this.host); } };
+    const receiver = {
+      host: '127.0.0.1',
+      open(this: { host: string }, p: number) {
+        return net.connect(p, this.host);
+      },
+    };
     const connecting = withKeepalive(receiver.open, POLICY).call(receiver, port);
     expect(getKeepalive(await connected(connecting))).toEqual(CONFIGURED);
 
@@ -102,7 +129,10 @@ describe('withKeepalive', () => {
     const { port } = await tlsServer(key, cert);
     const direct = withKeepalive(() => tls.connect({ port, host: '127.0.0.1', rejectUnauthorized: false }), POLICY)();
     expect(getKeepalive(await connected(direct, 'secureConnect'))).toEqual(CONFIGURED);
-    const upgraded = withKeepalive(() => tls.connect({ socket: track(net.connect(port, 'localhost')), rejectUnauthorized: false }), POLICY)();
+    const upgraded = withKeepalive(
+      () => tls.connect({ socket: track(net.connect(port, 'localhost')), rejectUnauthorized: false }),
+      POLICY,
+    )();
     expect(getKeepalive(await connected(upgraded, 'secureConnect'))).toEqual(CONFIGURED);
   });
 
@@ -144,7 +174,11 @@ describe('keepaliveServer', () => {
     const { key, cert } = selfSignedCertificate();
     const servers: Array<[string, net.Server, (port: number) => net.Socket]> = [
       ['net', net.createServer(), (port) => net.connect(port, '127.0.0.1')],
-      ['tls', tls.createServer({ key, cert }, (s) => s.on('error', () => undefined)), (port) => tls.connect({ port, host: '127.0.0.1', rejectUnauthorized: false })],
+      [
+        'tls',
+        tls.createServer({ key, cert }, (s) => s.on('error', () => undefined)),
+        (port) => tls.connect({ port, host: '127.0.0.1', rejectUnauthorized: false }),
+      ],
       // http's own keepAlive option calls setKeepAlive on each connection after ours: the core re-applies.
       ['http', http.createServer({ keepAlive: true, keepAliveInitialDelay: 5000 }), (port) => net.connect(port, '127.0.0.1')],
     ];
@@ -170,7 +204,9 @@ describe('keepaliveServer', () => {
   });
 
   test('refuses what is not a server', () => {
-    expect(() => keepaliveServer(new EventEmitter() as net.Server, POLICY)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE' }));
+    expect(() => keepaliveServer(new EventEmitter() as net.Server, POLICY)).toThrow(
+      expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE' }),
+    );
   });
 });
 
@@ -179,10 +215,15 @@ describe('keepaliveOnEvent', () => {
     const { port } = await listen();
     const emitter = new EventEmitter();
     let current: unknown;
-    const remove = keepaliveOnEvent(emitter, 'connect', () => {
-      if (current === 'boom') throw new Error('boom');
-      return current;
-    }, POLICY);
+    const remove = keepaliveOnEvent(
+      emitter,
+      'connect',
+      () => {
+        if (current === 'boom') throw new Error('boom');
+        return current;
+      },
+      POLICY,
+    );
     current = await connected(net.connect(port, '127.0.0.1'));
     emitter.emit('connect');
     expect(getKeepalive(current as net.Socket)).toEqual(CONFIGURED);
@@ -224,22 +265,33 @@ describe('installKeepalive', () => {
     const targets: Array<{ host: string; port: number; channel: string }> = [];
     install({
       ...POLICY,
-      match: (target) => { targets.push(target); return target.host === 'localhost' && target.port === port; },
+      match: (target) => {
+        targets.push(target);
+        return target.host === 'localhost' && target.port === port;
+      },
     });
     const byName = await connected(net.connect({ port, host: 'localhost', family: 4 }));
     const byAddress = await connected(net.connect(other.port, '127.0.0.1'));
     expect(getKeepalive(byName)).toEqual(CONFIGURED);
     expect(getKeepalive(byAddress).enable).toBe(false);
-    expect(targets).toEqual(expect.arrayContaining([
-      expect.objectContaining({ host: 'localhost', port, channel: 'net.client.socket' }),
-      expect.objectContaining({ host: '127.0.0.1', port: other.port }),
-    ]));
+    expect(targets).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ host: 'localhost', port, channel: 'net.client.socket' }),
+        expect.objectContaining({ host: '127.0.0.1', port: other.port }),
+      ]),
+    );
   });
 
   test('a throwing filter is reported as a warning; the connection goes on unconfigured', async () => {
     const { port } = await listen();
     const warnings = captureWarnings();
-    install({ ...POLICY, match: (target) => { if (target.port === port) throw new Error('bad filter'); return false; } });
+    install({
+      ...POLICY,
+      match: (target) => {
+        if (target.port === port) throw new Error('bad filter');
+        return false;
+      },
+    });
     const socket = await connected(net.connect(port, '127.0.0.1'));
     expect(warnings).toEqual([expect.objectContaining({ code: 'TCP_KEEPALIVE_MATCH_THREW' })]);
     expect(socket.destroyed).toBe(false);
@@ -266,7 +318,11 @@ describe('installKeepalive', () => {
     const https = await import('node:https');
     const socket = await new Promise<net.Socket>((resolve, reject) => {
       const request = https.get({ host: '127.0.0.1', port, rejectUnauthorized: false, agent: false });
-      request.on('socket', (s: net.Socket) => s.once('secureConnect', () => { resolve(s); }));
+      request.on('socket', (s: net.Socket) =>
+        s.once('secureConnect', () => {
+          resolve(s);
+        }),
+      );
       request.on('error', reject);
     });
     track(socket);

@@ -16,7 +16,7 @@ describe('presets', () => {
     expect(preset.note.length).toBeGreaterThan(20);
   });
 
-  test('the issue\'s numbers: NLB 350 s, Azure 4 min, GCP conntrack 10 min, NAT gateway 350 s, nginx stream 10 min', () => {
+  test("the issue's numbers: NLB 350 s, Azure 4 min, GCP conntrack 10 min, NAT gateway 350 s, nginx stream 10 min", () => {
     expect(IDLE_TIMEOUT_PRESETS['aws-nlb'].idleTimeout).toBe(350_000);
     expect(IDLE_TIMEOUT_PRESETS['azure-lb'].idleTimeout).toBe(240_000);
     expect(IDLE_TIMEOUT_PRESETS['gcp-conntrack'].idleTimeout).toBe(600_000);
@@ -41,7 +41,7 @@ describe('plans', () => {
     expect(plan.heartbeatWithin).toBeNull();
   });
 
-  test('a generous budget is not spent: idle + interval stays within the balancer\'s usable time', () => {
+  test("a generous budget is not spent: idle + interval stays within the balancer's usable time", () => {
     const plan = planKeepalive({ path: 'aws-nlb', detectWithin: 3_600_000 });
     expect(plan.options.idle + plan.options.interval).toBeLessThanOrEqual(350_000 * 0.8);
     expect(plan.worstCaseDetection).toBeLessThan(3_600_000);
@@ -61,14 +61,28 @@ describe('plans', () => {
   });
 
   test('HAProxy needs its configured timeout', () => {
-    expect(() => planKeepalive({ path: 'haproxy', detectWithin: 30_000 })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_VALUE' }));
-    const plan = planKeepalive({ path: [{ preset: 'haproxy', idleTimeout: 50_000 }, { preset: 'aws-nlb', idleTimeout: 120_000 }], detectWithin: 30_000 });
+    expect(() => planKeepalive({ path: 'haproxy', detectWithin: 30_000 })).toThrow(
+      expect.objectContaining({ code: 'ERR_INVALID_ARG_VALUE' }),
+    );
+    const plan = planKeepalive({
+      path: [
+        { preset: 'haproxy', idleTimeout: 50_000 },
+        { preset: 'aws-nlb', idleTimeout: 120_000 },
+      ],
+      detectWithin: 30_000,
+    });
     expect(plan.heartbeatWithin).toBe(50_000);
     expect(plan.limitingHop?.idleTimeout).toBe(120_000);
   });
 
   test('a small budget probes every second and lowers count when count was not pinned', () => {
-    expect(planKeepalive({ path: 3000, detectWithin: 4000 }).options).toEqual({ enable: true, idle: 1000, interval: 1000, count: 3, userTimeout: 4000 });
+    expect(planKeepalive({ path: 3000, detectWithin: 4000 }).options).toEqual({
+      enable: true,
+      idle: 1000,
+      interval: 1000,
+      count: 3,
+      userTimeout: 4000,
+    });
     expect(planKeepalive({ path: 60_000, detectWithin: 3000 }).options).toMatchObject({ idle: 1000, interval: 1000, count: 2 });
   });
 
@@ -114,37 +128,43 @@ describe('conflicts and bad input', () => {
 
 describe('every plan is valid for configureKeepalive and keeps its promises', () => {
   const request = fc.record({
-    path: fc.array(fc.oneof(
-      fc.integer({ min: 1, max: 10_000_000 }),
-      fc.constantFrom('aws-nlb', 'aws-nat-gateway', 'aws-alb', 'azure-lb', 'gcp-conntrack', 'gcp-cloud-nat', 'nginx-stream'),
-    ), { minLength: 1, maxLength: 4 }),
+    path: fc.array(
+      fc.oneof(
+        fc.integer({ min: 1, max: 10_000_000 }),
+        fc.constantFrom('aws-nlb', 'aws-nat-gateway', 'aws-alb', 'azure-lb', 'gcp-conntrack', 'gcp-cloud-nat', 'nginx-stream'),
+      ),
+      { minLength: 1, maxLength: 4 },
+    ),
     detectWithin: fc.integer({ min: 1, max: 100_000_000 }),
     margin: fc.option(fc.double({ min: 0, max: 0.9, noNaN: true }), { nil: undefined }),
     count: fc.option(fc.integer({ min: 1, max: 127 }), { nil: undefined }),
   });
 
   test('whole seconds, kernel ranges, detection within budget, idle within the usable idle time', () => {
-    fc.assert(fc.property(request, (input) => {
-      let plan;
-      try {
-        plan = planKeepalive(input as PlanRequest);
-      } catch (error) {
-        expect((error as { code?: string }).code).toBe('ERR_KEEPALIVE_PLAN_CONFLICT');
-        return;
-      }
-      const { idle, interval, count, userTimeout } = plan.options;
-      for (const ms of [idle, interval]) {
-        expect(ms % 1000).toBe(0);
-        expect(ms).toBeGreaterThanOrEqual(1000);
-        expect(ms).toBeLessThanOrEqual(32_767_000);
-      }
-      expect(Number.isInteger(count) && count >= 1 && count <= 127).toBe(true);
-      expect(userTimeout).toBe(idle + interval * count);
-      expect(plan.worstCaseDetection).toBe(userTimeout);
-      expect(plan.worstCaseDetection).toBeLessThanOrEqual(input.detectWithin);
-      if (input.count !== undefined) expect(count).toBe(input.count);
-      if (plan.limitingHop !== null) expect(idle).toBeLessThanOrEqual(plan.limitingHop.idleTimeout * (1 - (input.margin ?? 0.2)));
-    }), { numRuns: 2000 });
+    fc.assert(
+      fc.property(request, (input) => {
+        let plan;
+        try {
+          plan = planKeepalive(input as PlanRequest);
+        } catch (error) {
+          expect((error as { code?: string }).code).toBe('ERR_KEEPALIVE_PLAN_CONFLICT');
+          return;
+        }
+        const { idle, interval, count, userTimeout } = plan.options;
+        for (const ms of [idle, interval]) {
+          expect(ms % 1000).toBe(0);
+          expect(ms).toBeGreaterThanOrEqual(1000);
+          expect(ms).toBeLessThanOrEqual(32_767_000);
+        }
+        expect(Number.isInteger(count) && count >= 1 && count <= 127).toBe(true);
+        expect(userTimeout).toBe(idle + interval * count);
+        expect(plan.worstCaseDetection).toBe(userTimeout);
+        expect(plan.worstCaseDetection).toBeLessThanOrEqual(input.detectWithin);
+        if (input.count !== undefined) expect(count).toBe(input.count);
+        if (plan.limitingHop !== null) expect(idle).toBeLessThanOrEqual(plan.limitingHop.idleTimeout * (1 - (input.margin ?? 0.2)));
+      }),
+      { numRuns: 2000 },
+    );
   });
 
   test.each<PlanRequest>([

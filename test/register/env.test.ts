@@ -25,7 +25,13 @@ function errorOf(env: NodeJS.ProcessEnv): string {
 
 describe('durations', () => {
   test.each([
-    ['30000', 30_000], ['30000ms', 30_000], ['30s', 30_000], ['1.5s', 1500], ['2m', 120_000], ['0', 0], ['250ms', 250],
+    ['30000', 30_000],
+    ['30000ms', 30_000],
+    ['30s', 30_000],
+    ['1.5s', 1500],
+    ['2m', 120_000],
+    ['0', 0],
+    ['250ms', 250],
   ])('%s = %d ms', (text, ms) => {
     expect(parseDuration('TCP_KEEPALIVE', `idle=${text}`, text)).toBe(ms);
   });
@@ -37,13 +43,18 @@ describe('durations', () => {
 
 describe('TCP_KEEPALIVE', () => {
   test('explicit options, with units and spaces', () => {
-    expect(parse({ TCP_KEEPALIVE: 'idle=30s, interval=10s ,count=3,userTimeout=60s' }).options)
-      .toEqual({ enable: true, idle: 30_000, interval: 10_000, count: 3, userTimeout: 60_000 });
+    expect(parse({ TCP_KEEPALIVE: 'idle=30s, interval=10s ,count=3,userTimeout=60s' }).options).toEqual({
+      enable: true,
+      idle: 30_000,
+      interval: 10_000,
+      count: 3,
+      userTimeout: 60_000,
+    });
     expect(parse({ TCP_KEEPALIVE: 'idle=45000' }).options).toEqual({ enable: true, idle: 45_000 });
     expect(parse({ TCP_KEEPALIVE: 'enable=false' }).options).toEqual({ enable: false });
   });
 
-  test('unset or empty: Go\'s dialer default (15 s / 15 s / 9), said so in the source', () => {
+  test("unset or empty: Go's dialer default (15 s / 15 s / 9), said so in the source", () => {
     for (const value of [undefined, '', '  ']) {
       const config = parse({ TCP_KEEPALIVE: value });
       expect(config.options).toEqual({ enable: true, ...DEFAULT_OPTIONS });
@@ -51,7 +62,7 @@ describe('TCP_KEEPALIVE', () => {
     }
   });
 
-  test('a plan is the planner\'s options for the same request', () => {
+  test("a plan is the planner's options for the same request", () => {
     const config = parse({ TCP_KEEPALIVE: 'path=aws-nlb,detectWithin=60s' });
     expect(config.options).toEqual(planKeepalive({ path: 'aws-nlb', detectWithin: 60_000 }).options);
     expect(config.options).toEqual({ enable: true, idle: 30_000, interval: 10_000, count: 3, userTimeout: 60_000 });
@@ -59,11 +70,16 @@ describe('TCP_KEEPALIVE', () => {
   });
 
   test('plans with several hops, a timeout in place of a preset, count and margin (fraction or %)', () => {
-    expect(parseKeepalive('path=aws-nat-gateway+gcp-conntrack,detectWithin=2m,count=4,margin=25%').plan)
-      .toEqual({ path: ['aws-nat-gateway', 'gcp-conntrack'], detectWithin: 120_000, count: 4, margin: 0.25 });
+    expect(parseKeepalive('path=aws-nat-gateway+gcp-conntrack,detectWithin=2m,count=4,margin=25%').plan).toEqual({
+      path: ['aws-nat-gateway', 'gcp-conntrack'],
+      detectWithin: 120_000,
+      count: 4,
+      margin: 0.25,
+    });
     expect(parseKeepalive('path=300s,detectWithin=90000,margin=0.1').plan).toEqual({ path: [300_000], detectWithin: 90_000, margin: 0.1 });
-    expect(parse({ TCP_KEEPALIVE: 'path=300s,detectWithin=90s' }).options)
-      .toEqual(planKeepalive({ path: 300_000, detectWithin: 90_000 }).options);
+    expect(parse({ TCP_KEEPALIVE: 'path=300s,detectWithin=90s' }).options).toEqual(
+      planKeepalive({ path: 300_000, detectWithin: 90_000 }).options,
+    );
   });
 
   test.each([
@@ -92,7 +108,13 @@ describe('TCP_KEEPALIVE', () => {
 });
 
 describe('TCP_KEEPALIVE_MATCH', () => {
-  const target = (host: string, address: string, port: number): ConnectionTarget => ({ host, address, port, family: 'IPv4', channel: 'test' });
+  const target = (host: string, address: string, port: number): ConnectionTarget => ({
+    host,
+    address,
+    port,
+    family: 'IPv4',
+    channel: 'test',
+  });
   const redis = target('cache.internal', '10.0.0.7', 6379);
   const postgres = target('db.internal', '10.0.0.5', 5432);
   const local = target('localhost', '127.0.0.1', 5432);

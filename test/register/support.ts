@@ -75,9 +75,13 @@ export function socketsOf(pid: number, filter: { remotePort?: number; localPort?
     if (match) byInode.set(match[1]!, Number(entry));
   }
   return tcpTable(pid)
-    .filter((row) => row.state === '01' && byInode.has(row.inode)
-      && (filter.remotePort === undefined || row.remotePort === filter.remotePort)
-      && (filter.localPort === undefined || row.localPort === filter.localPort))
+    .filter(
+      (row) =>
+        row.state === '01' &&
+        byInode.has(row.inode) &&
+        (filter.remotePort === undefined || row.remotePort === filter.remotePort) &&
+        (filter.localPort === undefined || row.localPort === filter.localPort),
+    )
     .map((row) => ({ fd: byInode.get(row.inode)!, localPort: row.localPort, remotePort: row.remotePort, inode: row.inode }));
 }
 
@@ -87,7 +91,13 @@ export function readChild(binary: string, pid: number, fd: number): RawKernelSta
 
 /** What the kernel holds for a socket configured with `policy` (ms), in the reader's units. */
 export function expectedRaw(policy: { idle: number; interval: number; count: number; userTimeout?: number }): RawKernelState {
-  return { enabled: 1, idle: policy.idle / 1000, interval: policy.interval / 1000, count: policy.count, userTimeout: policy.userTimeout ?? 0 };
+  return {
+    enabled: 1,
+    idle: policy.idle / 1000,
+    interval: policy.interval / 1000,
+    count: policy.count,
+    userTimeout: policy.userTimeout ?? 0,
+  };
 }
 
 export interface RunningApp {
@@ -123,31 +133,39 @@ export function runApp(app: string, env: Record<string, string>, nodeBinary = pr
   child.stderr!.setEncoding('utf8').on('data', (chunk: string) => {
     err += chunk;
   });
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => {
-    waiters.splice(0).forEach((wake) => wake());
-    resolve(code);
-  }));
+  const exited = new Promise<number | null>((resolve) =>
+    child.once('exit', (code) => {
+      waiters.splice(0).forEach((wake) => wake());
+      resolve(code);
+    }),
+  );
   return {
     child,
     pid: child.pid!,
     stdout: () => out,
     stderr: () => err,
-    line: (pattern, ms = 15_000) => new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${pattern} from ${app}; stdout: ${out}; stderr: ${err}`)), ms);
-      const check = (): void => {
-        const match = pattern.exec(out);
-        if (match) {
-          clearTimeout(timer);
-          resolve(match);
-        } else if (child.exitCode !== null || child.signalCode !== null) {
-          clearTimeout(timer);
-          reject(new Error(`${app} exited (${child.exitCode ?? child.signalCode}) before printing ${pattern}; stdout: ${out}; stderr: ${err}`));
-        } else {
-          waiters.push(check);
-        }
-      };
-      check();
-    }),
+    line: (pattern, ms = 15_000) =>
+      new Promise((resolve, reject) => {
+        const timer = setTimeout(
+          () => reject(new Error(`timed out after ${ms} ms waiting for ${pattern} from ${app}; stdout: ${out}; stderr: ${err}`)),
+          ms,
+        );
+        const check = (): void => {
+          const match = pattern.exec(out);
+          if (match) {
+            clearTimeout(timer);
+            resolve(match);
+          } else if (child.exitCode !== null || child.signalCode !== null) {
+            clearTimeout(timer);
+            reject(
+              new Error(`${app} exited (${child.exitCode ?? child.signalCode}) before printing ${pattern}; stdout: ${out}; stderr: ${err}`),
+            );
+          } else {
+            waiters.push(check);
+          }
+        };
+        check();
+      }),
     stop: async () => {
       if (child.exitCode === null && child.signalCode === null) {
         child.stdin!.end();
@@ -162,12 +180,18 @@ export function runApp(app: string, env: Record<string, string>, nodeBinary = pr
 }
 
 /** Polls until the child holds `count` established sockets to/from the port (bounded). */
-export async function waitForSockets(pid: number, filter: { remotePort?: number; localPort?: number }, count = 1, ms = 10_000): Promise<ChildSocket[]> {
+export async function waitForSockets(
+  pid: number,
+  filter: { remotePort?: number; localPort?: number },
+  count = 1,
+  ms = 10_000,
+): Promise<ChildSocket[]> {
   const deadline = Date.now() + ms;
   for (;;) {
     const found = socketsOf(pid, filter);
     if (found.length >= count) return found;
-    if (Date.now() > deadline) throw new Error(`timed out: pid ${pid} holds ${found.length} of ${count} sockets for ${JSON.stringify(filter)}`);
+    if (Date.now() > deadline)
+      throw new Error(`timed out: pid ${pid} holds ${found.length} of ${count} sockets for ${JSON.stringify(filter)}`);
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
 }

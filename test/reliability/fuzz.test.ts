@@ -47,8 +47,10 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await zoo?.dispose();
-  console.log(`fuzz: ${executed.toLocaleString('en')} cases run (FUZZ_RUNS=${RUNS}): `
-    + `${outcomes.applied.toLocaleString('en')} applied, ${outcomes.refused.toLocaleString('en')} refused with a code`);
+  console.log(
+    `fuzz: ${executed.toLocaleString('en')} cases run (FUZZ_RUNS=${RUNS}): ` +
+      `${outcomes.applied.toLocaleString('en')} applied, ${outcomes.refused.toLocaleString('en')} refused with a code`,
+  );
 });
 
 /** A connected client of its own, so that one test's policy cannot be mistaken for another's. */
@@ -133,9 +135,12 @@ test(`sockets mid-connect: applied exactly on 'connect', or refused and untouche
   await fc.assert(
     fc.asyncProperty(connectFamilies, optionCases(fuzzShapes), async (family, optionCase) => {
       executed++;
-      const socket = family === 'new Socket then connect' ? new net.Socket() : family === 'net.connect'
-        ? net.connect(port, '127.0.0.1')
-        : net.connect({ port, host: 'localhost', autoSelectFamily: true, autoSelectFamilyAttemptTimeout: 10 });
+      const socket =
+        family === 'new Socket then connect'
+          ? new net.Socket()
+          : family === 'net.connect'
+            ? net.connect(port, '127.0.0.1')
+            : net.connect({ port, host: 'localhost', autoSelectFamily: true, autoSelectFamilyAttemptTimeout: 10 });
       try {
         const options = buildOptions(optionCase);
         const change = mustRefuse(optionCase.shape) ? undefined : expectedChange(options);
@@ -182,19 +187,23 @@ test(`a client library's setKeepAlive with any arguments leaves the policy in fo
       return `${(error as Error).name}: ${(error as Error).message}`;
     }
   };
-  fc.assert(fc.property(fc.array(argument, { maxLength: 4 }), (args) => {
-    executed++;
-    let outcome = 'returned';
-    try {
-      (client.setKeepAlive as (...a: unknown[]) => unknown)(...args);
-    } catch (error) {
-      outcome = `${(error as Error).name}: ${(error as Error).message}`;
-    }
-    const expected = nodeOutcome(args);
-    if (outcome !== expected) throw new Error(`setKeepAlive(${show(args)}): ${outcome}, but Node's own gives ${expected}`);
-    const state = getKeepalive(client);
-    if (!sameState(state, { enable: true, ...policy })) throw new Error(`after setKeepAlive(${show(args)}) the kernel holds ${show(state)}`);
-  }), { numRuns: STICKY_RUNS });
+  fc.assert(
+    fc.property(fc.array(argument, { maxLength: 4 }), (args) => {
+      executed++;
+      let outcome = 'returned';
+      try {
+        (client.setKeepAlive as (...a: unknown[]) => unknown)(...args);
+      } catch (error) {
+        outcome = `${(error as Error).name}: ${(error as Error).message}`;
+      }
+      const expected = nodeOutcome(args);
+      if (outcome !== expected) throw new Error(`setKeepAlive(${show(args)}): ${outcome}, but Node's own gives ${expected}`);
+      const state = getKeepalive(client);
+      if (!sameState(state, { enable: true, ...policy }))
+        throw new Error(`after setKeepAlive(${show(args)}) the kernel holds ${show(state)}`);
+    }),
+    { numRuns: STICKY_RUNS },
+  );
 });
 
 test('getKeepalive on every socket-like input: the kernel state of a TCP socket, otherwise a coded error', () => {
@@ -246,16 +255,31 @@ describe('known core bugs (test.failing until src/core is fixed)', () => {
 // Needs a fresh process: what the library learns from the first handle it ever sees (core request #5, fixed).
 const reader = kernelReader();
 const distBuilt = fs.existsSync(path.join(__dirname, '..', '..', 'dist', 'index.js'));
-const cannotRun = 'unavailable' in reader ? `kernel-reader unavailable: ${reader.unavailable}` : distBuilt ? undefined : 'dist/ is not built (npm run build)';
+const cannotRun =
+  'unavailable' in reader
+    ? `kernel-reader unavailable: ${reader.unavailable}`
+    : distBuilt
+      ? undefined
+      : 'dist/ is not built (npm run build)';
 if (cannotRun !== undefined) {
   console.warn(`fuzz: the forged-first-handle check is SKIPPED: ${cannotRun}`);
-  if (process.env.CI) test('CI must run the forged-first-handle check', () => { throw new Error(cannotRun); });
+  if (process.env.CI)
+    test('CI must run the forged-first-handle check', () => {
+      throw new Error(cannotRun);
+    });
 }
-(cannotRun === undefined ? test : test.skip)('a forged handle as the first ever seen (fresh process): refused, the victim untouched (read from outside), real sockets still work', () => {
-  const binary = (reader as { binary: string }).binary;
-  const report = JSON.parse(execFileSync(process.execPath, [path.join(__dirname, 'fixtures', 'forged-first-handle.js'), binary],
-    { encoding: 'utf8', timeout: 10_000 })) as { forged: string; before: unknown; after: unknown; realAfterwards: string; readBack: number };
-  expect(report.forged).toBe('ERR_INVALID_ARG_TYPE');
-  expect(report.after).toEqual(report.before);
-  expect(report).toMatchObject({ realAfterwards: 'accepted', readBack: 9000 });
-});
+(cannotRun === undefined ? test : test.skip)(
+  'a forged handle as the first ever seen (fresh process): refused, the victim untouched (read from outside), real sockets still work',
+  () => {
+    const binary = (reader as { binary: string }).binary;
+    const report = JSON.parse(
+      execFileSync(process.execPath, [path.join(__dirname, 'fixtures', 'forged-first-handle.js'), binary], {
+        encoding: 'utf8',
+        timeout: 10_000,
+      }),
+    ) as { forged: string; before: unknown; after: unknown; realAfterwards: string; readBack: number };
+    expect(report.forged).toBe('ERR_INVALID_ARG_TYPE');
+    expect(report.after).toEqual(report.before);
+    expect(report).toMatchObject({ realAfterwards: 'accepted', readBack: 9000 });
+  },
+);

@@ -64,7 +64,10 @@ const limit = softFdLimit();
 const why = limit < fdsNeeded ? `the soft fd limit is ${limit}, each side needs ${fdsNeeded}` : undefined;
 if (why !== undefined) {
   console.warn(`many-connections: SKIPPED: ${why} (raise it with ulimit -n / prlimit)`);
-  if (process.env.CI) test('CI must be able to open 10 000 connections', () => { throw new Error(why); });
+  if (process.env.CI)
+    test('CI must be able to open 10 000 connections', () => {
+      throw new Error(why);
+    });
 }
 const runs = why === undefined ? test : test.skip;
 
@@ -77,7 +80,9 @@ async function start(role: 'server' | 'client'): Promise<Side> {
   const child = fork(fixture, [role, String(CONNECTIONS)], { execArgv: ['--expose-gc'], stdio: ['ignore', 'inherit', 'pipe', 'ipc'] });
   children.push(child);
   let stderr = '';
-  child.stderr!.on('data', (chunk: Buffer) => { stderr += chunk.toString(); });
+  child.stderr!.on('data', (chunk: Buffer) => {
+    stderr += chunk.toString();
+  });
   const queue: Array<{ type: string }> = [];
   const waiters: Array<() => void> = [];
   child.on('message', (message: { type: string }) => {
@@ -103,71 +108,102 @@ async function start(role: 'server' | 'client'): Promise<Side> {
   return { child, start: ready.start, port: ready.port, next };
 }
 
-runs(`${CONNECTIONS} connections configured on both sides, then closed: back to the control round's baseline`, async () => {
-  if (!fs.existsSync(dist)) throw new Error(`${dist} is missing: run \`npm run build\` first (npm test does)`);
-  const server = await start('server');
-  const client = await start('client');
-  const rounds: Array<{ configure: boolean; client: Opened; server: Opened; clientAfter: Snapshot; serverAfter: Snapshot; seconds: number }> = [];
-  for (const configure of ROUNDS) {
-    const began = Date.now();
-    server.child.send({ type: 'round', configure });
-    client.child.send({ type: 'round', configure, port: server.port });
-    const [clientOpened, serverOpened] = await Promise.all([client.next<Opened>('opened'), server.next<Opened>('opened')]);
-    server.child.send({ type: 'close' });
-    client.child.send({ type: 'close' });
-    const [clientClosed, serverClosed] = await Promise.all([
-      client.next<{ after: Snapshot }>('closed'), server.next<{ after: Snapshot }>('closed'),
-    ]);
-    rounds.push({ configure, client: clientOpened, server: serverOpened, clientAfter: clientClosed.after,
-      serverAfter: serverClosed.after, seconds: (Date.now() - began) / 1000 });
-  }
-  const [control] = rounds;
-  console.log(`many-connections: ${CONNECTIONS} per round, ${rounds.map((r) =>
-    `${r.configure ? 'configured' : 'control'} ${r.seconds.toFixed(1)} s, RSS client/server after ${r.clientAfter.rssMB.toFixed(1)}/${r.serverAfter.rssMB.toFixed(1)} MB, heap ${r.clientAfter.heapUsedMB.toFixed(1)}/${r.serverAfter.heapUsedMB.toFixed(1)} MB`).join('; ')}; `
-    + `at start RSS ${client.start.rssMB.toFixed(1)}/${server.start.rssMB.toFixed(1)} MB`);
-
-  for (const round of rounds) {
-    expect(round.client).toMatchObject({ sockets: CONNECTIONS, mismatches: 0, tcpHandles: CONNECTIONS });
-    expect(round.server).toMatchObject({ sockets: CONNECTIONS, mismatches: 0, tcpHandles: CONNECTIONS });
-    // No listener left behind but the one that re-applies the policy if the same object connects again
-    // (it goes with the socket: the collection check above covers it); otherwise as sockets nobody configured.
-    for (const side of ['client', 'server'] as const) {
-      const allowed = control![side].connectListeners.flatMap((count) => [count, count + 1]);
-      expect(round[side].connectListeners.every((count) => allowed.includes(count))).toBe(true);
-      expect(round[side].closeListeners).toEqual(control![side].closeListeners);
-      expect(round[side].endListeners).toEqual(control![side].endListeners);
+runs(
+  `${CONNECTIONS} connections configured on both sides, then closed: back to the control round's baseline`,
+  async () => {
+    if (!fs.existsSync(dist)) throw new Error(`${dist} is missing: run \`npm run build\` first (npm test does)`);
+    const server = await start('server');
+    const client = await start('client');
+    const rounds: Array<{
+      configure: boolean;
+      client: Opened;
+      server: Opened;
+      clientAfter: Snapshot;
+      serverAfter: Snapshot;
+      seconds: number;
+    }> = [];
+    for (const configure of ROUNDS) {
+      const began = Date.now();
+      server.child.send({ type: 'round', configure });
+      client.child.send({ type: 'round', configure, port: server.port });
+      const [clientOpened, serverOpened] = await Promise.all([client.next<Opened>('opened'), server.next<Opened>('opened')]);
+      server.child.send({ type: 'close' });
+      client.child.send({ type: 'close' });
+      const [clientClosed, serverClosed] = await Promise.all([
+        client.next<{ after: Snapshot }>('closed'),
+        server.next<{ after: Snapshot }>('closed'),
+      ]);
+      rounds.push({
+        configure,
+        client: clientOpened,
+        server: serverOpened,
+        clientAfter: clientClosed.after,
+        serverAfter: serverClosed.after,
+        seconds: (Date.now() - began) / 1000,
+      });
     }
-    expect(round.server.serverConnectionListeners).toBe(control!.server.serverConnectionListeners);
-    // Closed: no TCP handle left, the same handles as after the control round, every socket collectable.
-    expect(round.clientAfter.handles.TCPSocketWrap).toBeUndefined();
-    expect(round.serverAfter.handles).toMatchObject({ TCPServerWrap: 1 });
-    expect(round.serverAfter.handles.TCPSocketWrap).toBeUndefined();
-    expect(round.clientAfter.handles).toEqual(control!.clientAfter.handles);
-    expect(round.serverAfter.handles).toEqual(control!.serverAfter.handles);
-    expect({ round: rounds.indexOf(round), client: round.clientAfter.socketsAlive, server: round.serverAfter.socketsAlive }).toEqual({ round: rounds.indexOf(round), client: 0, server: 0 });
-  }
-  const measured = rounds.slice(WARM_UP_ROUNDS);
-  const [firstControl, secondControl] = measured.filter((round) => !round.configure);
-  const [first, second] = measured.filter((round) => round.configure);
-  const memory = (round: typeof first, side: 'client' | 'server') => round![side === 'client' ? 'clientAfter' : 'serverAfter'];
-  for (const side of ['client', 'server'] as const) {
-    // The first configured round pays one-time costs (JIT, hidden classes, allocator pages: +7-11 MB RSS on
-    // Node 20, +26 MB on Node 24 for the client, then flat); a leak shows in the steady-state pair and in growth.
-    const above = (key: 'rssMB' | 'heapUsedMB') => memory(second, side)[key] - memory(secondControl, side)[key];
-    const growth = (key: 'rssMB' | 'heapUsedMB') => (memory(second, side)[key] - memory(first, side)[key])
-      - (memory(secondControl, side)[key] - memory(firstControl, side)[key]);
-    const limits = {
-      rssAboveControl: above('rssMB'),
-      heapAboveControl: above('heapUsedMB'),
-      rssGrowth: growth('rssMB'),
-      heapGrowth: memory(second, side).heapUsedMB - memory(first, side).heapUsedMB,
-    };
-    const ceilings = { rssAboveControl: RSS_ABOVE_CONTROL_MB, heapAboveControl: HEAP_ABOVE_CONTROL_MB,
-      rssGrowth: RSS_GROWTH_PER_ROUND_MB, heapGrowth: HEAP_GROWTH_PER_ROUND_MB };
-    const overCeiling = Object.entries(limits)
-      .filter(([name, mb]) => mb >= ceilings[name as keyof typeof ceilings])
-      .map(([name, mb]) => `${side} ${name} ${mb.toFixed(1)} MB >= ${ceilings[name as keyof typeof ceilings]} MB`);
-    expect(overCeiling).toEqual([]);
-  }
-  for (const side of [client, server]) side.child.disconnect();
-}, 120_000);
+    const [control] = rounds;
+    console.log(
+      `many-connections: ${CONNECTIONS} per round, ${rounds
+        .map(
+          (r) =>
+            `${r.configure ? 'configured' : 'control'} ${r.seconds.toFixed(1)} s, RSS client/server after ${r.clientAfter.rssMB.toFixed(1)}/${r.serverAfter.rssMB.toFixed(1)} MB, heap ${r.clientAfter.heapUsedMB.toFixed(1)}/${r.serverAfter.heapUsedMB.toFixed(1)} MB`,
+        )
+        .join('; ')}; ` + `at start RSS ${client.start.rssMB.toFixed(1)}/${server.start.rssMB.toFixed(1)} MB`,
+    );
+
+    for (const round of rounds) {
+      expect(round.client).toMatchObject({ sockets: CONNECTIONS, mismatches: 0, tcpHandles: CONNECTIONS });
+      expect(round.server).toMatchObject({ sockets: CONNECTIONS, mismatches: 0, tcpHandles: CONNECTIONS });
+      // No listener left behind but the one that re-applies the policy if the same object connects again
+      // (it goes with the socket: the collection check above covers it); otherwise as sockets nobody configured.
+      for (const side of ['client', 'server'] as const) {
+        const allowed = control![side].connectListeners.flatMap((count) => [count, count + 1]);
+        expect(round[side].connectListeners.every((count) => allowed.includes(count))).toBe(true);
+        expect(round[side].closeListeners).toEqual(control![side].closeListeners);
+        expect(round[side].endListeners).toEqual(control![side].endListeners);
+      }
+      expect(round.server.serverConnectionListeners).toBe(control!.server.serverConnectionListeners);
+      // Closed: no TCP handle left, the same handles as after the control round, every socket collectable.
+      expect(round.clientAfter.handles.TCPSocketWrap).toBeUndefined();
+      expect(round.serverAfter.handles).toMatchObject({ TCPServerWrap: 1 });
+      expect(round.serverAfter.handles.TCPSocketWrap).toBeUndefined();
+      expect(round.clientAfter.handles).toEqual(control!.clientAfter.handles);
+      expect(round.serverAfter.handles).toEqual(control!.serverAfter.handles);
+      expect({ round: rounds.indexOf(round), client: round.clientAfter.socketsAlive, server: round.serverAfter.socketsAlive }).toEqual({
+        round: rounds.indexOf(round),
+        client: 0,
+        server: 0,
+      });
+    }
+    const measured = rounds.slice(WARM_UP_ROUNDS);
+    const [firstControl, secondControl] = measured.filter((round) => !round.configure);
+    const [first, second] = measured.filter((round) => round.configure);
+    const memory = (round: typeof first, side: 'client' | 'server') => round![side === 'client' ? 'clientAfter' : 'serverAfter'];
+    for (const side of ['client', 'server'] as const) {
+      // The first configured round pays one-time costs (JIT, hidden classes, allocator pages: +7-11 MB RSS on
+      // Node 20, +26 MB on Node 24 for the client, then flat); a leak shows in the steady-state pair and in growth.
+      const above = (key: 'rssMB' | 'heapUsedMB') => memory(second, side)[key] - memory(secondControl, side)[key];
+      const growth = (key: 'rssMB' | 'heapUsedMB') =>
+        memory(second, side)[key] - memory(first, side)[key] - (memory(secondControl, side)[key] - memory(firstControl, side)[key]);
+      const limits = {
+        rssAboveControl: above('rssMB'),
+        heapAboveControl: above('heapUsedMB'),
+        rssGrowth: growth('rssMB'),
+        heapGrowth: memory(second, side).heapUsedMB - memory(first, side).heapUsedMB,
+      };
+      const ceilings = {
+        rssAboveControl: RSS_ABOVE_CONTROL_MB,
+        heapAboveControl: HEAP_ABOVE_CONTROL_MB,
+        rssGrowth: RSS_GROWTH_PER_ROUND_MB,
+        heapGrowth: HEAP_GROWTH_PER_ROUND_MB,
+      };
+      const overCeiling = Object.entries(limits)
+        .filter(([name, mb]) => mb >= ceilings[name as keyof typeof ceilings])
+        .map(([name, mb]) => `${side} ${name} ${mb.toFixed(1)} MB >= ${ceilings[name as keyof typeof ceilings]} MB`);
+      expect(overCeiling).toEqual([]);
+    }
+    for (const side of [client, server]) side.child.disconnect();
+  },
+  120_000,
+);

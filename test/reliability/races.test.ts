@@ -208,7 +208,12 @@ describe('an fd number reused by another socket', () => {
 test('many sockets at once, client and server side, pending and connected: each holds exactly its own policy', async () => {
   const { server, port } = await listen();
   const total = 300;
-  const policyFor = (i: number, side: number) => ({ idle: (i + 1) * 1000, interval: (side + 1) * 1000, count: (i % 127) + 1, userTimeout: i * 7 + side });
+  const policyFor = (i: number, side: number) => ({
+    idle: (i + 1) * 1000,
+    interval: (side + 1) * 1000,
+    count: (i % 127) + 1,
+    userTimeout: i * 7 + side,
+  });
   const acceptedAll = new Promise<net.Socket[]>((resolve) => {
     const accepted: net.Socket[] = [];
     server.on('connection', (socket) => {
@@ -225,7 +230,8 @@ test('many sockets at once, client and server side, pending and connected: each 
     const id = Buffer.alloc(2);
     id.writeUInt16BE(i);
     client.write(id);
-    if (i % 2 === 0) configureKeepalive(client, policyFor(i, 0)); // still pending
+    if (i % 2 === 0)
+      configureKeepalive(client, policyFor(i, 0)); // still pending
     else client.once('connect', () => configureKeepalive(client, policyFor(i, 0)));
     return client;
   });

@@ -32,8 +32,12 @@ function runFixture(): Promise<{ code: number | null; signal: NodeJS.Signals | n
     const child = spawn(process.execPath, [fixture, String(CONCURRENT), String(CHURN_ROUNDS)], { stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => { stdout += chunk.toString(); });
-    child.stderr.on('data', (chunk: Buffer) => { stderr += chunk.toString(); });
+    child.stdout.on('data', (chunk: Buffer) => {
+      stdout += chunk.toString();
+    });
+    child.stderr.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString();
+    });
     const killer = setTimeout(() => child.kill('SIGKILL'), 30_000);
     child.on('close', (code, signal) => {
       clearTimeout(killer);

@@ -33,18 +33,23 @@ function open({ kind, port }) {
       request.on('error', reject);
       held.push(agent);
     } else if (kind === 'fetch') {
-      fetch(`https://127.0.0.1:${port}/`).then((response) => response.text()).then(resolve, reject);
+      fetch(`https://127.0.0.1:${port}/`)
+        .then((response) => response.text())
+        .then(resolve, reject);
     } else {
       reject(new Error(`unknown target ${kind}`));
     }
   });
 }
 
-Promise.all(targets.map(open)).then(() => {
-  process.stdout.write('READY\n');
-  process.stdin.resume();
-  process.stdin.on('end', () => process.exit(0));
-}, (error) => {
-  process.stderr.write(`app failed: ${error.stack}\n`);
-  process.exit(2);
-});
+Promise.all(targets.map(open)).then(
+  () => {
+    process.stdout.write('READY\n');
+    process.stdin.resume();
+    process.stdin.on('end', () => process.exit(0));
+  },
+  (error) => {
+    process.stderr.write(`app failed: ${error.stack}\n`);
+    process.exit(2);
+  },
+);

@@ -31,7 +31,9 @@ function open({ kind, port }) {
       request.on('error', reject);
       held.push(agent);
     } else if (kind === 'fetch') {
-      fetch(`https://127.0.0.1:${port}/`).then((response) => response.text()).then(resolve, reject);
+      fetch(`https://127.0.0.1:${port}/`)
+        .then((response) => response.text())
+        .then(resolve, reject);
     } else {
       reject(new Error(`unknown target ${kind}`));
     }

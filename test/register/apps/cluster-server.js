@@ -16,6 +16,9 @@ if (cluster.isPrimary) {
   });
 } else {
   const { keepaliveServer } = require('tcp-keepalive/integrations');
-  const server = keepaliveServer(http.createServer((request, response) => response.end('ok')), JSON.parse(process.env.POLICY));
+  const server = keepaliveServer(
+    http.createServer((request, response) => response.end('ok')),
+    JSON.parse(process.env.POLICY),
+  );
   server.listen(0, '127.0.0.1', () => process.send({ port: server.address().port }));
 }

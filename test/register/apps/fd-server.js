@@ -4,7 +4,10 @@ const net = require('node:net');
 const { keepaliveServer } = require('tcp-keepalive/integrations');
 
 const held = [];
-const server = keepaliveServer(net.createServer((socket) => held.push(socket)), JSON.parse(process.env.POLICY));
+const server = keepaliveServer(
+  net.createServer((socket) => held.push(socket)),
+  JSON.parse(process.env.POLICY),
+);
 server.listen({ fd: 3 }, () => process.stdout.write('READY\n'));
 process.stdin.resume();
 process.stdin.on('end', () => process.exit(0));

@@ -57,23 +57,28 @@ const clients = {
   async https() {
     const agent = new https.Agent({ keepAlive: true });
     await new Promise((resolve, reject) => {
-      https.get({ host: '127.0.0.1', port, agent, rejectUnauthorized: false }, (response) => {
-        response.resume();
-        response.on('end', resolve);
-      }).on('error', reject);
+      https
+        .get({ host: '127.0.0.1', port, agent, rejectUnauthorized: false }, (response) => {
+          response.resume();
+          response.on('end', resolve);
+        })
+        .on('error', reject);
     });
     return () => agent.destroy();
   },
 };
 
-clients[process.env.CLIENT]().then((close) => {
-  process.stdout.write('READY\n');
-  process.stdin.resume();
-  process.stdin.on('end', async () => {
-    await close();
-    process.exit(0);
-  });
-}, (error) => {
-  process.stderr.write(`app failed: ${error.stack}\n`);
-  process.exit(2);
-});
+clients[process.env.CLIENT]().then(
+  (close) => {
+    process.stdout.write('READY\n');
+    process.stdin.resume();
+    process.stdin.on('end', async () => {
+      await close();
+      process.exit(0);
+    });
+  },
+  (error) => {
+    process.stderr.write(`app failed: ${error.stack}\n`);
+    process.exit(2);
+  },
+);

@@ -55,10 +55,12 @@ const clients = {
   async https() {
     const agent = new https.Agent({ keepAlive: true });
     await new Promise((resolve, reject) => {
-      https.get({ host: '127.0.0.1', port, agent, rejectUnauthorized: false }, (response) => {
-        response.resume();
-        response.on('end', resolve);
-      }).on('error', reject);
+      https
+        .get({ host: '127.0.0.1', port, agent, rejectUnauthorized: false }, (response) => {
+          response.resume();
+          response.on('end', resolve);
+        })
+        .on('error', reject);
     });
     return () => agent.destroy();
   },

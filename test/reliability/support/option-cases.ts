@@ -10,14 +10,28 @@ export type Entry = readonly [key: string, value: unknown];
 
 /** Shapes whose result the oracle (expectedChange) predicts by reading the built object. */
 const ORACLE_SHAPES = [
-  'plain', 'frozen', 'sealed', 'null-prototype', 'inherited', 'class-instance', 'getters', 'proxy-passthrough',
-  'non-enumerable', 'symbol-keys', 'bare-value',
+  'plain',
+  'frozen',
+  'sealed',
+  'null-prototype',
+  'inherited',
+  'class-instance',
+  'getters',
+  'proxy-passthrough',
+  'non-enumerable',
+  'symbol-keys',
+  'bare-value',
 ] as const;
 
 /** Shapes the library must refuse with a coded error, whatever the entries. */
 const HOSTILE_SHAPES = [
-  'throwing-getter', 'proxy-throwing-ownKeys', 'proxy-throwing-get-on-known-key',
-  'proxy-throwing-every-trap', 'revoked-proxy', 'value-with-throwing-constructor', 'unstable-extra-key-getter',
+  'throwing-getter',
+  'proxy-throwing-ownKeys',
+  'proxy-throwing-get-on-known-key',
+  'proxy-throwing-every-trap',
+  'revoked-proxy',
+  'value-with-throwing-constructor',
+  'unstable-extra-key-getter',
   'value-with-throwing-toPrimitive',
 ] as const;
 
@@ -37,9 +51,35 @@ export interface OptionCase {
 }
 
 const boundaryNumbers = fc.constantFrom(
-  0, -0, NaN, Infinity, -Infinity, 1, -1, 999, 999.999, 1000, 1000.5, 1999, 32_767_000, 32_767_000.5, 32_767_001,
-  32_767_999, 126.5, 127, 128, 2 ** 31 - 1, 2 ** 31, 2 ** 32, 2 ** 53, Number.MAX_SAFE_INTEGER, Number.MAX_VALUE,
-  Number.MIN_VALUE, -Number.MIN_VALUE, Number.EPSILON, 1e-7,
+  0,
+  -0,
+  NaN,
+  Infinity,
+  -Infinity,
+  1,
+  -1,
+  999,
+  999.999,
+  1000,
+  1000.5,
+  1999,
+  32_767_000,
+  32_767_000.5,
+  32_767_001,
+  32_767_999,
+  126.5,
+  127,
+  128,
+  2 ** 31 - 1,
+  2 ** 31,
+  2 ** 32,
+  2 ** 53,
+  Number.MAX_SAFE_INTEGER,
+  Number.MAX_VALUE,
+  Number.MIN_VALUE,
+  -Number.MIN_VALUE,
+  Number.EPSILON,
+  1e-7,
 );
 
 const oddValues = fc.oneof(
@@ -72,12 +112,17 @@ const edgesFor = {
 };
 
 /** Mostly valid values per key, so that successes are exercised as much as refusals. */
-const valueFor = Object.fromEntries(KEEPALIVE_KEYS.map((key) => [key, fc.oneof(
-  { weight: 4, arbitrary: validFor[key] as fc.Arbitrary<unknown> },
-  { weight: 2, arbitrary: edgesFor[key] },
-  { weight: 1, arbitrary: anyNumber },
-  { weight: 1, arbitrary: oddValues },
-)])) as Record<(typeof KEEPALIVE_KEYS)[number], fc.Arbitrary<unknown>>;
+const valueFor = Object.fromEntries(
+  KEEPALIVE_KEYS.map((key) => [
+    key,
+    fc.oneof(
+      { weight: 4, arbitrary: validFor[key] as fc.Arbitrary<unknown> },
+      { weight: 2, arbitrary: edgesFor[key] },
+      { weight: 1, arbitrary: anyNumber },
+      { weight: 1, arbitrary: oddValues },
+    ),
+  ]),
+) as Record<(typeof KEEPALIVE_KEYS)[number], fc.Arbitrary<unknown>>;
 
 const extraKey = fc.oneof(
   fc.constantFrom('idleMs', 'keepAlive', 'Idle', 'timeout', 'constructor', 'toString', '__proto__', 'hasOwnProperty', ''),
@@ -124,24 +169,35 @@ class CallerOptions {}
 
 export function buildOptions({ shape, entries }: OptionCase): unknown {
   switch (shape) {
-    case 'plain': return plain(entries);
-    case 'frozen': return Object.freeze(plain(entries));
-    case 'sealed': return Object.seal(plain(entries));
-    case 'null-prototype': return define(Object.create(null) as object, entries, { enumerable: true });
-    case 'inherited': return Object.create(plain(entries)) as object;
-    case 'class-instance': return define(new CallerOptions(), entries, { enumerable: true });
-    case 'getters': return define({}, entries, { enumerable: true, getters: true });
-    case 'proxy-passthrough': return new Proxy(plain(entries), {});
-    case 'non-enumerable': return define({}, entries, { enumerable: false });
+    case 'plain':
+      return plain(entries);
+    case 'frozen':
+      return Object.freeze(plain(entries));
+    case 'sealed':
+      return Object.seal(plain(entries));
+    case 'null-prototype':
+      return define(Object.create(null) as object, entries, { enumerable: true });
+    case 'inherited':
+      return Object.create(plain(entries)) as object;
+    case 'class-instance':
+      return define(new CallerOptions(), entries, { enumerable: true });
+    case 'getters':
+      return define({}, entries, { enumerable: true, getters: true });
+    case 'proxy-passthrough':
+      return new Proxy(plain(entries), {});
+    case 'non-enumerable':
+      return define({}, entries, { enumerable: false });
     case 'symbol-keys': {
       const target: Record<symbol, unknown> = {};
       for (const [key, value] of entries) target[Symbol.for(key)] = value;
       return target;
     }
-    case 'bare-value': return entries[0]?.[1];
+    case 'bare-value':
+      return entries[0]?.[1];
     case 'throwing-getter':
       return Object.defineProperty(plain(entries), 'idle', { get: fail('getter'), enumerable: true });
-    case 'proxy-throwing-ownKeys': return new Proxy(plain(entries), { ownKeys: fail('ownKeys trap') });
+    case 'proxy-throwing-ownKeys':
+      return new Proxy(plain(entries), { ownKeys: fail('ownKeys trap') });
     case 'proxy-throwing-get-on-known-key':
       return new Proxy(plain(withKnownKey(entries)), {
         get: (target, key, receiver) => {
@@ -151,7 +207,9 @@ export function buildOptions({ shape, entries }: OptionCase): unknown {
       });
     case 'proxy-throwing-every-trap':
       return new Proxy(plain(withKnownKey(entries)), {
-        get: fail('get trap'), getOwnPropertyDescriptor: fail('gOPD trap'), getPrototypeOf: fail('getPrototypeOf trap'),
+        get: fail('get trap'),
+        getOwnPropertyDescriptor: fail('gOPD trap'),
+        getPrototypeOf: fail('getPrototypeOf trap'),
         has: fail('has trap'),
       });
     case 'revoked-proxy': {

@@ -11,8 +11,15 @@ const USER_TIMEOUT_MAX = 2 ** 31 - 1;
 
 /** The codes the library documents; anything else (or no code) breaks the invariant. */
 export const DOCUMENTED_CODES = new Set([
-  'ERR_INVALID_ARG_TYPE', 'ERR_INVALID_ARG_VALUE', 'ERR_OUT_OF_RANGE', 'ERR_SOCKET_CLOSED',
-  'ERR_FEATURE_UNAVAILABLE_ON_PLATFORM', 'EAFNOSUPPORT', 'ENOTSOCK', 'EPROTOTYPE', 'EPROTONOSUPPORT',
+  'ERR_INVALID_ARG_TYPE',
+  'ERR_INVALID_ARG_VALUE',
+  'ERR_OUT_OF_RANGE',
+  'ERR_SOCKET_CLOSED',
+  'ERR_FEATURE_UNAVAILABLE_ON_PLATFORM',
+  'EAFNOSUPPORT',
+  'ENOTSOCK',
+  'EPROTOTYPE',
+  'EPROTONOSUPPORT',
 ]);
 
 /** What a valid call changes: the fields it sets, in getKeepalive's units. */
@@ -55,8 +62,7 @@ export function expectedChange(options: unknown): Requested | undefined {
 }
 
 export function sameState(a: KeepaliveState, b: KeepaliveState): boolean {
-  return a.enable === b.enable && a.idle === b.idle && a.interval === b.interval && a.count === b.count
-    && a.userTimeout === b.userTimeout;
+  return a.enable === b.enable && a.idle === b.idle && a.interval === b.interval && a.count === b.count && a.userTimeout === b.userTimeout;
 }
 
 export function show(value: unknown): string {

@@ -175,7 +175,11 @@ export async function buildZoo(): Promise<Zoo> {
     { name: 'null', kind: 'refused', value: null, code: 'ERR_INVALID_ARG_TYPE' },
     { name: 'fake socket, plain { fd: victim fd } handle', kind: 'refused', value: fakeSocket({ fd: victimFd }) },
     { name: 'fake socket, handle with a native constructor', kind: 'refused', value: fakeSocket({ fd: victimFd, constructor: Array }) },
-    { name: 'fake socket, the victim\'s real handle', kind: 'refused', value: fakeSocket((victim as unknown as { _handle: unknown })._handle) },
+    {
+      name: "fake socket, the victim's real handle",
+      kind: 'refused',
+      value: fakeSocket((victim as unknown as { _handle: unknown })._handle),
+    },
     { name: 'fake socket, handle fd NaN', kind: 'refused', value: fakeSocket({ fd: NaN }) },
     { name: 'fake socket, handle fd 2^31', kind: 'refused', value: fakeSocket({ fd: 2 ** 31 }) },
     { name: 'fake socket, handle fd 1.5', kind: 'refused', value: fakeSocket({ fd: 1.5 }) },
@@ -189,7 +193,11 @@ export async function buildZoo(): Promise<Zoo> {
     {
       name: 'Proxy of a socket whose getPrototypeOf trap throws',
       kind: 'refused',
-      value: new Proxy(new net.Socket(), { getPrototypeOf: () => { throw new Error('hostile getPrototypeOf'); } }),
+      value: new Proxy(new net.Socket(), {
+        getPrototypeOf: () => {
+          throw new Error('hostile getPrototypeOf');
+        },
+      }),
     },
     { name: 'connected socket made non-extensible', kind: 'tcp-either', value: nonExtensible, tcp: nonExtensible },
   ];
