@@ -69,30 +69,21 @@ export function deathSubscribed(): boolean {
 
 type Destroy = (this: net.Socket, error: Error | null, callback: (error?: Error | null) => void) => void;
 
-/** The parts of Node's socket internals read here. */
-interface HandleLike {
-  readonly fd?: unknown;
-  readonly _parent?: HandleLike | null;
-}
-
 /**
- * The fd of a socket being destroyed, before Node closes it: its own handle's,
- * or for TLS the TCP handle under the TLS wrap. -1 if there is none. Read-only
- * use (one getsockopt); the socket was verified by src/core when configured.
+ * The fd of a socket being destroyed, before Node closes it, from its own
+ * handle's native accessor (a TLS socket's answers with the TCP fd under it);
+ * -1 if there is none. Read-only use (one getsockopt); the socket was checked
+ * by src/core when it was configured.
  */
 function closingFd(socket: net.Socket): number {
-  let handle = (socket as unknown as { _handle?: HandleLike | null })._handle;
-  for (let depth = 0; handle != null && depth < 4; depth++) {
-    let fd: unknown;
-    try {
-      fd = handle.fd;
-    } catch {
-      return -1;
-    }
-    if (typeof fd === 'number' && fd >= 0) return fd;
-    handle = handle._parent;
+  const handle = (socket as unknown as { _handle?: { readonly fd?: unknown } | null })._handle;
+  if (handle == null) return -1;
+  try {
+    const fd = handle.fd;
+    return typeof fd === 'number' ? fd : -1;
+  } catch {
+    return -1;
   }
-  return -1;
 }
 
 /** A timeout the kernel reported on an established connection (not a connect() that timed out, not a library's own timer). */
