@@ -17,13 +17,12 @@ import fc from 'fast-check';
 import { configureKeepalive, getKeepalive, type KeepaliveState } from '../../src';
 import { kernelReader } from '../helpers/independent-kernel';
 import { listen, track } from '../helpers/sockets';
-import { ALL_SHAPES, buildOptions, KNOWN_BUG_SHAPES, mustRefuse, type OptionCase, optionCases } from './support/option-cases';
+import { ALL_SHAPES, buildOptions, mustRefuse, type OptionCase, optionCases } from './support/option-cases';
 import { assertCoded, assertUnchanged, expectedChange, sameState, show } from './support/outcome';
-import { buildZoo, KNOWN_BUG_TARGETS, type Target, type Zoo } from './support/socket-zoo';
+import { buildZoo, type Target, type Zoo } from './support/socket-zoo';
 
 const RUNS = runCount(process.env.FUZZ_RUNS);
 const CONNECT_RUNS = Math.max(30, Math.floor(RUNS / 2000));
-const KNOWN_BUG_RUNS = 300;
 /** Far above what RUNS needs (~15 µs a run); only a hang reaches it. */
 jest.setTimeout(60_000 + RUNS * 2);
 
@@ -35,11 +34,9 @@ function runCount(raw: string | undefined): number {
 }
 
 let zoo: Zoo;
-const knownBugTargetNames = (): string[] => [...KNOWN_BUG_TARGETS];
 let executed = 0;
 /** How runs ended, so a generator that only ever produces refusals (or successes) shows. */
 const outcomes = { applied: 0, refused: 0 };
-const fuzzShapes = ALL_SHAPES.filter((shape) => !KNOWN_BUG_SHAPES.has(shape));
 
 beforeAll(async () => {
   zoo = await buildZoo();
@@ -120,7 +117,7 @@ function targetsArbitrary(targets: Target[]): fc.Arbitrary<Target> {
 }
 
 test(`every option shape on every socket-like input (${RUNS.toLocaleString('en')} runs)`, () => {
-  fc.assert(fc.property(targetsArbitrary(zoo.targets), optionCases(fuzzShapes), checkOneCall), { numRuns: RUNS });
+  fc.assert(fc.property(targetsArbitrary(zoo.targets), optionCases(ALL_SHAPES), checkOneCall), { numRuns: RUNS });
   expect(executed).toBeGreaterThanOrEqual(RUNS);
   // Both sides of the invariant must be exercised, or the property proves little.
   expect(outcomes.applied).toBeGreaterThan(RUNS / 10);
@@ -133,7 +130,7 @@ test(`sockets mid-connect: applied exactly on 'connect', or refused and untouche
   const connectFamilies = fc.constantFrom('net.connect', 'new Socket then connect', 'localhost, autoSelectFamily');
 
   await fc.assert(
-    fc.asyncProperty(connectFamilies, optionCases(fuzzShapes), async (family, optionCase) => {
+    fc.asyncProperty(connectFamilies, optionCases(ALL_SHAPES), async (family, optionCase) => {
       executed++;
       const socket =
         family === 'new Socket then connect'
@@ -229,30 +226,7 @@ test('getKeepalive on every socket-like input: the kernel state of a TCP socket,
   }
 });
 
-/*
- * KNOWN CORE BUGS — /tmp/core-requests/reliability.md. test.failing passes
- * while the invariant is broken; when the core is fixed it turns red: then
- * remove the shape/target from KNOWN_BUG_SHAPES / KNOWN_BUG_TARGETS so the
- * main property covers it.
- */
-describe('known core bugs (test.failing until src/core is fixed)', () => {
-  for (const shape of KNOWN_BUG_SHAPES) {
-    test.failing(`KNOWN CORE BUG #2: options shaped "${shape}" escape without a code`, () => {
-      const connected = zoo.targets.filter((target) => target.kind === 'tcp');
-      fc.assert(fc.property(fc.constantFrom(...connected), optionCases([shape]), checkOneCall), { numRuns: KNOWN_BUG_RUNS });
-    });
-  }
-
-  const knownBugTargets = knownBugTargetNames();
-  if (knownBugTargets.length > 0) {
-    test.failing.each(knownBugTargets)('KNOWN CORE BUG: %s breaks the invariant', (name) => {
-      const target = zoo.knownBugTargets.find((candidate) => candidate.name === name)!;
-      fc.assert(fc.property(fc.constant(target), optionCases(fuzzShapes), checkOneCall), { numRuns: KNOWN_BUG_RUNS });
-    });
-  }
-});
-
-// Needs a fresh process: what the library learns from the first handle it ever sees (core request #5, fixed).
+// Needs a fresh process: what the library learns from the first handle it ever sees (found by this suite, fixed).
 const reader = kernelReader();
 const distBuilt = fs.existsSync(path.join(__dirname, '..', '..', 'dist', 'index.js'));
 const cannotRun =

@@ -37,14 +37,6 @@ const HOSTILE_SHAPES = [
 
 export type Shape = (typeof ORACLE_SHAPES)[number] | (typeof HOSTILE_SHAPES)[number];
 
-/**
- * Shapes that break the invariant in src/core: fuzzed on their own in a
- * test.failing block until fixed (/tmp/core-requests/reliability.md), then
- * removed from here so the main property covers them. All of #2 were fixed in
- * 9af76b1.
- */
-export const KNOWN_BUG_SHAPES: ReadonlySet<Shape> = new Set<Shape>([]);
-
 export interface OptionCase {
   shape: Shape;
   entries: Entry[];

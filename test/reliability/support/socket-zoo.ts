@@ -39,18 +39,8 @@ export interface Target {
 export interface Zoo {
   victim: net.Socket;
   targets: Target[];
-  /** Targets the core currently gets wrong (see KNOWN_BUG_TARGETS). */
-  knownBugTargets: Target[];
   dispose(): Promise<void>;
 }
-
-/**
- * Targets that break the invariant in src/core (/tmp/core-requests/reliability.md):
- * fuzzed in test.failing blocks until fixed, then removed from here. #1 (fakes
- * reaching the victim's fd) and #3 (non-extensible socket) were fixed in
- * 9af76b1, #4 (a Proxy whose getPrototypeOf throws) after it.
- */
-export const KNOWN_BUG_TARGETS: ReadonlySet<string> = new Set<string>([]);
 
 function fakeSocket(handle: unknown): net.Socket {
   const fake = Object.create(net.Socket.prototype) as net.Socket & { _handle: unknown };
@@ -203,8 +193,7 @@ export async function buildZoo(): Promise<Zoo> {
   ];
   return {
     victim,
-    targets: targets.filter((target) => !KNOWN_BUG_TARGETS.has(target.name)),
-    knownBugTargets: targets.filter((target) => KNOWN_BUG_TARGETS.has(target.name)),
+    targets,
     async dispose() {
       for (const child of children) child.kill('SIGKILL');
       for (const dispose of disposers) dispose();
