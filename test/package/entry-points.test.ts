@@ -14,7 +14,8 @@ const ENTRY_POINTS = ['tcp-keepalive', 'tcp-keepalive/planner', 'tcp-keepalive/i
 
 // Each export's name and type, sorted; `default` exists on the ESM side only and
 // `__esModule` is TypeScript's marker, not an export.
-const exportShape = `(m) => JSON.stringify(Object.keys(m).filter((k) => k !== 'default' && k !== '__esModule').sort().map((k) => [k, typeof m[k]]))`;
+// Node adds 'default' (and, from Node 23, 'module.exports') to the namespace of any CommonJS module it imports.
+const exportShape = `(m) => JSON.stringify(Object.keys(m).filter((k) => k !== 'default' && k !== '__esModule' && k !== 'module.exports').sort().map((k) => [k, typeof m[k]]))`;
 
 test("require('tcp-keepalive') and import from 'tcp-keepalive' give the API", () => {
   expect(
