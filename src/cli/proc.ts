@@ -6,38 +6,12 @@
  */
 import fs from 'node:fs';
 import os from 'node:os';
+import { TCP_STATES, type TcpState } from '../health/tcp-info';
 
-/** RFC 9293's names, as tcpInfo() in tcp-keepalive/health spells them. */
-export type TcpStateName =
-  | 'established'
-  | 'syn-sent'
-  | 'syn-received'
-  | 'fin-wait-1'
-  | 'fin-wait-2'
-  | 'time-wait'
-  | 'closed'
-  | 'close-wait'
-  | 'last-ack'
-  | 'listen'
-  | 'closing'
-  | 'unknown';
+/** RFC 9293's names, spelled as tcpInfo() in tcp-keepalive/health spells them (one table for both). */
+export type TcpStateName = TcpState;
 
 /** Linux's TCP state numbers (include/net/tcp_states.h); 12, NEW_SYN_RECV, is a request, never an fd. */
-const TCP_STATES: readonly TcpStateName[] = [
-  'unknown',
-  'established',
-  'syn-sent',
-  'syn-received',
-  'fin-wait-1',
-  'fin-wait-2',
-  'time-wait',
-  'closed',
-  'close-wait',
-  'last-ack',
-  'listen',
-  'closing',
-];
-
 export function stateName(state: number): TcpStateName {
   return TCP_STATES[state] ?? 'unknown';
 }

@@ -110,7 +110,7 @@ export interface TcpInfo {
 }
 
 /** Linux's TCP state numbers (include/net/tcp_states.h); the addon maps macOS onto them. */
-const STATES: readonly TcpState[] = [
+export const TCP_STATES: readonly TcpState[] = [
   'unknown',
   'established',
   'syn-sent',
@@ -189,7 +189,7 @@ function reported(value: number): number | undefined {
 
 function decodeEach(v: Float64Array): TcpInfo {
   return {
-    state: STATES[v[0]!] ?? 'unknown',
+    state: TCP_STATES[v[0]!] ?? 'unknown',
     caState: reported(v[1]!),
     retransmits: reported(v[2]!),
     probes: reported(v[3]!),
@@ -232,7 +232,7 @@ function decodeEach(v: Float64Array): TcpInfo {
 
 function decodeComplete(v: Float64Array): TcpInfo {
   return {
-    state: STATES[v[0]!] ?? 'unknown',
+    state: TCP_STATES[v[0]!] ?? 'unknown',
     caState: v[1]!,
     retransmits: v[2]!,
     probes: v[3]!,
