@@ -20,29 +20,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "floor-common.h"
+
 #define SECONDS_SPAN 32000
 #define COUNT_SPAN 127
-
-static void die(const char *what) {
-  perror(what);
-  exit(2);
-}
-
-static int connected_socket(void) {
-  int listener = socket(AF_INET, SOCK_STREAM, 0);
-  struct sockaddr_in address;
-  memset(&address, 0, sizeof address);
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t length = sizeof address;
-  if (listener < 0 || bind(listener, (struct sockaddr *)&address, sizeof address) != 0 || listen(listener, 1) != 0 ||
-      getsockname(listener, (struct sockaddr *)&address, &length) != 0)
-    die("listen");
-  int client = socket(AF_INET, SOCK_STREAM, 0);
-  if (client < 0 || connect(client, (struct sockaddr *)&address, sizeof address) != 0) die("connect");
-  if (accept(listener, NULL, NULL) < 0) die("accept");
-  return client;
-}
 
 /*
  * Why the floor has a second thread: every Node process has several (V8's
@@ -55,19 +36,9 @@ static int connected_socket(void) {
  * drops a reference (two atomic operations on a shared cache line) instead.
  * Measured on the benchmark VM: ~20 % more per 4 × setsockopt. A
  * single-threaded C loop is therefore a floor no Node process can reach; one
- * idle thread, blocked until exit, makes the floor the cost Node really faces.
+ * idle thread, blocked until exit (start_idle_thread, floor-common.h), makes
+ * the floor the cost Node really faces.
  */
-static void *idle_thread(void *unused) {
-  (void)unused;
-  for (;;) pause(); /* blocked in the kernel, never runs: it only has to exist */
-  return NULL;
-}
-
-static void start_idle_thread(void) {
-  pthread_t thread;
-  if (pthread_create(&thread, NULL, idle_thread, NULL) != 0) die("pthread_create");
-  pthread_detach(thread);
-}
 
 static double now_ns(void) {
   struct timespec t;

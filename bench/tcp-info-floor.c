@@ -16,26 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
-static void die(const char *what) {
-  perror(what);
-  exit(2);
-}
-
-static int connected_socket(void) {
-  int listener = socket(AF_INET, SOCK_STREAM, 0);
-  struct sockaddr_in address;
-  memset(&address, 0, sizeof address);
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t length = sizeof address;
-  if (listener < 0 || bind(listener, (struct sockaddr *)&address, sizeof address) != 0 || listen(listener, 1) != 0 ||
-      getsockname(listener, (struct sockaddr *)&address, &length) != 0)
-    die("listen");
-  int client = socket(AF_INET, SOCK_STREAM, 0);
-  if (client < 0 || connect(client, (struct sockaddr *)&address, sizeof address) != 0) die("connect");
-  if (accept(listener, NULL, NULL) < 0) die("accept");
-  return client;
-}
+#include "floor-common.h"
 
 /* Wall time, or (BENCH_CLOCK=cpu in the parent) this process's CPU time: on a loaded machine, time spent
    waiting for a CPU is not the call's cost. */
@@ -61,22 +42,9 @@ static double run_info(int fd, long calls) {
   return (now_ns() - start) / (double)calls;
 }
 
-/*
- * Every Node process has several threads, and with more than one the kernel's
- * fd lookup costs ~20 % more per syscall (bench/floor.c measures it): one idle
- * thread, blocked until exit, makes this floor the one a Node process faces.
- */
-static void *idle_thread(void *unused) {
-  (void)unused;
-  for (;;) pause();
-  return NULL;
-}
-
 int main(int argc, char **argv) {
   if (argc > 1 && strcmp(argv[1], "cpu") == 0) clock_id = CLOCK_PROCESS_CPUTIME_ID;
-  pthread_t thread;
-  if (pthread_create(&thread, NULL, idle_thread, NULL) != 0) die("pthread_create");
-  pthread_detach(thread);
+  start_idle_thread(); /* floor-common.h: the floor a Node process (always threaded) can reach */
   int fd = connected_socket();
   char line[128];
   char command[16];
