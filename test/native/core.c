@@ -10,9 +10,11 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <math.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -213,7 +215,13 @@ static void check_tcp_info_and_duplicate(void) {
   ka_error_t error;
   CHECK(ka_tcp_info(client, values, &error) == 0, "tcp_info: %s", strerror(error.err));
   CHECK(values[KA_TI_STATE] == 1, "tcp_info: state %f, expected 1 (established)", values[KA_TI_STATE]);
-  CHECK(values[KA_TI_RTO] >= 200, "tcp_info: rto %f ms", values[KA_TI_RTO]);
+  if (getenv("KA_TEST_UNDER_QEMU") != NULL) {
+    /* qemu-user passes TCP_INFO through as if it were an int option: only its first 4 bytes come back. */
+    CHECK(isnan(values[KA_TI_RTO]), "tcp_info under qemu: rto %f, expected NaN (not returned)", values[KA_TI_RTO]);
+    printf("SKIPPED tcp_info rto: qemu-user returns only the first 4 bytes of TCP_INFO\n");
+  } else {
+    CHECK(values[KA_TI_RTO] >= 200, "tcp_info: rto %f ms", values[KA_TI_RTO]);
+  }
   CHECK(strcmp(ka_tcp_info_names[KA_TI_RTO], "rto") == 0, "tcp_info: name %s", ka_tcp_info_names[KA_TI_RTO]);
   CHECK(ka_tcp_info(server, values, &error) == 0 && values[KA_TI_STATE] == 10, "tcp_info: listener state %f",
         values[KA_TI_STATE]);
