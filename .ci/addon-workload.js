@@ -33,6 +33,8 @@ async function connectedPair(server) {
   return { client, accepted: accepted[0] };
 }
 
+let canDuplicate = true;
+
 async function exerciseErrorPaths() {
   // Raw binding: wrong types and ranges are refused before any syscall.
   assert.throws(() => addon.checkTcp('3'), TypeError);
@@ -48,7 +50,12 @@ async function exerciseErrorPaths() {
   failed('EBADF', addon.read(2 ** 31 - 1, new Int32Array(5)));
   failed('EBADF', addon.tcpInfo(2 ** 31 - 1, new Float64Array(addon.tcpInfoFields.length)));
   failed('EBADF', addon.closeFd(2 ** 31 - 1));
-  failed('ESRCH', addon.duplicateFd(2 ** 31 - 1, 0));
+  // valgrind 3.19 does not know pidfd_open (syscall 434) and answers ENOSYS for it: then say so and skip
+  // the duplicate checks here (the plain and qemu runs of this workload, and the core suite, do them).
+  const probe = addon.duplicateFd(2 ** 31 - 1, 0);
+  canDuplicate = !(probe && probe.errno === os.constants.errno.ENOSYS);
+  if (canDuplicate) failed('ESRCH', probe);
+  else console.log('addon workload: pidfd_open answered ENOSYS here (an emulator or valgrind that lacks it); duplicateFd not exercised');
   const file = fs.openSync(__filename, 'r');
   try {
     failed('ENOTSOCK', addon.checkTcp(file));
@@ -99,11 +106,13 @@ async function exerciseConfigureAndRead() {
     const info = new Float64Array(addon.tcpInfoFields.length);
     assert.equal(addon.tcpInfo(client._handle.fd, info), undefined);
     assert.equal(info[addon.tcpInfoFields.indexOf('state')], 1);
-    const copy = addon.duplicateFd(process.pid, client._handle.fd);
-    const values = new Int32Array(5);
-    assert.equal(addon.read(copy, values), undefined);
-    assert.equal(values[3], policy.count);
-    assert.equal(addon.closeFd(copy), undefined);
+    if (canDuplicate) {
+      const copy = addon.duplicateFd(process.pid, client._handle.fd);
+      const values = new Int32Array(5);
+      assert.equal(addon.read(copy, values), undefined);
+      assert.equal(values[3], policy.count);
+      assert.equal(addon.closeFd(copy), undefined);
+    }
     // A pending socket is configured on 'connect'.
     const pending = net.connect(server.address().port, '127.0.0.1');
     configureKeepalive(pending, policy);
