@@ -10,7 +10,7 @@ import net from 'node:net';
 import path from 'node:path';
 import pg from 'pg';
 import { describeService, describeWhen, within } from '../integration/support';
-import { assertCliBuilt, connectionOn, doctorJson, runCli, startTarget, sysctl, type Target } from './support';
+import { assertCliBuilt, connectionOn, doctorJson, runCli, settledDoctorJson, startTarget, sysctl, type Target } from './support';
 
 jest.setTimeout(60_000);
 
@@ -44,7 +44,7 @@ describeService('doctor on a PostgreSQL backend', 5432, () => {
       'SET tcp_user_timeout = 29000',
     ]);
     expect(shown).toMatchObject({ idle: '17', interval: '4', count: '5', user_timeout: '29000' });
-    const { report, status } = doctorJson([
+    const { report, status } = await settledDoctorJson([
       '--pid',
       String(pid),
       '--port',
@@ -129,7 +129,14 @@ describeService('doctor on redis-server', 6379, () => {
       expect(await redisCommand(admin, 'CONFIG', 'SET', 'tcp-keepalive', '23')).toBe('+OK\r\n');
       client = await redisConnection();
       expect(await redisCommand(client, 'PING')).toBe('+PONG\r\n'); // accepted and set up by now
-      const { report, status } = doctorJson(['--pid', String(pid), '--port', String(client.localPort), '--detect-within', '60s']);
+      const { report, status } = await settledDoctorJson([
+        '--pid',
+        String(pid),
+        '--port',
+        String(client.localPort),
+        '--detect-within',
+        '60s',
+      ]);
       expect(report.processes[0]!.connections).toHaveLength(1);
       expect(report.processes[0]!.connections[0]).toMatchObject({
         local: { port: 6379 },

@@ -37,6 +37,22 @@ export function runCli(args: readonly string[], options: { prefix?: readonly str
 }
 
 /** `doctor ... --json`, parsed; the exit code is returned alongside. */
+/**
+ * doctorJson, read again (up to ~1 s) while a listed connection's timer is the retransmission timer: a
+ * server's last reply can sit unacknowledged for a delayed ACK (up to 40 ms on Linux), and until then the
+ * kernel shows that timer, not keepalive's. Nothing else in the reading changes in between.
+ */
+export async function settledDoctorJson(args: readonly string[]): Promise<ReturnType<typeof doctorJson>> {
+  let run = doctorJson(args);
+  const inFlight = (): boolean =>
+    run.report.processes.some((process) => process.connections.some((connection) => connection.timer?.kind === 'retransmit'));
+  for (let attempt = 0; attempt < 20 && inFlight(); attempt++) {
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    run = doctorJson(args);
+  }
+  return run;
+}
+
 export function doctorJson(
   args: readonly string[],
   options: { prefix?: readonly string[] } = {},
