@@ -15,7 +15,7 @@ import { assertBuilt, CONFIGURED, describeWhen, expectConfigured, opensslMissing
 
 function runGlobalFetch(mode: string, url: string, insecureTls: boolean): Promise<{ serverSawPort: number; state: KeepaliveState }> {
   assertBuilt();
-  const script = path.join(__dirname, 'fixtures', 'global-fetch.js');
+  const script = path.join(__dirname, 'fixtures', 'global-fetch-majors.js'); // with npm undici 7 as the dispatcher's
   // The throwaway certificate is self-signed; only this child is told to accept it.
   const env = { ...process.env, ...(insecureTls ? { NODE_TLS_REJECT_UNAUTHORIZED: '0', NODE_NO_WARNINGS: '1' } : {}) };
   return within(
@@ -24,7 +24,7 @@ function runGlobalFetch(mode: string, url: string, insecureTls: boolean): Promis
     new Promise((resolve, reject) => {
       execFile(
         process.execPath,
-        [script, JSON.stringify({ mode, url, policy: POLICY })],
+        [script, JSON.stringify({ module: 'undici', mode, url, policy: POLICY })],
         { env, timeout: 12_000 },
         (error, stdout, stderr) => {
           if (error) reject(new Error(`global-fetch child failed (${mode}): ${error.message}\n${stderr}`));
