@@ -26,7 +26,7 @@ import type { NativeFailure } from '../native/addon';
 import { deathSubscribed, watchForDeath } from '../health/dead-channel';
 import { addon } from '../native/load';
 import { type CodedError, invalidArgValue, nativeError, unavailableOnPlatform } from './errors';
-import { changesNothing, keepConfig, type KeepaliveOptions, type KernelConfig, mergeConfig, UNCHANGED, validateOptions } from './options';
+import { type KeepaliveOptions, type KernelConfig, mergeInto, optionsOf, type PolicyConfig, UNCHANGED, validateOptions } from './options';
 import { currentCapabilities } from './platform';
 import {
   assertNotProxy,
@@ -59,8 +59,8 @@ export interface KeepaliveState {
  * of the registered symbol's name: change both together).
  */
 interface SocketPolicy {
-  /** Everything configureKeepalive was asked for on this socket, merged. */
-  config: KernelConfig;
+  /** Everything configureKeepalive was asked for on this socket, merged in place (mergeInto). */
+  readonly config: PolicyConfig;
   /** The 'connect' listener that re-applies it (the first copy's). */
   readonly onConnect: (this: net.Socket) => void;
 }
@@ -104,12 +104,7 @@ function hasTuning(config: KernelConfig): boolean {
 
 /** Writes one config to a connected socket's fd, then makes its handle sticky; throws the coded error. */
 function writeConfig(socket: net.Socket, fd: number, config: KernelConfig): void {
-  writing = true;
-  try {
-    writeKernel(socket, fd, config);
-  } finally {
-    writing = false;
-  }
+  writeKernel(socket, fd, config);
   makeSticky(socket);
 }
 
@@ -135,8 +130,14 @@ function writeWithNode(socket: net.Socket, config: KernelConfig): void {
     config.intervalSeconds === UNCHANGED && config.count === UNCHANGED
       ? []
       : [config.intervalSeconds === UNCHANGED ? 0 : config.intervalSeconds * 1000, config.count === UNCHANGED ? 0 : config.count];
-  // The prototype's method, not an own wrapper on the socket (an APM shim's, say).
-  (socketClass().prototype.setKeepAlive as (...args: unknown[]) => net.Socket).call(socket, config.enable === 1, idleMs, ...extra);
+  // The prototype's method, not an own wrapper on the socket (an APM shim's, say). It ends at the
+  // handle's setKeepAlive, which must not re-apply the policy it is in the middle of writing.
+  writing = true;
+  try {
+    (socketClass().prototype.setKeepAlive as (...args: unknown[]) => net.Socket).call(socket, config.enable === 1, idleMs, ...extra);
+  } finally {
+    writing = false;
+  }
 }
 
 /**
@@ -198,7 +199,7 @@ interface TcpHandle {
   [owner: symbol]: unknown;
 }
 
-/** Set while the policy is being written, so that Node's own setKeepAlive inside it (no addon) does not loop. */
+/** Set while Node's own setKeepAlive writes the policy (no addon: writeWithNode), so the wrapper does not loop. */
 let writing = false;
 
 /**
@@ -266,9 +267,8 @@ export function configureKeepalive<S extends net.Socket | Http2Session>(input: S
   }
   if (!pending) writeConfig(socket, fd, config);
   // Kept only once the kernel accepted: a refused call leaves the policy as it was.
-  const policy = known ?? { config: keepConfig(config), onConnect: reapplyOnConnect };
-  // A pool re-applying the same policy on every checkout keeps the record it has: no allocation.
-  if (known !== undefined && !changesNothing(known.config, config)) known.config = mergeConfig(known.config, config);
+  const policy = known ?? { config: { ...config }, onConnect: reapplyOnConnect };
+  if (known !== undefined) mergeInto(known.config, config);
   attach(socket, policy);
   // The tcp-keepalive:dead channel costs nothing until someone subscribes (src/health/dead-channel.ts).
   if (known === undefined && deathSubscribed()) watchForDeath(socket, policyOf);
@@ -280,23 +280,14 @@ export function configureKeepalive<S extends net.Socket | Http2Session>(input: S
 /** A TLS socket upgraded over a raw socket that is still connecting: the raw socket's 'connect' is the one to wait for. */
 function pendingRawSocket(socket: net.Socket): net.Socket | undefined {
   const parent = (socket as { _parent?: unknown })._parent;
+  if (parent == null) return undefined; // a plain socket: no class lookup on the hot path
   return parent instanceof socketClass() && parent !== socket && isPending(parent) ? parent : undefined;
 }
 
 /** The policy configureKeepalive holds for this socket (merged, in ms), or undefined. */
 export function policyOf(socket: net.Socket): Readonly<KeepaliveOptions> | undefined {
   const policy = policyRecord(socket);
-  return policy === undefined ? undefined : optionsOf(policy.config);
-}
-
-/** The options a validated config stands for, in milliseconds. */
-export function optionsOf(config: KernelConfig): Readonly<KeepaliveOptions> {
-  const options: KeepaliveOptions = { enable: config.enable === 1 };
-  if (config.idleSeconds !== UNCHANGED) options.idle = config.idleSeconds * 1000;
-  if (config.intervalSeconds !== UNCHANGED) options.interval = config.intervalSeconds * 1000;
-  if (config.count !== UNCHANGED) options.count = config.count;
-  if (config.userTimeoutMs !== UNCHANGED) options.userTimeout = config.userTimeoutMs;
-  return Object.freeze(options);
+  return policy === undefined ? undefined : Object.freeze(optionsOf(policy.config));
 }
 
 /** Applies a validated config to a raw fd (a listening socket, say); throws the coded error. */

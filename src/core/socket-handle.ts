@@ -245,7 +245,7 @@ export function serverFd(server: net.Server): number | undefined {
  */
 export function upgradedFrom(socket: net.Socket, fd: number): net.Socket | undefined {
   const parent = (socket as { _parent?: unknown })._parent;
-  if (parent === socket || !(parent instanceof socketClass()) || types.isProxy(parent) || fd < 0) return undefined;
+  if (parent == null || parent === socket || !(parent instanceof socketClass()) || types.isProxy(parent) || fd < 0) return undefined;
   try {
     return ownFd(parent) === fd ? parent : undefined;
   } catch {

@@ -21,8 +21,8 @@
  *   silently without it.
  */
 import type net from 'node:net';
-import { configureKeepalive, optionsOf } from '../core/keepalive';
-import { type KeepaliveOptions, validateOptions } from '../core/options';
+import { configureKeepalive } from '../core/keepalive';
+import { type KeepaliveOptions, optionsOf, validateOptions } from '../core/options';
 import { currentCapabilities } from '../core/platform';
 
 /** Errors meaning "not a TCP socket": keepalive does not apply, the client goes on untouched. */
