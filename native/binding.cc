@@ -33,14 +33,13 @@ napi_value Failure(napi_env env, const ka_error_t& failure) {
 }
 
 // The call's first N arguments as int32 (a TypeError naming the first that is
-// not a number), and the argument after them, if any, in *extra. Ranges are
+// not a number). Ranges are
 // checked by each function in one expression; only a failure goes to the cold
 // path that names the argument.
 template <size_t N>
-bool ReadInts(napi_env env, napi_callback_info info, const char* const (&names)[N], int32_t (&out)[N],
-              napi_value* extra = nullptr) {
-  size_t argc = N + 1;
-  napi_value argv[N + 1];
+bool ReadInts(napi_env env, napi_callback_info info, const char* const (&names)[N], int32_t (&out)[N]) {
+  size_t argc = N;
+  napi_value argv[N];
   if (napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr) != napi_ok) return false;
   for (size_t i = 0; i < N; i++) {
     if (i >= argc || napi_get_value_int32(env, argv[i], &out[i]) != napi_ok) {
@@ -48,7 +47,6 @@ bool ReadInts(napi_env env, napi_callback_info info, const char* const (&names)[
       return false;
     }
   }
-  if (extra != nullptr) *extra = argc > N ? argv[N] : nullptr;
   return true;
 }
 
@@ -57,19 +55,28 @@ bool ReadInts(napi_env env, napi_callback_info info, const char* const (&names)[
   return nullptr;
 }
 
-// A typed array argument of the wanted type and at least `length` elements, or a TypeError.
-// (napi_get_typedarray_info itself refuses anything that is not a typed array.)
-template <typename T>
-T* TypedArrayArgument(napi_env env, napi_value value, napi_typedarray_type wanted, size_t length, const char* message) {
-  napi_typedarray_type type;
-  size_t elements = 0;
+// What read() and tcpInfo() write into: two typed arrays per environment (each
+// Worker has its own), made once at load and exported as keepaliveValues and
+// tcpInfoValues; JavaScript reads them right after the call. They were
+// arguments, but napi_get_typedarray_info on every call (a chain of type tests,
+// then the buffer and its length) was ~470 of a tcpInfo()'s ~2760 instructions
+// (docs/performance.md). The references keep both arrays alive as long as the
+// environment, whatever JavaScript drops.
+struct Outputs {
+  int32_t* keepalive = nullptr;
+  double* tcp_info = nullptr;
+  napi_ref keepalive_array = nullptr;
+  napi_ref tcp_info_array = nullptr;
+};
+
+// The environment's outputs, or nullptr (and a thrown Error) where the addon never finished loading.
+Outputs* OutputsOf(napi_env env) {
   void* data = nullptr;
-  if (value == nullptr || napi_get_typedarray_info(env, value, &type, &elements, &data, nullptr, nullptr) != napi_ok ||
-      type != wanted || elements < length) {
-    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", message);
-    return nullptr;
-  }
-  return static_cast<T*>(data);
+  if (napi_get_instance_data(env, &data) == napi_ok && data != nullptr &&
+      static_cast<Outputs*>(data)->tcp_info != nullptr)
+    return static_cast<Outputs*>(data);
+  napi_throw_error(env, nullptr, "the tcp-keepalive addon did not finish loading in this environment");
+  return nullptr;
 }
 
 constexpr const char kFdMessage[] = "fd must be an integer from 0 to 2147483647";
@@ -107,15 +114,15 @@ napi_value Apply(napi_env env, napi_callback_info info) {
   return ka_apply(args[0], &config, &failure) == 0 ? nullptr : Failure(env, failure);
 }
 
-// read(fd, out): out (an Int32Array of 5) receives enable, idleSeconds,
-// intervalSeconds, count, userTimeoutMs; -1 where the platform has no such option.
+// read(fd): keepaliveValues receives enable, idleSeconds, intervalSeconds,
+// count, userTimeoutMs; -1 where the platform has no such option.
 napi_value Read(napi_env env, napi_callback_info info) {
   int32_t args[1];
-  napi_value out_value;
-  if (!ReadInts(env, info, kFdOnly, args, &out_value)) return nullptr;
+  if (!ReadInts(env, info, kFdOnly, args)) return nullptr;
   if (args[0] < 0) return OutOfRange(env, kFdMessage);
-  int32_t* out = TypedArrayArgument<int32_t>(env, out_value, napi_int32_array, 5, "out must be an Int32Array of 5");
-  if (out == nullptr) return nullptr;
+  Outputs* outputs = OutputsOf(env);
+  if (outputs == nullptr) return nullptr;
+  int32_t* out = outputs->keepalive;
   ka_state_t state;
   ka_error_t failure;
   if (ka_read(args[0], &state, &failure) != 0) return Failure(env, failure);
@@ -127,18 +134,16 @@ napi_value Read(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
-// tcpInfo(fd, out): out (a Float64Array of tcpInfoFields.length) receives
-// TCP_INFO in the library's units; NaN where the kernel reported nothing.
+// tcpInfo(fd): tcpInfoValues (tcpInfoFields.length slots) receives TCP_INFO in
+// the library's units; NaN where the kernel reported nothing.
 napi_value TcpInfo(napi_env env, napi_callback_info info) {
   int32_t args[1];
-  napi_value out_value;
-  if (!ReadInts(env, info, kFdOnly, args, &out_value)) return nullptr;
+  if (!ReadInts(env, info, kFdOnly, args)) return nullptr;
   if (args[0] < 0) return OutOfRange(env, kFdMessage);
-  double* out = TypedArrayArgument<double>(env, out_value, napi_float64_array, KA_TCP_INFO_FIELD_COUNT,
-                                           "out must be a Float64Array of tcpInfoFields.length");
-  if (out == nullptr) return nullptr;
+  Outputs* outputs = OutputsOf(env);
+  if (outputs == nullptr) return nullptr;
   ka_error_t failure;
-  return ka_tcp_info(args[0], out, &failure) == 0 ? nullptr : Failure(env, failure);
+  return ka_tcp_info(args[0], outputs->tcp_info, &failure) == 0 ? nullptr : Failure(env, failure);
 }
 
 // duplicateFd(pid, fd): a new fd in this process for another process's fd, or the failure.
@@ -181,6 +186,25 @@ napi_status SetFunction(napi_env env, napi_value object, const char* name, napi_
   return status == napi_ok ? napi_set_named_property(env, object, name, function) : status;
 }
 
+// A typed array of `length` elements over a new ArrayBuffer, exported as `name`;
+// its memory in *data and a strong reference in *ref.
+napi_status ExportOutput(napi_env env, napi_value exports, const char* name, napi_typedarray_type type, size_t length,
+                         size_t element_size, void** data, napi_ref* ref) {
+  napi_value buffer, array;
+  napi_status status = napi_create_arraybuffer(env, length * element_size, data, &buffer);
+  if (status == napi_ok) status = napi_create_typedarray(env, type, length, buffer, 0, &array);
+  if (status == napi_ok) status = napi_create_reference(env, array, 1, ref);
+  if (status == napi_ok) status = napi_set_named_property(env, exports, name, array);
+  return status;
+}
+
+void DeleteOutputs(napi_env env, void* data, void* /* hint */) {
+  Outputs* outputs = static_cast<Outputs*>(data);
+  if (outputs->keepalive_array != nullptr) napi_delete_reference(env, outputs->keepalive_array);
+  if (outputs->tcp_info_array != nullptr) napi_delete_reference(env, outputs->tcp_info_array);
+  delete outputs;
+}
+
 napi_value Init(napi_env env, napi_value exports) {
   static const struct {
     const char* name;
@@ -220,6 +244,19 @@ napi_value Init(napi_env env, napi_value exports) {
   RETURN_IF_FAILED(SetFunction(env, exports, "duplicateFd", DuplicateFd));
   RETURN_IF_FAILED(SetFunction(env, exports, "closeFd", CloseFd));
   RETURN_IF_FAILED(napi_set_named_property(env, exports, "tcpInfoFields", field_names));
+  Outputs* outputs = new Outputs();
+  if (napi_set_instance_data(env, outputs, DeleteOutputs, nullptr) != napi_ok) {
+    delete outputs;
+    return nullptr;
+  }
+  void* keepalive = nullptr;
+  void* tcp_info = nullptr;
+  RETURN_IF_FAILED(ExportOutput(env, exports, "keepaliveValues", napi_int32_array, 5, sizeof(int32_t), &keepalive,
+                                &outputs->keepalive_array));
+  RETURN_IF_FAILED(ExportOutput(env, exports, "tcpInfoValues", napi_float64_array, KA_TCP_INFO_FIELD_COUNT,
+                                sizeof(double), &tcp_info, &outputs->tcp_info_array));
+  outputs->keepalive = static_cast<int32_t*>(keepalive);
+  outputs->tcp_info = static_cast<double*>(tcp_info);
   RETURN_IF_FAILED(napi_set_named_property(env, exports, "capabilities", capability_object));
   RETURN_IF_FAILED(napi_set_named_property(env, exports, "sourceHash", source_hash));
   RETURN_IF_FAILED(napi_object_freeze(env, exports));

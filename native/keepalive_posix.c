@@ -2,7 +2,6 @@
 #include "keepalive.h"
 
 #include <errno.h>
-#include <stddef.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
@@ -39,59 +38,24 @@ static int get_int(int fd, int level, int name, int *value, const char *option, 
 }
 
 /*
- * The four tuning options in the order they are written. An option this
- * platform's headers lack is listed with supported = 0: asking for it is
- * ENOPROTOOPT, reading it gives KA_UNCHANGED. Constant data, no state.
+ * One #ifdef per option, as libuv's uv__tcp_keepalive has them: an option
+ * this platform's headers lack is ENOPROTOOPT when asked for and KA_UNCHANGED
+ * when read back.
  */
-typedef struct {
-  int supported;
-  int name;
-  const char *label;
-  size_t field; /* offset of the value in ka_config_t */
-  unsigned capability;
-} ka_tuning_option_t;
-
-#ifdef TCP_KEEPIDLE
-#define KA_IDLE \
-  { 1, TCP_KEEPIDLE, KA_IDLE_OPTION_NAME, offsetof(ka_config_t, idle_s), KA_CAP_IDLE }
-#else
-#define KA_IDLE \
-  { 0, 0, "TCP_KEEPIDLE", offsetof(ka_config_t, idle_s), KA_CAP_IDLE }
-#endif
-#ifdef TCP_KEEPINTVL
-#define KA_INTERVAL \
-  { 1, TCP_KEEPINTVL, "TCP_KEEPINTVL", offsetof(ka_config_t, interval_s), KA_CAP_INTERVAL }
-#else
-#define KA_INTERVAL \
-  { 0, 0, "TCP_KEEPINTVL", offsetof(ka_config_t, interval_s), KA_CAP_INTERVAL }
-#endif
-#ifdef TCP_KEEPCNT
-#define KA_COUNT \
-  { 1, TCP_KEEPCNT, "TCP_KEEPCNT", offsetof(ka_config_t, count), KA_CAP_COUNT }
-#else
-#define KA_COUNT \
-  { 0, 0, "TCP_KEEPCNT", offsetof(ka_config_t, count), KA_CAP_COUNT }
-#endif
-#ifdef TCP_USER_TIMEOUT
-#define KA_USER_TIMEOUT \
-  { 1, TCP_USER_TIMEOUT, "TCP_USER_TIMEOUT", offsetof(ka_config_t, user_timeout_ms), KA_CAP_USER_TIMEOUT }
-#else
-#define KA_USER_TIMEOUT \
-  { 0, 0, "TCP_USER_TIMEOUT", offsetof(ka_config_t, user_timeout_ms), KA_CAP_USER_TIMEOUT }
-#endif
-
-static const ka_tuning_option_t tuning_options[] = {KA_IDLE, KA_INTERVAL, KA_COUNT, KA_USER_TIMEOUT};
-#define KA_TUNING_OPTIONS (sizeof tuning_options / sizeof tuning_options[0])
-
-static int *field_of(ka_config_t *config, const ka_tuning_option_t *option) {
-  return (int *)((char *)config + option->field);
-}
-
 unsigned ka_capabilities(void) {
   unsigned capabilities = KA_CAP_READ_BACK;
-  for (size_t i = 0; i < KA_TUNING_OPTIONS; i++) {
-    if (tuning_options[i].supported) capabilities |= tuning_options[i].capability;
-  }
+#ifdef TCP_KEEPIDLE
+  capabilities |= KA_CAP_IDLE;
+#endif
+#ifdef TCP_KEEPINTVL
+  capabilities |= KA_CAP_INTERVAL;
+#endif
+#ifdef TCP_KEEPCNT
+  capabilities |= KA_CAP_COUNT;
+#endif
+#ifdef TCP_USER_TIMEOUT
+  capabilities |= KA_CAP_USER_TIMEOUT;
+#endif
 #if defined(__linux__) || (defined(__APPLE__) && defined(TCP_CONNECTION_INFO))
   capabilities |= KA_CAP_TCP_INFO; /* tcp_info.c */
 #endif
@@ -130,29 +94,50 @@ int ka_check_tcp(int fd, ka_error_t *error) {
   return 0;
 }
 
+/* Writes one TCP-level option unless it is KA_UNCHANGED; ENOPROTOOPT where the headers lack it (name < 0). */
+static int set_tuning(int fd, int name, int value, const char *option, ka_error_t *error) {
+  if (value == KA_UNCHANGED) return 0;
+  if (name < 0) return fail(error, ENOPROTOOPT, "setsockopt", option);
+  return set_int(fd, IPPROTO_TCP, name, value, option, error);
+}
+
+/* Reads one TCP-level option; KA_UNCHANGED where the headers lack it (name < 0). */
+static int get_tuning(int fd, int name, int *value, const char *option, ka_error_t *error) {
+  *value = KA_UNCHANGED;
+  return name < 0 ? 0 : get_int(fd, IPPROTO_TCP, name, value, option, error);
+}
+
+#ifndef TCP_KEEPIDLE
+#define TCP_KEEPIDLE (-1)
+#endif
+#ifndef TCP_KEEPINTVL
+#define TCP_KEEPINTVL (-1)
+#endif
+#ifndef TCP_KEEPCNT
+#define TCP_KEEPCNT (-1)
+#endif
+#ifndef TCP_USER_TIMEOUT
+#define TCP_USER_TIMEOUT (-1)
+#endif
+
 int ka_apply(int fd, const ka_config_t *config, ka_error_t *error) {
   /* Tuning first, switch last: a failure never leaves probes running on timings it half-replaced. */
-  for (size_t i = 0; i < KA_TUNING_OPTIONS; i++) {
-    const ka_tuning_option_t *option = &tuning_options[i];
-    int value = *field_of((ka_config_t *)config, option);
-    if (value == KA_UNCHANGED) continue;
-    if (!option->supported) return fail(error, ENOPROTOOPT, "setsockopt", option->label);
-    if (set_int(fd, IPPROTO_TCP, option->name, value, option->label, error) != 0) return -1;
-  }
-  if (config->enable != KA_UNCHANGED &&
-      set_int(fd, SOL_SOCKET, SO_KEEPALIVE, config->enable ? 1 : 0, "SO_KEEPALIVE", error) != 0)
+  if (set_tuning(fd, TCP_KEEPIDLE, config->idle_s, KA_IDLE_OPTION_NAME, error) != 0 ||
+      set_tuning(fd, TCP_KEEPINTVL, config->interval_s, "TCP_KEEPINTVL", error) != 0 ||
+      set_tuning(fd, TCP_KEEPCNT, config->count, "TCP_KEEPCNT", error) != 0 ||
+      set_tuning(fd, TCP_USER_TIMEOUT, config->user_timeout_ms, "TCP_USER_TIMEOUT", error) != 0)
     return -1;
-  return 0;
+  if (config->enable == KA_UNCHANGED) return 0;
+  return set_int(fd, SOL_SOCKET, SO_KEEPALIVE, config->enable ? 1 : 0, "SO_KEEPALIVE", error);
 }
 
 int ka_read(int fd, ka_state_t *state, ka_error_t *error) {
   if (get_int(fd, SOL_SOCKET, SO_KEEPALIVE, &state->enable, "SO_KEEPALIVE", error) != 0) return -1;
   state->enable = state->enable != 0;
-  for (size_t i = 0; i < KA_TUNING_OPTIONS; i++) {
-    const ka_tuning_option_t *option = &tuning_options[i];
-    int *value = field_of(state, option);
-    *value = KA_UNCHANGED;
-    if (option->supported && get_int(fd, IPPROTO_TCP, option->name, value, option->label, error) != 0) return -1;
-  }
-  return 0;
+  return get_tuning(fd, TCP_KEEPIDLE, &state->idle_s, KA_IDLE_OPTION_NAME, error) != 0 ||
+                 get_tuning(fd, TCP_KEEPINTVL, &state->interval_s, "TCP_KEEPINTVL", error) != 0 ||
+                 get_tuning(fd, TCP_KEEPCNT, &state->count, "TCP_KEEPCNT", error) != 0 ||
+                 get_tuning(fd, TCP_USER_TIMEOUT, &state->user_timeout_ms, "TCP_USER_TIMEOUT", error) != 0
+             ? -1
+             : 0;
 }

@@ -101,16 +101,15 @@ export function readPeerSocket(pid: number, fd: number, inode: number): PeerRead
         message: `fd ${fd} of pid ${pid} is no longer socket ${inode}: the process closed or replaced it meanwhile`,
       };
     }
-    const values = new Int32Array(5);
-    const failed = addon.read(duplicate, values);
+    const failed = addon.read(duplicate);
     if (isFailure(failed)) {
       const code = errnoName(failed.errno);
       return { code, message: `${failed.syscall}(${failed.option || '?'}) on a duplicate of fd ${fd} of pid ${pid}: ${code}` };
     }
-    const [enable = 0, idle = 0, interval = 0, count = 0, userTimeout = 0] = values;
-    const info = new Float64Array(addon.tcpInfoFields.length);
+    const [enable = 0, idle = 0, interval = 0, count = 0, userTimeout = 0] = addon.keepaliveValues;
     let tcpInfo: Record<string, number | string | null> | null = null;
-    if (!isFailure(addon.tcpInfo(duplicate, info))) {
+    if (!isFailure(addon.tcpInfo(duplicate))) {
+      const info = addon.tcpInfoValues;
       tcpInfo = {};
       addon.tcpInfoFields.forEach((name, index) => {
         tcpInfo![name] = Number.isNaN(info[index]) ? null : info[index]!;

@@ -302,8 +302,6 @@ export function applyToFd(fd: number, config: KernelConfig, operation: string): 
   if (result !== undefined) throw failure(fd, result, operation);
 }
 
-const readBack = new Int32Array(5);
-
 function secondsToMs(value: number): number {
   return value < 0 ? value : value * 1000;
 }
@@ -317,8 +315,9 @@ export function getKeepalive(socket: net.Socket | Http2Session): KeepaliveState 
   const native = addon();
   if (native === undefined) throw unavailableOnPlatform('getKeepalive()', currentCapabilities().reason);
   const fd = socketFd(socket, 'getKeepalive');
-  const result = native.read(fd, readBack);
+  const result = native.read(fd);
   if (result !== undefined) throw failure(fd, result, 'cannot read keepalive');
+  const readBack = native.keepaliveValues;
   return {
     enable: readBack[0] === 1,
     idle: secondsToMs(readBack[1]!),

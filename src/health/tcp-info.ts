@@ -170,16 +170,16 @@ const FIELDS = [
   'receiveWindow',
 ] as const;
 
-/** One buffer for every read in this thread: a read is decoded into an object before anything else can run. */
-let slots: Float64Array | undefined;
+/** The addon's output array (one per thread, read right after each call), once its fields are checked to be these. */
+let checkedValues: Float64Array | undefined;
 
-function prepareSlots(fields: readonly string[]): Float64Array {
-  if (fields.length < FIELDS.length || FIELDS.some((name, index) => fields[index] !== name)) {
+function checkFields(fields: readonly string[], values: Float64Array): Float64Array {
+  if (fields.length < FIELDS.length || values.length !== fields.length || FIELDS.some((name, index) => fields[index] !== name)) {
     throw new Error(
       `tcp-keepalive: the native addon's TCP_INFO fields (${fields.join(', ')}) are not the ones this code was built for; reinstall the package`,
     );
   }
-  return new Float64Array(fields.length);
+  return values;
 }
 
 /** NaN (not reported) becomes undefined. */
@@ -293,10 +293,10 @@ function decode(v: Float64Array): TcpInfo {
 export function readTcpInfo(fd: number, operation: string): TcpInfo {
   const native = addon();
   if (native === undefined || !native.capabilities.tcpInfo) throw unavailableOnPlatform(`${operation}() (TCP_INFO)`);
-  const out = (slots ??= prepareSlots(native.tcpInfoFields));
-  const failure = native.tcpInfo(fd, out);
+  const values = (checkedValues ??= checkFields(native.tcpInfoFields, native.tcpInfoValues));
+  const failure = native.tcpInfo(fd);
   if (failure !== undefined) throw nativeError(failure, fd, operation);
-  return decode(out);
+  return decode(values);
 }
 
 /**

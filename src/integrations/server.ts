@@ -98,17 +98,14 @@ function applyToListener(fd: number, config: KernelConfig): { code: string; mess
  */
 export const CATCH_UP_MARGIN = 8;
 
-let tcpInfoOut: Float64Array | undefined;
-
 /** The listener's accept queue now (TCP_INFO's tcpi_unacked on a listening socket); its maximum if that cannot be read. */
 function queuedConnections(fd: number): number {
   const native = addon();
   const fallback = 4096; // above any default backlog (Node's 511, somaxconn 4096): configure them all
   if (native === undefined || !native.capabilities.tcpInfo) return fallback;
   const index = native.tcpInfoFields.indexOf('unacked');
-  tcpInfoOut ??= new Float64Array(native.tcpInfoFields.length);
-  if (index < 0 || native.tcpInfo(fd, tcpInfoOut) !== undefined) return fallback;
-  const queued = tcpInfoOut[index]!;
+  if (index < 0 || native.tcpInfo(fd) !== undefined) return fallback;
+  const queued = native.tcpInfoValues[index]!;
   return Number.isInteger(queued) && queued >= 0 ? queued : fallback;
 }
 

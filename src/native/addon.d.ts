@@ -52,18 +52,23 @@ export interface NativeAddon {
    */
   apply(fd: number, enable: number, idleSeconds: number, intervalSeconds: number, count: number, userTimeoutMs: number): NativeFailure | undefined;
   /**
-   * Reads what the kernel holds into `out`: enable (0/1), idle seconds,
-   * interval seconds, count, user timeout ms; -1 where this platform has no such option.
+   * Reads what the kernel holds into {@link keepaliveValues}: enable (0/1),
+   * idle seconds, interval seconds, count, user timeout ms; -1 where this
+   * platform has no such option. Unchanged on failure.
    */
-  read(fd: number, out: Int32Array): NativeFailure | undefined;
+  read(fd: number): NativeFailure | undefined;
+  /** read()'s output, one array per environment (a Worker has its own): read it right after the call. */
+  readonly keepaliveValues: Int32Array;
   /**
-   * One getsockopt(TCP_INFO) (macOS: TCP_CONNECTION_INFO), decoded into `out`
-   * (at least `tcpInfoFields.length` slots) in the library's units: ms, bytes,
-   * packets; `state` in Linux's numbering (1 established … 11 closing). A
-   * field the running kernel did not return, or this platform lacks, is NaN.
+   * One getsockopt(TCP_INFO) (macOS: TCP_CONNECTION_INFO), decoded into
+   * {@link tcpInfoValues} in the library's units: ms, bytes, packets; `state`
+   * in Linux's numbering (1 established … 11 closing). A field the running
+   * kernel did not return, or this platform lacks, is NaN.
    */
-  tcpInfo(fd: number, out: Float64Array): NativeFailure | undefined;
-  /** The name of each slot of tcpInfo's `out`, in order. */
+  tcpInfo(fd: number): NativeFailure | undefined;
+  /** tcpInfo()'s output, `tcpInfoFields.length` slots, one array per environment: read it right after the call. */
+  readonly tcpInfoValues: Float64Array;
+  /** The name of each slot of tcpInfoValues, in order. */
   readonly tcpInfoFields: readonly string[];
   /**
    * A duplicate, in this process, of file descriptor `fd` of process `pid`

@@ -26,8 +26,8 @@ function loadAsWindows(): Package {
 }
 
 function kernel(socket: net.Socket): { enable: boolean; idle: number; interval: number; count: number } {
-  const out = new Int32Array(5);
-  expect(addon()!.read((socket as unknown as { _handle: { fd: number } })._handle.fd, out)).toBeUndefined();
+  expect(addon()!.read((socket as unknown as { _handle: { fd: number } })._handle.fd)).toBeUndefined();
+  const out = addon()!.keepaliveValues;
   return { enable: out[0] === 1, idle: out[1]! * 1000, interval: out[2]! * 1000, count: out[3]! };
 }
 
