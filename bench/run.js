@@ -138,6 +138,7 @@ async function main() {
       'health (tcpInfo, connectionHealth)',
       () =>
         require('./benchmarks/health').run({
+          minimalAddon,
           plan: quick ? plan : { rounds: 21, warmupRounds: 3, roundMs: 20 },
           forks: quick ? 2 : 5,
         }),

@@ -3,8 +3,11 @@
 // getsockopt(TCP_INFO) from C (bench/tcp-info-floor.c, its own process and
 // socket), interleaved in rounds like benchmark 1, over several fresh
 // processes (forks) pooled. The raw addon call (the same getsockopt plus the
-// N-API trampoline and decoding into a Float64Array, no JS object) is shown too,
-// to split the cost between the binding and the JS layer.
+// N-API trampoline and decoding into its Float64Array, no JS object) is shown too,
+// to split the cost between the binding and the JS layer; so are the decode into
+// the returned object without the socket checks (readTcpInfo(fd)), and the
+// minimal addon's tcpInfo(fd) (bench/minimal-addon: one getsockopt through one
+// N-API call, nothing decoded), the least any addon pays.
 //
 //   node bench/benchmarks/health.js            # builds the C floor if needed, prints a markdown section
 //   BENCH_QUICK=1 node bench/benchmarks/health.js
@@ -24,6 +27,7 @@ const scratch = path.join(root, '.bench-tmp');
 const floorSource = path.join(__dirname, '..', 'tcp-info-floor.c');
 const floorBinary = path.join(scratch, 'tcp-info-floor');
 const TARGET = 1.3;
+const defaultMinimalAddon = path.join(scratch, 'minimal-addon', 'build', 'Release', 'minimal.node');
 
 /** Compiles the C floor when missing or older than its source. */
 function buildFloor() {
@@ -51,10 +55,12 @@ function elapsedNsPerCall(start, calls) {
 }
 
 /** One fork: every contender interleaved in this process. */
-async function measure({ plan }) {
+async function measure({ plan, minimalAddon }) {
   const { tcpInfo, connectionHealth } = require(path.join(root, 'dist', 'index.js'));
+  const { readTcpInfo } = require(path.join(root, 'dist', 'health', 'tcp-info.js'));
   const { addon } = require(path.join(root, 'dist', 'native', 'load.js'));
   const native = addon();
+  const minimal = require(minimalAddon);
   const floor = new RemoteProcess(floorBinary, cpuClock ? ['cpu'] : [], 'TCP_INFO floor');
   let sink = 0;
   // Every result is kept for a while, as a caller would keep it: a result used for one field only could
@@ -64,7 +70,8 @@ async function measure({ plan }) {
   try {
     return await withConnectedSockets(['info', 'health', 'raw'], async (sockets) => {
       const rawFd = sockets.raw._handle.fd;
-      const slots = new Float64Array(native.tcpInfoFields.length);
+      const infoFd = sockets.info._handle.fd;
+      const values = native.tcpInfoValues;
       const contenders = [
         {
           name: 'tcpInfo(socket)',
@@ -83,13 +90,29 @@ async function measure({ plan }) {
           },
         },
         {
-          name: 'addon().tcpInfo(fd, Float64Array) (the binding alone)',
+          name: 'addon().tcpInfo(fd) (the binding alone: decoded into its Float64Array, no object)',
           run: (calls) => {
             const start = now();
             for (let k = 0; k < calls; k++) {
-              native.tcpInfo(rawFd, slots);
-              sink += slots[17];
+              native.tcpInfo(rawFd);
+              sink += values[17];
             }
+            return elapsedNsPerCall(start, calls);
+          },
+        },
+        {
+          name: 'readTcpInfo(fd): the binding and the decode into the returned object, no socket checks',
+          run: (calls) => {
+            const start = now();
+            for (let k = 0; k < calls; k++) sink += (kept[keptAt++ & 1023] = readTcpInfo(infoFd, 'tcpInfo')).rtt;
+            return elapsedNsPerCall(start, calls);
+          },
+        },
+        {
+          name: 'minimal addon: tcpInfo(fd), one getsockopt through one N-API call, nothing decoded',
+          run: (calls) => {
+            const start = now();
+            for (let k = 0; k < calls; k++) minimal.tcpInfo(rawFd);
             return elapsedNsPerCall(start, calls);
           },
         },
@@ -110,11 +133,12 @@ async function measure({ plan }) {
 }
 
 /** Runs `forks` fresh processes one after another and pools their rounds (pairs stay within a fork). */
-async function run({ plan, forks }) {
+async function run({ plan, forks, minimalAddon = defaultMinimalAddon }) {
   buildFloor();
+  if (!fs.existsSync(minimalAddon)) throw new Error(`${minimalAddon} is missing: npm run bench builds it`);
   const results = [];
   for (let fork = 0; fork < forks; fork++) {
-    const { stdout } = await execFile(process.execPath, [__filename, '--fork', JSON.stringify({ plan })], {
+    const { stdout } = await execFile(process.execPath, [__filename, '--fork', JSON.stringify({ plan, minimalAddon })], {
       maxBuffer: 16 * 2 ** 20,
       timeout: 600_000,
       env: process.env,
@@ -125,15 +149,18 @@ async function run({ plan, forks }) {
     const perRound = results.flatMap((result) => result[index].perRound);
     return { name: first.name, calls: first.calls, perRound, median: median(perRound) };
   });
-  const [info, health, binding, floor] = pooled;
+  const [info, health, binding, decoded, minimal, floor] = pooled;
+  const FLOOR = 5;
   const perFork = (a, b) => results.map((result) => report.formatRatio(pairedRatio(result[a], result[b]))).join(', ');
   // On a shared machine the rounds are noisy in both directions; the fastest round of each contender is the
   // least disturbed one, so the ratio of the fastest rounds is shown next to the paired median.
   const fastest = (result) => Math.min(...result.perRound);
   const ratios = [
-    ['tcpInfo / C floor', pairedRatio(info, floor), perFork(0, 3), fastest(info) / fastest(floor)],
-    ['connectionHealth / C floor', pairedRatio(health, floor), perFork(1, 3), fastest(health) / fastest(floor)],
-    ['addon().tcpInfo / C floor', pairedRatio(binding, floor), perFork(2, 3), fastest(binding) / fastest(floor)],
+    ['tcpInfo / C floor', pairedRatio(info, floor), perFork(0, FLOOR), fastest(info) / fastest(floor)],
+    ['connectionHealth / C floor', pairedRatio(health, floor), perFork(1, FLOOR), fastest(health) / fastest(floor)],
+    ['addon().tcpInfo / C floor', pairedRatio(binding, floor), perFork(2, FLOOR), fastest(binding) / fastest(floor)],
+    ['readTcpInfo(fd) / C floor', pairedRatio(decoded, floor), perFork(3, FLOOR), fastest(decoded) / fastest(floor)],
+    ['minimal addon tcpInfo(fd) / C floor', pairedRatio(minimal, floor), perFork(4, FLOOR), fastest(minimal) / fastest(floor)],
   ];
   return {
     title: 'Health: tcpInfo and connectionHealth per call',
