@@ -157,10 +157,10 @@ export type PolicyConfig = { -readonly [Field in keyof KernelConfig]: KernelConf
 
 /**
  * `update` written over `kept`, in place: a field `update` leaves unchanged
- * keeps its value. In place rather than a new object per call: a repeat
- * configure then allocates nothing of its own, and storing a new object on an
- * old socket record costs a write barrier and, at scale, scavenges (about 240
- * instructions of a ~2100-instruction call; docs/performance.md).
+ * keeps its value. In place rather than a new object per call: storing a new
+ * object on an old socket record costs an allocation, a write barrier and its
+ * share of scavenges (about 240 instructions of a ~2100-instruction repeat
+ * configure; docs/performance.md).
  */
 export function mergeInto(kept: PolicyConfig, update: KernelConfig): void {
   kept.enable = update.enable;
