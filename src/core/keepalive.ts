@@ -22,7 +22,7 @@
  */
 import type { Http2Session } from 'node:http2';
 import type net from 'node:net';
-import type { NativeFailure } from '../native/addon';
+import type { NativeAddon, NativeFailure } from '../native/addon';
 import { deathSubscribed, watchForDeath } from '../health/dead-channel';
 import { addon } from '../native/load';
 import { type CodedError, invalidArgValue, nativeError, unavailableOnPlatform } from './errors';
@@ -110,17 +110,19 @@ function writeConfig(socket: net.Socket, fd: number, config: KernelConfig): void
 
 function writeKernel(socket: net.Socket, fd: number, config: KernelConfig): void {
   const native = addon();
-  if (native === undefined) {
-    writeWithNode(socket, config);
-    return;
-  }
+  if (native === undefined) writeWithNode(socket, config);
+  else writeFd(native, fd, config, 'cannot configure keepalive');
+}
+
+/** The addon's apply() on one fd; throws the coded error, with `operation` in its message. */
+function writeFd(native: NativeAddon, fd: number, config: KernelConfig, operation: string): void {
   // SO_KEEPALIVE alone is accepted by any socket: only then is the TCP check a syscall of its own.
   if (!hasTuning(config)) {
     const check = native.checkTcp(fd);
     if (check !== undefined) throw nativeError(check, fd, 'not a TCP socket');
   }
   const result = native.apply(fd, config.enable, config.idleSeconds, config.intervalSeconds, config.count, config.userTimeoutMs);
-  if (result !== undefined) throw failure(fd, result, 'cannot configure keepalive');
+  if (result !== undefined) throw failure(fd, result, operation);
 }
 
 /** Without the addon: Node's own setKeepAlive (capabilities already refused what it cannot do). */
@@ -294,12 +296,7 @@ export function policyOf(socket: net.Socket): Readonly<KeepaliveOptions> | undef
 export function applyToFd(fd: number, config: KernelConfig, operation: string): void {
   const native = addon();
   if (native === undefined) throw unavailableOnPlatform(operation, currentCapabilities().reason);
-  if (!hasTuning(config)) {
-    const check = native.checkTcp(fd);
-    if (check !== undefined) throw nativeError(check, fd, 'not a TCP socket');
-  }
-  const result = native.apply(fd, config.enable, config.idleSeconds, config.intervalSeconds, config.count, config.userTimeoutMs);
-  if (result !== undefined) throw failure(fd, result, operation);
+  writeFd(native, fd, config, operation);
 }
 
 function secondsToMs(value: number): number {
