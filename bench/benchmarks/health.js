@@ -150,7 +150,7 @@ async function run({ plan, forks, minimalAddon = defaultMinimalAddon }) {
     return { name: first.name, calls: first.calls, perRound, median: median(perRound) };
   });
   const [info, health, binding, decoded, minimal, floor] = pooled;
-  const FLOOR = 5;
+  const FLOOR = pooled.indexOf(floor);
   const perFork = (a, b) => results.map((result) => report.formatRatio(pairedRatio(result[a], result[b]))).join(', ');
   // On a shared machine the rounds are noisy in both directions; the fastest round of each contender is the
   // least disturbed one, so the ratio of the fastest rounds is shown next to the paired median.
