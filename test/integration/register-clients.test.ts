@@ -17,6 +17,8 @@ import {
   assertRegisterBuilt,
   expectedRaw,
   outsideReader,
+  POLICY,
+  POLICY_ENV,
   readChild,
   requireOutsideReader,
   runApp,
@@ -26,10 +28,6 @@ import {
 import { describeService, describeWhen } from './support';
 
 jest.setTimeout(60_000);
-
-const POLICY = { idle: 7000, interval: 3000, count: 4, userTimeout: 25000 } as const;
-const POLICY_ENV = 'idle=7s,interval=3s,count=4,userTimeout=25s';
-const nodeBinary = process.env.TCP_KEEPALIVE_CHILD_NODE ?? process.execPath;
 
 const running: RunningApp[] = [];
 afterEach(async () => {
@@ -44,17 +42,13 @@ const MODES = [
 
 /** Runs CLIENT in a child under `flag`, and returns what the kernel holds for each of its sockets to `port`. */
 async function kernelOfClient(client: string, flag: string, app: string, port: number, targetPort?: number): Promise<object[]> {
-  const child = runApp(
-    app,
-    {
-      NODE_OPTIONS: `${flag} tcp-keepalive/register`,
-      TCP_KEEPALIVE: POLICY_ENV,
-      CLIENT: client,
-      ...(targetPort === undefined ? {} : { TARGET_PORT: String(targetPort), NODE_TLS_REJECT_UNAUTHORIZED: '0' }),
-      NODE_NO_WARNINGS: '1',
-    },
-    nodeBinary,
-  );
+  const child = runApp(app, {
+    NODE_OPTIONS: `${flag} tcp-keepalive/register`,
+    TCP_KEEPALIVE: POLICY_ENV,
+    CLIENT: client,
+    ...(targetPort === undefined ? {} : { TARGET_PORT: String(targetPort), NODE_TLS_REJECT_UNAUTHORIZED: '0' }),
+    NODE_NO_WARNINGS: '1',
+  });
   running.push(child);
   await child.line(/^READY$/m, 20_000);
   const sockets = await waitForSockets(child.pid, { remotePort: port });

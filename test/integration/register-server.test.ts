@@ -15,6 +15,8 @@ import {
   assertRegisterBuilt,
   expectedRaw,
   outsideReader,
+  POLICY,
+  POLICY_ENV,
   readChild,
   requireOutsideReader,
   runApp,
@@ -25,9 +27,6 @@ import { describeWhen } from './support';
 
 jest.setTimeout(60_000);
 
-const POLICY = { idle: 7000, interval: 3000, count: 4, userTimeout: 25000 } as const;
-const POLICY_ENV = 'idle=7s,interval=3s,count=4,userTimeout=25s';
-const nodeBinary = process.env.TCP_KEEPALIVE_CHILD_NODE ?? process.execPath;
 const CONNECTIONS = CATCH_UP_MARGIN + 4;
 
 const running: RunningApp[] = [];
@@ -37,7 +36,7 @@ afterEach(async () => {
 });
 
 async function serve(app: string, env: Record<string, string>): Promise<{ child: RunningApp; kernels: object[] }> {
-  const child = runApp(app, { NODE_NO_WARNINGS: '1', ...env }, nodeBinary);
+  const child = runApp(app, { NODE_NO_WARNINGS: '1', ...env });
   running.push(child);
   const port = Number((await child.line(/^READY (\d+)$/m))[1]);
   for (let i = 0; i < CONNECTIONS; i++) {

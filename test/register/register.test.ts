@@ -19,6 +19,8 @@ import {
   assertRegisterBuilt,
   expectedRaw,
   outsideReader,
+  POLICY,
+  POLICY_ENV,
   readChild,
   requireOutsideReader,
   runApp,
@@ -28,10 +30,7 @@ import {
 
 jest.setTimeout(60_000);
 
-const POLICY = { idle: 7000, interval: 3000, count: 4, userTimeout: 25000 } as const;
-const POLICY_ENV = 'idle=7s,interval=3s,count=4,userTimeout=25s';
 const UNCONFIGURED = { enabled: 0 };
-const nodeBinary = process.env.TCP_KEEPALIVE_CHILD_NODE ?? process.execPath;
 const CJS = path.join(apps, 'clients.cjs');
 const ESM = path.join(apps, 'clients.mjs');
 
@@ -77,16 +76,12 @@ async function start(
 ): Promise<{ app: RunningApp; ports: Map<Kind, number> }> {
   const ports = new Map<Kind, number>();
   for (const kind of kinds) ports.set(kind, await serverFor(kind));
-  const child = runApp(
-    app,
-    {
-      TARGETS: JSON.stringify(kinds.map((kind) => ({ kind, port: ports.get(kind) }))),
-      NODE_TLS_REJECT_UNAUTHORIZED: '0', // fetch to the throwaway certificate
-      NODE_NO_WARNINGS: '1',
-      ...(typeof env === 'function' ? env(ports) : env),
-    },
-    nodeBinary,
-  );
+  const child = runApp(app, {
+    TARGETS: JSON.stringify(kinds.map((kind) => ({ kind, port: ports.get(kind) }))),
+    NODE_TLS_REJECT_UNAUTHORIZED: '0', // fetch to the throwaway certificate
+    NODE_NO_WARNINGS: '1',
+    ...(typeof env === 'function' ? env(ports) : env),
+  });
   running.push(child);
   await child.line(/^READY$/m);
   return { app: child, ports };
@@ -215,7 +210,7 @@ describe('a malformed environment stops the process before the application runs'
       /^tcp-keepalive\/register: TCP_KEEPALIVE_SERVER: "yes please" is not a switch/,
     ],
   ])('%s (%s): %j', async (flag, app, env, expected) => {
-    const child = runApp(path.join(apps, app), { TARGETS: '[]', NODE_OPTIONS: `${flag} tcp-keepalive/register`, ...env }, nodeBinary);
+    const child = runApp(path.join(apps, app), { TARGETS: '[]', NODE_OPTIONS: `${flag} tcp-keepalive/register`, ...env });
     running.push(child);
     const code = await child.stop();
     expect(code).toBe(9);

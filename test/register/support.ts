@@ -112,12 +112,19 @@ export interface RunningApp {
   stop(): Promise<number | null>;
 }
 
+/** The policy the register tests give their children, as options and as TCP_KEEPALIVE says it. */
+export const POLICY = { idle: 7000, interval: 3000, count: 4, userTimeout: 25000 } as const;
+export const POLICY_ENV = 'idle=7s,interval=3s,count=4,userTimeout=25s';
+
+/** The Node the children run on: TCP_KEEPALIVE_CHILD_NODE=/path/to/node runs them on another line. */
+const childNode = process.env.TCP_KEEPALIVE_CHILD_NODE ?? process.execPath;
+
 /**
  * Starts `node <app>` with ONLY `env` (plus PATH and HOME) — the operator's
  * environment, no flags but what NODE_OPTIONS says. cwd is the package root,
  * so `tcp-keepalive/register` resolves as the installed package name.
  */
-export function runApp(app: string, env: Record<string, string>, nodeBinary = process.execPath): RunningApp {
+export function runApp(app: string, env: Record<string, string>, nodeBinary = childNode): RunningApp {
   const child = spawn(nodeBinary, [app], {
     cwd: root,
     env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/tmp', ...env },
