@@ -170,6 +170,8 @@ describeWhen('every outbound TCP socket of an unmodified application', 'binary' 
       TCP_KEEPALIVE: POLICY_ENV,
       TCP_KEEPALIVE_DEBUG: '1',
     });
+    // READY on stdout does not mean this process has read the child's stderr up to the same point.
+    await child.stderrLines(/^tcp-keepalive: configured client /, 3);
     const lines = child
       .stderr()
       .split('\n')

@@ -108,7 +108,13 @@ export interface RunningApp {
   stderr(): string;
   /** Resolves with the first stdout line matching `pattern` (bounded). */
   line(pattern: RegExp, ms?: number): Promise<RegExpExecArray>;
-  /** Ends the child (stdin closed, then SIGKILL after 3 s) and resolves with its exit status. */
+  /**
+   * Resolves with the stderr lines matching `pattern` once there are at least `count` (bounded).
+   * What the child wrote reaches this process through a pipe and its event loop, so a test that
+   * has seen the effect of a line (a socket in /proc, a stdout line) waits for the line itself.
+   */
+  stderrLines(pattern: RegExp, count: number, ms?: number): Promise<string[]>;
+  /** Ends the child (stdin closed, then SIGKILL after 3 s) and resolves with its exit status once its output is all read. */
   stop(): Promise<number | null>;
 }
 
@@ -133,46 +139,60 @@ export function runApp(app: string, env: Record<string, string>, nodeBinary = ch
   let out = '';
   let err = '';
   const waiters: Array<() => void> = [];
+  const wakeAll = (): void => waiters.splice(0).forEach((wake) => wake());
   child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
     out += chunk;
-    waiters.splice(0).forEach((wake) => wake());
+    wakeAll();
   });
   child.stderr!.setEncoding('utf8').on('data', (chunk: string) => {
     err += chunk;
+    wakeAll();
   });
+  // 'close', not 'exit': 'exit' can come before the last of stdout and stderr has been read.
+  let closed = false;
   const exited = new Promise<number | null>((resolve) =>
-    child.once('exit', (code) => {
-      waiters.splice(0).forEach((wake) => wake());
+    child.once('close', (code) => {
+      closed = true;
+      wakeAll();
       resolve(code);
     }),
   );
+  /** Resolves with what `probe` finds, checked on every chunk of output; rejects at `ms` or when the child is gone. */
+  const waitFor = <T>(probe: () => T | undefined, what: string, ms: number): Promise<T> =>
+    new Promise((resolve, reject) => {
+      const timer = setTimeout(
+        () => reject(new Error(`timed out after ${ms} ms waiting for ${what} from ${app}; stdout: ${out}; stderr: ${err}`)),
+        ms,
+      );
+      const check = (): void => {
+        const found = probe();
+        if (found !== undefined) {
+          clearTimeout(timer);
+          resolve(found);
+        } else if (closed) {
+          clearTimeout(timer);
+          reject(new Error(`${app} exited (${child.exitCode ?? child.signalCode}) before printing ${what}; stdout: ${out}; stderr: ${err}`));
+        } else {
+          waiters.push(check);
+        }
+      };
+      check();
+    });
   return {
     child,
     pid: child.pid!,
     stdout: () => out,
     stderr: () => err,
-    line: (pattern, ms = 15_000) =>
-      new Promise((resolve, reject) => {
-        const timer = setTimeout(
-          () => reject(new Error(`timed out after ${ms} ms waiting for ${pattern} from ${app}; stdout: ${out}; stderr: ${err}`)),
-          ms,
-        );
-        const check = (): void => {
-          const match = pattern.exec(out);
-          if (match) {
-            clearTimeout(timer);
-            resolve(match);
-          } else if (child.exitCode !== null || child.signalCode !== null) {
-            clearTimeout(timer);
-            reject(
-              new Error(`${app} exited (${child.exitCode ?? child.signalCode}) before printing ${pattern}; stdout: ${out}; stderr: ${err}`),
-            );
-          } else {
-            waiters.push(check);
-          }
-        };
-        check();
-      }),
+    line: (pattern, ms = 15_000) => waitFor(() => pattern.exec(out) ?? undefined, String(pattern), ms),
+    stderrLines: (pattern, count, ms = 15_000) =>
+      waitFor(
+        () => {
+          const matching = err.split('\n').filter((line) => pattern.test(line));
+          return matching.length >= count ? matching : undefined;
+        },
+        `${count} stderr lines matching ${pattern}`,
+        ms,
+      ),
     stop: async () => {
       if (child.exitCode === null && child.signalCode === null) {
         child.stdin!.end();
