@@ -19,10 +19,11 @@ IFS=, read -r -a suites <<<"${1:-${NODE_LINE_SUITES:-core}}"
 IFS=, read -r -a lines <<<"${2:-${NODE_LINES:-20,22,24,26}}"
 IFS=, read -r -a builds <<<"${3:-${NODE_LINE_BUILDS:-prebuild,source}}"
 work="${TCPKA_CI_WORK:-/tmp/tcpka-node-lines}"
-mkdir -p "$work"
+mkdir -p "$work/logs"
 export KA_TIMINGS="$work/timings.txt"
 : >"$KA_TIMINGS"
 failures=()
+failed_logs=()
 
 # The source build runs these suites only (default: core, which exercises every addon call; the
 # integration and fault suites exercise the same calls against servers and namespaces, and run on
@@ -38,9 +39,12 @@ run_suites() {
   for suite in "${wanted[@]}"; do
     local band=()
     [ "$suite" = core ] || band=(--runInBand) # integration and faults share servers and namespaces
-    ka_timed "$label $suite" bash -c 'cd "$1" && shift && timeout 1800 "$@"' _ "$dir" \
-      "$node" node_modules/.bin/jest --selectProjects "$suite" --ci "${band[@]}" ||
+    local log="$work/logs/${label// /-}-$suite.log"
+    # Each suite takes about a minute; 600 s means stuck, and ka_jest then says what it holds.
+    if ! ka_timed "$label $suite" ka_jest 600 "$log" "$dir" "$node" --selectProjects "$suite" --ci "${band[@]}"; then
       failures+=("$label $suite")
+      failed_logs+=("$log")
+    fi
   done
 }
 
@@ -91,6 +95,7 @@ done
 echo "== node lines: durations =="
 cat "$KA_TIMINGS"
 if [ ${#failures[@]} -gt 0 ]; then
+  for log in "${failed_logs[@]}"; do ka_jest_digest "$log"; done
   printf 'FAILED: %s\n' "${failures[@]}"
   exit 1
 fi

@@ -83,3 +83,80 @@ ka_timed() {
   [ -n "${KA_TIMINGS:-}" ] && printf '%-50s %5ss  exit %s\n' "$label" "$took" "$status" >>"$KA_TIMINGS"
   return $status
 }
+
+# ka_jest LIMIT LOG DIR NODE JEST_ARGS...: Jest in DIR on NODE, bounded; its output is printed as it
+# comes and kept in LOG. A run that passes LIMIT seconds, or whose Jest says it cannot exit (a test left
+# a socket, a timer or a child process open) and is still there 30 s later, fails then instead of
+# waiting for CI's own limit: what the process still holds is printed (its child processes, its TCP
+# connections, the active libuv handles from a Node diagnostic report), it is killed, and ka_jest
+# returns 124.
+ka_jest() {
+  local limit="$1" log="$2" dir="$3" node="$4"
+  shift 4
+  local reports
+  reports="$(mktemp -d)"
+  : >"$log"
+  (cd "$dir" && exec "$node" --report-on-signal --report-signal=SIGUSR2 --report-directory="$reports" \
+    node_modules/.bin/jest "$@") >"$log" 2>&1 &
+  local pid=$! start=$SECONDS stuck="" stuck_since=""
+  tail -n +1 -f --pid="$pid" "$log" &
+  local tailer=$!
+  while kill -0 "$pid" 2>/dev/null; do
+    if [ $((SECONDS - start)) -ge "$limit" ]; then
+      stuck="still running after $limit s"
+    elif grep -q 'Jest did not exit one second after the test run has completed' "$log"; then
+      stuck_since="${stuck_since:-$SECONDS}"
+      [ $((SECONDS - stuck_since)) -ge 30 ] && stuck="the tests finished, but Jest could not exit 30 s later: a test left something open"
+    fi
+    [ -n "$stuck" ] && break
+    sleep 2
+  done
+  local held=""
+  if [ -n "$stuck" ] && kill -0 "$pid" 2>/dev/null; then
+    kill -USR2 "$pid" 2>/dev/null || true
+    sleep 5
+    held="$(ka_jest_holdings "$pid" "$node" "$reports")"
+    pkill -KILL -P "$pid" 2>/dev/null || true
+    kill -KILL "$pid" 2>/dev/null || true
+  fi
+  local status=0
+  wait "$pid" || status=$?
+  wait "$tailer" 2>/dev/null || true
+  rm -rf "$reports"
+  if [ -n "$stuck" ]; then
+    printf '== ka_jest: %s (in %s)\n%s\n' "$stuck" "$dir" "$held" | tee -a "$log"
+    status=124
+  fi
+  if [ "$status" -ne 0 ]; then ka_jest_digest "$log"; fi
+  return $status
+}
+
+# ka_jest_digest LOG: the failures of a Jest run in a few lines (CI shows the end of its output first).
+ka_jest_digest() {
+  echo "== failed Jest run, in short ($1):"
+  grep -aE '^(FAIL |  ● |Tests: )|^== ka_jest|^-- |^(LISTEN|ESTAB|SYN-SENT|CLOSE-WAIT) |^  (tcp|udp|pipe|timer|process|fs_event|tty) ' "$1" | awk '!seen[$0]++' | head -n 40 || true
+}
+
+# ka_jest_holdings PID NODE REPORTS: what a stuck Jest process still holds.
+ka_jest_holdings() {
+  local pid="$1" node="$2" reports="$3" report
+  echo "-- its child processes:"
+  ps -o pid,etimes,args --ppid "$pid" || true
+  echo "-- its TCP sockets:"
+  ss -tanp 2>/dev/null | grep "pid=$pid," || echo "(none)"
+  echo "-- its active libuv handles, from a diagnostic report:"
+  report="$(ls "$reports"/report.*.json 2>/dev/null | head -n 1 || true)"
+  if [ -z "$report" ]; then
+    echo "(no report: the JavaScript thread did not answer SIGUSR2, so it is blocked in a synchronous call)"
+    return
+  fi
+  "$node" -e '
+    const report = require(process.argv[1]);
+    for (const h of report.libuv) {
+      if (!h.is_active || !h.is_referenced) continue; // what keeps the process alive
+      const where = h.localEndpoint ? `${JSON.stringify(h.localEndpoint)} -> ${JSON.stringify(h.remoteEndpoint)}` : h.pid ?? h.filename ?? "";
+      console.log(`  ${h.type} ${where}`);
+    }
+    console.log(`-- JavaScript stack: ${report.javascriptStack.message} ${(report.javascriptStack.stack ?? []).slice(0, 6).join(" | ")}`);
+  ' "$report" || true
+}

@@ -25,16 +25,7 @@ import { type AcceptedHow, attachServerPolicy, CATCH_UP_MARGIN } from '../../src
 import { kernelReader, readFromOutside } from '../helpers/independent-kernel';
 import { closeAll, track } from '../helpers/sockets';
 import { selfSignedCertificate } from '../helpers/tls-cert';
-import {
-  apps,
-  assertRegisterBuilt,
-  expectedRaw,
-  readChild,
-  requireOutsideReader,
-  runApp,
-  type RunningApp,
-  waitForSockets,
-} from '../register/support';
+import { apps, assertRegisterBuilt, expectedRaw, readChild, requireOutsideReader, runApp, waitForSockets } from '../register/support';
 import { describeWhen } from './support';
 
 jest.setTimeout(60_000);
@@ -44,7 +35,8 @@ const CONFIGURED = { enable: true, ...POLICY };
 const DEFAULTS = { enable: false };
 
 const linux = process.platform === 'linux';
-const running: RunningApp[] = [];
+/** Child processes this test started, ended after each test. */
+const running: Array<{ stop(): Promise<unknown> }> = [];
 afterEach(async () => {
   await Promise.all(running.splice(0).map((app) => app.stop()));
   await closeAll();
@@ -314,7 +306,7 @@ describeWhen(
 describeWhen('servers in other processes, read from outside', linux ? undefined : 'Linux only (pidfd_getfd)', () => {
   beforeAll(() => assertRegisterBuilt());
 
-  async function accepted(app: RunningApp, port: number, count: number): Promise<Array<Record<string, number>>> {
+  async function accepted(app: { pid: number }, port: number, count: number): Promise<Array<Record<string, number>>> {
     const clients = Array.from({ length: count }, () => track(net.connect(port, '127.0.0.1')).on('error', () => undefined));
     await Promise.all(clients.map((client) => once(client, 'connect')));
     const sockets = await waitForSockets(app.pid, { localPort: port }, count);
@@ -331,16 +323,11 @@ describeWhen('servers in other processes, read from outside', linux ? undefined 
       env: { PATH: process.env.PATH, POLICY: JSON.stringify(POLICY) },
       stdio: ['pipe', 'pipe', 'inherit', fd],
     });
-    const app: RunningApp = {
-      child,
+    const app = {
       pid: child.pid!,
-      stdout: () => '',
-      stderr: () => '',
-      line: () => Promise.reject(new Error('unused')),
       stop: async () => {
         child.kill('SIGKILL');
         await once(child, 'exit').catch(() => undefined);
-        return null;
       },
     };
     running.push(app);

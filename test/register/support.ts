@@ -114,7 +114,7 @@ export interface RunningApp {
    * has seen the effect of a line (a socket in /proc, a stdout line) waits for the line itself.
    */
   stderrLines(pattern: RegExp, count: number, ms?: number): Promise<string[]>;
-  /** Ends the child (stdin closed, then SIGKILL after 3 s) and resolves with its exit status once its output is all read. */
+  /** Ends the child (stdin closed, then SIGKILL after 3 s) and resolves with its exit status once its output is read. */
   stop(): Promise<number | null>;
 }
 
@@ -171,7 +171,9 @@ export function runApp(app: string, env: Record<string, string>, nodeBinary = ch
           resolve(found);
         } else if (closed) {
           clearTimeout(timer);
-          reject(new Error(`${app} exited (${child.exitCode ?? child.signalCode}) before printing ${what}; stdout: ${out}; stderr: ${err}`));
+          reject(
+            new Error(`${app} exited (${child.exitCode ?? child.signalCode}) before printing ${what}; stdout: ${out}; stderr: ${err}`),
+          );
         } else {
           waiters.push(check);
         }
@@ -194,14 +196,21 @@ export function runApp(app: string, env: Record<string, string>, nodeBinary = ch
         ms,
       ),
     stop: async () => {
+      const timers: NodeJS.Timeout[] = [];
       if (child.exitCode === null && child.signalCode === null) {
         child.stdin!.end();
-        const timer = setTimeout(() => child.kill('SIGKILL'), 3000);
-        const code = await exited;
-        clearTimeout(timer);
-        return code;
+        timers.push(setTimeout(() => child.kill('SIGKILL'), 3000));
       }
-      return exited;
+      // A grandchild that kept our pipes open must not hold the test: stop reading them.
+      timers.push(
+        setTimeout(() => {
+          child.stdout!.destroy();
+          child.stderr!.destroy();
+        }, 6000),
+      );
+      const code = await exited;
+      timers.forEach(clearTimeout);
+      return code;
     },
   };
 }
