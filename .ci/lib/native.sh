@@ -86,7 +86,7 @@ ka_timed() {
 
 # ka_jest LIMIT LOG DIR NODE JEST_ARGS...: Jest in DIR on NODE, bounded; its output is printed as it
 # comes and kept in LOG. A run that passes LIMIT seconds, or whose Jest says it cannot exit (a test left
-# a socket, a timer or a child process open) and is still there 30 s later, fails then instead of
+# a socket, a timer or a child process open) and is still there 30 s later (KA_JEST_EXIT_GRACE), fails then instead of
 # waiting for CI's own limit: what the process still holds is printed (its child processes, its TCP
 # connections, the active libuv handles from a Node diagnostic report), it is killed, and ka_jest
 # returns 124.
@@ -106,7 +106,8 @@ ka_jest() {
       stuck="still running after $limit s"
     elif grep -q 'Jest did not exit one second after the test run has completed' "$log"; then
       stuck_since="${stuck_since:-$SECONDS}"
-      [ $((SECONDS - stuck_since)) -ge 30 ] && stuck="the tests finished, but Jest could not exit 30 s later: a test left something open"
+      [ $((SECONDS - stuck_since)) -ge "${KA_JEST_EXIT_GRACE:-30}" ] &&
+        stuck="the tests finished, but Jest could not exit ${KA_JEST_EXIT_GRACE:-30} s later: a test left something open"
     fi
     [ -n "$stuck" ] && break
     sleep 2
