@@ -1,6 +1,6 @@
 'use strict';
+/* global test -- Jest's global */
 const net = require('node:net');
-const { test } = require('@jest/globals');
 
 test('passes, and leaves a server listening, so Jest cannot exit', async () => {
   const server = net.createServer().listen(0, '127.0.0.1');
