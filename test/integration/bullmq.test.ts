@@ -81,25 +81,33 @@ describeService('BullMQ on Redis 127.0.0.1:6379', REDIS.port, () => {
     return { entry, socket };
   }
   // CLIENT LIST is asynchronous; eventually() polls synchronously, so a background loop keeps `latest` fresh.
+  // The loop ends by a flag, not by clearTimeout alone: while a CLIENT LIST is in flight no timer is pending,
+  // and its settling would schedule the next round after afterEach, for good (and keep Jest from exiting).
   let latest: ClientEntry[] = [];
-  let polling: NodeJS.Timeout | undefined;
+  let stopPolling = (): void => undefined;
   beforeEach(() => {
+    let active = true;
+    let timer: NodeJS.Timeout | undefined;
     const poll = (): void => {
       clientList(admin)
         .then(
           (entries) => {
-            latest = entries;
+            if (active) latest = entries;
           },
           () => undefined,
         )
         .finally(() => {
-          polling = setTimeout(poll, 50);
+          if (active) timer = setTimeout(poll, 50);
         });
     };
     poll();
+    stopPolling = () => {
+      active = false;
+      clearTimeout(timer);
+    };
   });
   afterEach(() => {
-    clearTimeout(polling);
+    stopPolling();
     latest = [];
   });
 
