@@ -130,6 +130,7 @@ export function sysctl(name: string): number {
 export function ssTimerMs(localPort: number, remotePort: number): { kind: string; ms: number; count: number } | undefined {
   const out = execFileSync('ss', ['-tino', 'state', 'established', `( sport = :${localPort} and dport = :${remotePort} )`], {
     encoding: 'utf8',
+    timeout: 10_000,
   });
   const timer = /timer:\((\w+),([^,]*),(\d+)\)/.exec(out);
   if (!timer) return undefined;

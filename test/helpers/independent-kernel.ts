@@ -15,7 +15,7 @@ export function kernelReader(): { binary: string } | { unavailable: string } {
   const cc = spawnSync('sh', ['-c', 'command -v cc || command -v gcc || command -v clang'], { encoding: 'utf8' }).stdout.trim();
   if (cc === '') return { unavailable: 'no C compiler (cc, gcc or clang) on PATH' };
   const output = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'tcpka-reader-')), 'kernel-reader');
-  const build = spawnSync(cc, ['-O1', '-o', output, path.join(__dirname, 'kernel-reader.c')], { encoding: 'utf8' });
+  const build = spawnSync(cc, ['-O1', '-o', output, path.join(__dirname, 'kernel-reader.c')], { encoding: 'utf8', timeout: 60_000 });
   if (build.status !== 0) return { unavailable: `cannot compile kernel-reader.c: ${build.stderr}` };
   readerBinary = output;
   return { binary: output };
@@ -33,13 +33,14 @@ export interface RawKernelState {
 }
 
 export function readFromOutside(binary: string, fd: number): RawKernelState {
-  return JSON.parse(execFileSync(binary, [String(process.pid), String(fd)], { encoding: 'utf8' })) as RawKernelState;
+  return JSON.parse(execFileSync(binary, [String(process.pid), String(fd)], { encoding: 'utf8', timeout: 10_000 })) as RawKernelState;
 }
 
 /** The keepalive timer `ss -tino` shows for the connection from localPort to remotePort, in ms. */
 export function ssKeepaliveTimerMs(localPort: number, remotePort: number): number | undefined {
   const out = execFileSync('ss', ['-tino', 'state', 'established', `( sport = :${localPort} and dport = :${remotePort} )`], {
     encoding: 'utf8',
+    timeout: 10_000,
   });
   const match = /timer:\(keepalive,(?:(\d+)min)?(?:(\d+(?:\.\d+)?)sec)?(?:(\d+)ms)?,\d+\)/.exec(out);
   if (!match) return undefined;

@@ -4,6 +4,10 @@ import amqp from 'amqplib';
 import { installKeepalive } from '../../src/integrations';
 import { describeService, expectConfigured, expectLibuvDefaults, POLICY, within } from './support';
 
+// The waits inside are bounded by within() and eventually() (10-15 s); the test limit sits above them, so a
+// slow service fails naming what was awaited, not by abandoning the test body with its clients still open.
+jest.setTimeout(30_000);
+
 const AMQP_PORT = 5672;
 const URL = `amqp://guest:guest@127.0.0.1:${AMQP_PORT}`;
 /** amqplib's own socket options: it calls setKeepAlive(true, 5000) on connect. */

@@ -12,6 +12,10 @@ import { KeepaliveHttpAgent, KeepaliveHttpsAgent, withKeepalive } from '../../sr
 import { selfSignedCertificate } from '../helpers/tls-cert';
 import { describeWhen, expectConfigured, expectLibuvDefaults, opensslMissing, POLICY, portEchoServer, within } from './support';
 
+// The waits inside are bounded by within() and eventually() (10-15 s); the test limit sits above them, so a
+// slow service fails naming what was awaited, not by abandoning the test body with its clients still open.
+jest.setTimeout(30_000);
+
 interface Exchange {
   /** The client's local port as the server reported it. */
   serverSawPort: number;

@@ -9,6 +9,10 @@ import { Kafka, logLevel, type ISocketFactory } from 'kafkajs';
 import { installKeepalive, withKeepalive } from '../../src/integrations';
 import { clientEndOf, eventually, expectConfigured, expectLibuvDefaults, holdingListener, observeClientSockets, POLICY } from './support';
 
+// The waits inside are bounded by within() and eventually() (10-15 s); the test limit sits above them, so a
+// slow service fails naming what was awaited, not by abandoning the test body with its clients still open.
+jest.setTimeout(30_000);
+
 // kafkajs's default factory (not re-exported by its index; the file is the documented default).
 
 const kafkaDefaultSocketFactory = (require('kafkajs/src/network/socketFactory') as () => ISocketFactory)();

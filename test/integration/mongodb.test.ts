@@ -8,6 +8,10 @@ import { MongoClient } from 'mongodb';
 import { installKeepalive } from '../../src/integrations';
 import { clientEndOf, eventually, expectConfigured, expectLibuvDefaults, holdingListener, observeClientSockets, POLICY } from './support';
 
+// The waits inside are bounded by within() and eventually() (10-15 s); the test limit sits above them, so a
+// slow service fails naming what was awaited, not by abandoning the test body with its clients still open.
+jest.setTimeout(30_000);
+
 describe('mongodb against a local listener', () => {
   let listener: Awaited<ReturnType<typeof holdingListener>>;
   const observer = observeClientSockets();

@@ -5,6 +5,10 @@ import { getKeepalive } from '../../src';
 import { keepaliveOnEvent } from '../../src/integrations';
 import { describeService, expectConfigured, POLICY, within } from './support';
 
+// The waits inside are bounded by within() and eventually() (10-15 s); the test limit sits above them, so a
+// slow service fails naming what was awaited, not by abandoning the test body with its clients still open.
+jest.setTimeout(30_000);
+
 const MQTT_PORT = 1883;
 
 function socketOf(client: mqtt.MqttClient): net.Socket {

@@ -4,6 +4,10 @@ import mysql from 'mysql2/promise';
 import { withKeepalive } from '../../src/integrations';
 import { describeService, expectConfigured, expectEveryPoolConnectionConfigured, expectLibuvDefaults, POLICY, within } from './support';
 
+// The waits inside are bounded by within() and eventually() (10-15 s); the test limit sits above them, so a
+// slow service fails naming what was awaited, not by abandoning the test body with its clients still open.
+jest.setTimeout(30_000);
+
 const MARIADB = { host: '127.0.0.1', port: 3306, user: 'root', password: '', database: 'test', connectTimeout: 5000 };
 
 /** mysql2's promise wrappers keep the callback connection, which keeps the socket at .stream. */

@@ -5,6 +5,10 @@ import { getKeepalive } from '../../src';
 import { installKeepalive } from '../../src/integrations';
 import { describeService, eventually, expectConfigured, observeClientSockets, POLICY, within } from './support';
 
+// The waits inside are bounded by within() and eventually() (10-15 s); the test limit sits above them, so a
+// slow service fails naming what was awaited, not by abandoning the test body with its clients still open.
+jest.setTimeout(30_000);
+
 const NATS_PORT = 4222;
 
 /** nats keeps its socket at nc.protocol.transport.socket; read it only to cross-check the observed one. */

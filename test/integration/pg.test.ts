@@ -5,6 +5,10 @@ import { getKeepalive } from '../../src';
 import { withKeepalive } from '../../src/integrations';
 import { describeService, expectConfigured, expectEveryPoolConnectionConfigured, expectLibuvDefaults, POLICY, within } from './support';
 
+// The waits inside are bounded by within() and eventually() (10-15 s); the test limit sits above them, so a
+// slow service fails naming what was awaited, not by abandoning the test body with its clients still open.
+jest.setTimeout(30_000);
+
 const PG = { host: '127.0.0.1', port: 5432, user: 'postgres', database: 'test', connectionTimeoutMillis: 5000 };
 
 /** pg keeps the socket at client.connection.stream (not in its typings). */

@@ -10,6 +10,10 @@ import { createClient } from 'redis';
 import { installKeepalive, keepaliveOnEvent } from '../../src/integrations';
 import { describeService, eventually, expectConfigured, expectLibuvDefaults, observeClientSockets, POLICY, within } from './support';
 
+// The waits inside are bounded by within() and eventually() (10-15 s); the test limit sits above them, so a
+// slow service fails naming what was awaited, not by abandoning the test body with its clients still open.
+jest.setTimeout(30_000);
+
 const REDIS_PORT = 6379;
 
 /** The client's local port as Redis reports it (`addr=127.0.0.1:54321`). */

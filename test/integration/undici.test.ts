@@ -13,6 +13,10 @@ import { keepaliveConnector } from '../../src/integrations';
 import { selfSignedCertificate } from '../helpers/tls-cert';
 import { assertBuilt, CONFIGURED, describeWhen, expectConfigured, opensslMissing, POLICY, portEchoServer, within } from './support';
 
+// The waits inside are bounded by within() and eventually() (10-15 s); the test limit sits above them, so a
+// slow service fails naming what was awaited, not by abandoning the test body with its clients still open.
+jest.setTimeout(30_000);
+
 function runGlobalFetch(mode: string, url: string, insecureTls: boolean): Promise<{ serverSawPort: number; state: KeepaliveState }> {
   assertBuilt();
   const script = path.join(__dirname, 'fixtures', 'global-fetch-majors.js'); // with npm undici 7 as the dispatcher's

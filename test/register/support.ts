@@ -86,7 +86,7 @@ export function socketsOf(pid: number, filter: { remotePort?: number; localPort?
 }
 
 export function readChild(binary: string, pid: number, fd: number): RawKernelState {
-  return JSON.parse(execFileSync(binary, [String(pid), String(fd)], { encoding: 'utf8' })) as RawKernelState;
+  return JSON.parse(execFileSync(binary, [String(pid), String(fd)], { encoding: 'utf8', timeout: 10_000 })) as RawKernelState;
 }
 
 /** What the kernel holds for a socket configured with `policy` (ms), in the reader's units. */
