@@ -65,7 +65,9 @@ describeInLab('namespaces', 'connection health: a vanished idle peer', () => {
       expect(report.error!.atMs).toBeGreaterThanOrEqual(deadline);
       expect(report.error!.atMs).toBeLessThanOrEqual(deadline * 1.1);
       expect(report.error!.atMs - report.firstSuspectMs!).toBeGreaterThanOrEqual((count - 1) * interval);
-      expect(report.firstDeadMs).toBeNull(); // still ESTABLISHED to the kernel until the last probe
+      // Still ESTABLISHED to the kernel until the last probe goes unanswered. The kernel's close and Node's
+      // 'error' event are not one step: a poll between them (every 10 ms) sees the socket closed, after the deadline.
+      expect(report.firstDeadMs ?? Infinity).toBeGreaterThanOrEqual(deadline);
     },
   );
 
