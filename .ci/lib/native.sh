@@ -86,7 +86,7 @@ ka_timed() {
 
 # ka_jest LIMIT LOG DIR NODE JEST_ARGS...: Jest in DIR on NODE, bounded; its output is printed as it
 # comes and kept in LOG. A run that passes LIMIT seconds, or whose Jest says it cannot exit (a test left
-# a socket, a timer or a child process open) and is still there 30 s later (KA_JEST_EXIT_GRACE), fails then instead of
+# a socket, a timer or a child process open) and is still there 30 s later (KA_JEST_EXIT_GRACE), fails then, instead of
 # waiting for CI's own limit: what the process still holds is printed (its child processes, its TCP
 # connections, the active libuv handles from a Node diagnostic report), it is killed, and ka_jest
 # returns 124.
@@ -148,7 +148,7 @@ ka_jest_holdings() {
   echo "-- its active libuv handles, from a diagnostic report:"
   report="$(ls "$reports"/report.*.json 2>/dev/null | head -n 1 || true)"
   if [ -z "$report" ]; then
-    echo "(no report: the JavaScript thread did not answer SIGUSR2, so it is blocked in a synchronous call)"
+    echo "(no report within 5 s: the JavaScript thread did not answer SIGUSR2, as when it is blocked in a synchronous call)"
     return
   fi
   "$node" -e '
