@@ -9,7 +9,7 @@ import type { KeepalivePlan, ResolvedHop } from '../planner';
 import { type CliHop, parseDuration, parseFlags, parsePath, parsePids, parsePorts, UsageError } from './args';
 import { duration, endpoint, type Style, styleFor, table } from './format';
 import { judge, type Judgement, type Policy, resolveHops, retransmissionLimit } from './judge';
-import type { Io } from './main';
+import type { Io } from './io';
 import { isUnreadable, type KernelKeepalive, PROCESS_WIDE_REFUSALS, readPeerSocket, type Unreadable } from './peer-socket';
 import { DEFAULT_DETECT_WITHIN, formatPlan, loadPlanner, makePlan, planJson, type PlanJson } from './plan';
 import {

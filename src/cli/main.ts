@@ -4,12 +4,9 @@
  * `plan` never loads the native addon and neither loads the client integrations.
  */
 import { EXIT_USAGE, UsageError } from './args';
+import type { Io } from './io';
 
-export interface Io {
-  stdout: { write(text: string): unknown; isTTY?: boolean };
-  stderr: { write(text: string): unknown };
-  env: NodeJS.ProcessEnv;
-}
+export type { Io } from './io';
 
 const HELP = `Usage: tcp-keepalive <command> [options]
 

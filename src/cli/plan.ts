@@ -6,7 +6,7 @@ import type { KeepalivePlan } from '../planner';
 import { type CliHop, parseDuration, parseFlags, parsePath, UsageError } from './args';
 import { duration, msLiteral, type Style, styleFor, table } from './format';
 import { NO_PATH_LABEL, planRequest, resolveHops } from './judge';
-import type { Io } from './main';
+import type { Io } from './io';
 
 export const PLAN_HELP = `Usage: tcp-keepalive plan [--path <hops>] [--detect-within <duration>] [--count <n>] [--margin <fraction>] [--json]
        tcp-keepalive plan --presets [--json]
