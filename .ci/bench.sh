@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# CI smoke run of the benchmarks (issue 5): BENCH_QUICK=1 runs every benchmark with fewer rounds and
+# CI smoke run of the benchmarks: BENCH_QUICK=1 runs every benchmark with fewer rounds and
 # 10 000 sockets, writing .bench-tmp/RESULTS.quick.md (never bench/RESULTS.md). It fails when a
 # correctness check fails (a socket not holding what was written, a listener left behind, a closed
 # socket not collectable, a contender that cannot run); missed timing targets are reported, not failed,

@@ -1,7 +1,7 @@
 /**
  * The same values read WITHOUT our addon: a separately compiled C program
  * duplicates the fd out of this process (pidfd_getfd) and calls getsockopt,
- * and `ss -tino` shows the kernel's keepalive timer (the seed's `netstat -o`).
+ * and `ss -tino` shows the kernel's keepalive timer (the modern `netstat -o`).
  */
 import { configureKeepalive, getKeepalive } from '../../src';
 import { kernelReader, readFromOutside, ssKeepaliveTimerMs } from '../helpers/independent-kernel';

@@ -1,5 +1,5 @@
 /**
- * The five fault scenarios of issue 3, each in its own network namespace
+ * Five fault scenarios, each in its own network namespace
  * (lab/): peers really vanish (lo down, or every arriving packet dropped)
  * and a real nftables DNAT + conntrack balancer really forgets idle flows.
  * Times come from the child's clock; what the socket holds comes from the
@@ -59,7 +59,7 @@ describeInLab('namespaces', '1. vanished peer, client side: ETIMEDOUT after idle
   });
 
   test('the kernel ran the keepalive timer and counted unanswered probes', async () => {
-    // `ss -tino`'s timer column, the seed's `netstat -o`: timer:(keepalive,<left>,<probes sent>).
+    // `ss -tino`'s timer column, the modern `netstat -o`: timer:(keepalive,<left>,<probes sent>).
     for (const [, report] of configurations) expectProbesCounted(await report());
   });
 });
@@ -77,7 +77,7 @@ describeInLab('namespaces', '2. vanished client, server side: the accepted socke
   });
 });
 
-describeInLab('loadBalancer', "3. load balancer forgets idle flows (the seed's MQ server behind a load balancer)", () => {
+describeInLab('loadBalancer', "3. load balancer forgets idle flows (an MQ server behind a load balancer)", () => {
   const balancerIdleSeconds = 2;
   const silenceMs = 4000; // twice the balancer's idle timeout
   const userTimeout = 8000; // the kernel adds ~0.4–0.6 s of retransmission granularity: +10 % holds from ~6 s

@@ -1,5 +1,5 @@
 /**
- * The seed's unfinished case, end to end with a real MQ client and broker:
+ * An MQ server behind a load balancer, end to end with a real MQ client and broker:
  * MQTT.js → simulated L4 load balancer (nft DNAT, conntrack forgets idle flows
  * after 3 s) → mosquitto, all inside a private network namespace (the fault
  * lab, lab/). MQTT's own keepalive is off. After 6 s idle, a publish:
