@@ -21,8 +21,8 @@ import type { KeepalivePlan, PlanRequest } from './planner';
  * Plans keepalive options for a network path (docs/planner.md); throws ERR_KEEPALIVE_PLAN_CONFLICT
  * when the request cannot be met. The planner itself, with IDLE_TIMEOUT_PRESETS, DEFAULT_COUNT and
  * DEFAULT_MARGIN, is `tcp-keepalive/planner`. It is required on the first call, not at import:
- * loading it with the package would add 1–4 ms to every importer's start (bench section 4),
- * where the whole package costs about 5 ms.
+ * loading it with the package would add to every importer's start a cost of the same order as the
+ * whole package's (docs/performance.md, "Import cost").
  */
 export function planKeepalive(request: PlanRequest): KeepalivePlan {
   return (require('./planner') as typeof import('./planner')).planKeepalive(request);

@@ -36,8 +36,8 @@ function describeFailure(cause: unknown): string {
 
 /**
  * The local build, then the prebuild for this platform (and C library) by its known path
- * (about 1.5 ms cheaper than node-gyp-build's directory search, bench
- * section 4), then node-gyp-build, which also knows musl and other tags.
+ * (cheaper than node-gyp-build's directory search: docs/performance.md, "Import cost"),
+ * then node-gyp-build, which also knows musl and other tags.
  * PREBUILDS_ONLY=1 skips the local build, as node-gyp-build does.
  */
 function candidates(): string[] {

@@ -1,7 +1,7 @@
 /**
  * planKeepalive: the numbers it returns satisfy both constraints, are what the
  * kernel then holds, and impossible requests fail with a coded error.
- * (One plan is proven end to end in test/faults/planner.test.ts.)
+ * (Plans are proven against a real kernel in the fault suite, test/faults/.)
  */
 import fc from 'fast-check';
 import { configureKeepalive, getKeepalive } from '../../src';
