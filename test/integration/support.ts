@@ -93,29 +93,9 @@ export function describeService(name: string, port: number, body: () => void): v
   describeWhen(name, down, body);
 }
 
-/** Rejects after `ms` with what we were waiting for; the timer never outlives the promise. */
-export async function within<T>(ms: number, what: string, promise: Promise<T>): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms);
-  });
-  try {
-    return await Promise.race([promise, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
+import { eventually, within } from '../helpers/wait';
 
-/** Polls `probe` until it returns a value, bounded by `ms`. */
-export async function eventually<T>(ms: number, what: string, probe: () => T | undefined): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
+export { eventually, within };
 
 /**
  * Records every client socket Node reports on `net.client.socket`, on its own

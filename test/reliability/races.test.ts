@@ -12,6 +12,7 @@ import tls from 'node:tls';
 import { configureKeepalive, getKeepalive, type KeepaliveState } from '../../src';
 import { kernelReader, readFromOutside, type RawKernelState } from '../helpers/independent-kernel';
 import { closeAll, connection, listen, track } from '../helpers/sockets';
+import { within } from '../helpers/wait';
 import { selfSignedCertificate } from '../helpers/tls-cert';
 import { assertCoded } from './support/outcome';
 
@@ -42,15 +43,6 @@ const outsideRead = (fd: number): RawKernelState => {
 if ('unavailable' in reader) console.warn(`races: reading fds from outside is SKIPPED: ${reader.unavailable}`);
 const withOutsideReader = 'unavailable' in reader ? test.skip : test;
 
-/** Resolves with `promise`, or fails after `ms`: no race test may hang. */
-function within<T>(ms: number, promise: Promise<T>, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what}: nothing after ${ms} ms`)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}
-
 /** 'close', whether or not an 'error' came first (events.once would reject on the error). */
 const closed = (socket: net.Socket): Promise<void> => new Promise((resolve) => socket.once('close', () => resolve()));
 
@@ -67,7 +59,7 @@ describe("inside 'close' and 'end' handlers", () => {
       seen.push('setKeepAlive returned');
     });
     client.destroy();
-    await within(2000, once(client, 'close'), "'close'");
+    await within(2000, "'close'", once(client, 'close'));
     expect(seen).toEqual(['ERR_SOCKET_CLOSED', 'ERR_SOCKET_CLOSED', 'setKeepAlive returned']);
     expect(getKeepalive(accepted)).toEqual(peerBefore);
   });
@@ -87,7 +79,7 @@ describe("inside 'close' and 'end' handlers", () => {
       });
     });
     client.resume();
-    expect(await within(2000, inEnd, "'end'")).toEqual(applied);
+    expect(await within(2000, "'end'", inEnd)).toEqual(applied);
   });
 });
 
@@ -104,7 +96,7 @@ describe('during destroy', () => {
       nodeDestroy(error, callback);
     };
     client.destroy();
-    await within(2000, once(client, 'close'), "'close'");
+    await within(2000, "'close'", once(client, 'close'));
     expect(during).toEqual({ code: 'ERR_SOCKET_CLOSED', state: before });
     expect(before).toMatchObject({ enabled: 1, idle: 2, count: 2 });
   });
@@ -114,7 +106,7 @@ describe('during destroy', () => {
     const codes: string[] = [];
     client.on('error', () => codes.push(refusal(() => configureKeepalive(client, policy))));
     client.destroy(new Error('application gave up'));
-    await within(2000, closed(client), "'close'");
+    await within(2000, "'close'", closed(client));
     expect(codes).toEqual(['ERR_SOCKET_CLOSED']);
   });
 
@@ -124,7 +116,7 @@ describe('during destroy', () => {
     client.once('connect', () => client.destroy()); // registered before ours, so it runs first
     configureKeepalive(client, policy);
     expect(client.listenerCount('connect')).toBe(2);
-    await within(2000, once(client, 'close'), "'close'");
+    await within(2000, "'close'", once(client, 'close'));
     // Ours stays with the object (a reconnect re-applies the policy); it added no 'close' listener.
     expect(client.listenerCount('connect')).toBe(1);
     expect(client.listenerCount('close')).toBe(0);
@@ -135,7 +127,7 @@ describe('during destroy', () => {
     const client = track(net.connect(port, '127.0.0.1'));
     configureKeepalive(client, policy);
     client.destroy();
-    await within(2000, once(client, 'close'), "'close'");
+    await within(2000, "'close'", once(client, 'close'));
     expect(client.listenerCount('close')).toBe(0);
     expect(refusal(() => configureKeepalive(client, policy))).toBe('ERR_SOCKET_CLOSED');
   });
@@ -184,7 +176,7 @@ describe('an fd number reused by another socket', () => {
     configureKeepalive(doomed, policy);
     await new Promise((resolve) => setImmediate(resolve)); // connect() issued: the fd exists
     const fd = fdOf(doomed);
-    await within(2000, closed(doomed), "the refused socket's 'close'");
+    await within(2000, "the refused socket's 'close'", closed(doomed));
     const reuser = await connectionOnFd(port, fd);
     await new Promise((resolve) => setTimeout(resolve, 20)); // any late 'connect' of the dead socket would land here
     expect(outsideRead(fd)).toMatchObject({ enabled: 0, userTimeout: 0 });
@@ -199,7 +191,7 @@ describe('an fd number reused by another socket', () => {
       return configureKeepalive(socket, policy);
     });
     const bystanders = Array.from({ length: 20 }, () => track(net.connect(port, '127.0.0.1')));
-    await within(5000, Promise.all([...eyeballs, ...bystanders].map((socket) => once(socket, 'connect'))), 'connects');
+    await within(5000, 'connects', Promise.all([...eyeballs, ...bystanders].map((socket) => once(socket, 'connect'))));
     for (const socket of eyeballs) expect(getKeepalive(socket)).toEqual(applied);
     for (const socket of bystanders) expect(getKeepalive(socket)).toMatchObject({ enable: false, userTimeout: 0 });
   });
@@ -235,8 +227,8 @@ test('many sockets at once, client and server side, pending and connected: each 
     else client.once('connect', () => configureKeepalive(client, policyFor(i, 0)));
     return client;
   });
-  const accepted = await within(10_000, acceptedAll, 'all accepted and configured');
-  await within(5000, Promise.all(clients.map((c) => (c.connecting ? once(c, 'connect') : undefined))), 'connects');
+  const accepted = await within(10_000, 'all accepted and configured', acceptedAll);
+  await within(5000, 'connects', Promise.all(clients.map((c) => (c.connecting ? once(c, 'connect') : undefined))));
   clients.forEach((client, i) => expect(getKeepalive(client)).toEqual({ enable: true, ...policyFor(i, 0) }));
   accepted.forEach((socket, i) => expect(getKeepalive(socket)).toEqual({ enable: true, ...policyFor(i, 1) }));
 });
@@ -261,7 +253,7 @@ describe('over and over on the same pending socket', () => {
     for (let i = 0; i < 1000; i++) client.setKeepAlive(true, 1000 + i); // a client library; each call re-applies our policy
     expect(client.listenerCount('connect')).toBe(base.connect + 1);
     expect(client.listenerCount('close')).toBe(base.close);
-    await within(2000, once(client, 'connect'), "'connect'");
+    await within(2000, "'connect'", once(client, 'connect'));
     // count comes from the last call that set it (i = 10 000); idle and userTimeout from the final call.
     expect(getKeepalive(client)).toMatchObject({ enable: true, idle: 123_000, count: (10_000 % 127) + 1, userTimeout: 4567 });
     expect(client.listenerCount('connect')).toBe(base.connect + 1);
@@ -301,7 +293,7 @@ describe('over and over on the same pending socket', () => {
     const afterTls = raw.listenerCount('connect');
     for (let i = 0; i < 1000; i++) configureKeepalive(upgraded, policy);
     expect(raw.listenerCount('connect') - afterTls).toBeLessThanOrEqual(1);
-    await within(5000, once(upgraded, 'secureConnect'), "'secureConnect'");
+    await within(5000, "'secureConnect'", once(upgraded, 'secureConnect'));
     expect(getKeepalive(upgraded)).toEqual(applied);
     expect(raw.listenerCount('connect')).toBeLessThanOrEqual(base + 1);
     expect(maxListenersWarned(raw, 'connect') || maxListenersWarned(raw, 'close')).toBe(false);
