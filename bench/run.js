@@ -151,6 +151,15 @@ async function main() {
         targets: [],
       }),
     ],
+    [
+      'zero-code (process start, CPU per connection)',
+      () =>
+        require('./benchmarks/zero-code').run({
+          minimalAddon,
+          plan: { rounds: quick ? 3 : 15, warmupRounds: 1 },
+          connections: quick ? 500 : 3000,
+        }),
+    ],
   ];
   const sections = [];
   for (const [name, step] of steps) {
