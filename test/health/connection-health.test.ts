@@ -7,7 +7,7 @@ import diagnosticsChannel from 'node:diagnostics_channel';
 import net from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { configureKeepalive, connectionHealth, DEAD_CHANNEL, type HealthThresholds } from '../../src';
-import { deathSubscribed, watchForDeath } from '../../src/health/dead-channel';
+import { watchForDeath } from '../../src/health/dead-channel';
 import { closeAll, connection } from '../helpers/sockets';
 
 afterEach(closeAll);
@@ -119,7 +119,7 @@ describe('the tcp-keepalive:dead channel', () => {
   });
 
   test('without a subscriber, configureKeepalive leaves the socket as Node made it (no own _destroy: no cost)', async () => {
-    expect(deathSubscribed()).toBe(false);
+    expect(diagnosticsChannel.hasSubscribers(DEAD_CHANNEL)).toBe(false);
     const { client } = await connection();
     configureKeepalive(client, { idle: 1000 });
     expect(Object.prototype.hasOwnProperty.call(client, '_destroy')).toBe(false);
@@ -133,7 +133,7 @@ describe('the tcp-keepalive:dead channel', () => {
     };
     diagnosticsChannel.subscribe(DEAD_CHANNEL, listener);
     try {
-      expect(deathSubscribed()).toBe(true);
+      expect(diagnosticsChannel.hasSubscribers(DEAD_CHANNEL)).toBe(true);
       const first = await connection();
       configureKeepalive(first.client, { idle: 1000 });
       watchForDeath(first.client, () => undefined);
