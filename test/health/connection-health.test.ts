@@ -153,6 +153,31 @@ describe('the tcp-keepalive:dead channel', () => {
     }
   });
 
+  test('configureKeepalive watches a socket it configures first while the channel has a subscriber, in every copy of the package', async () => {
+    const listener = (): void => undefined;
+    diagnosticsChannel.subscribe(DEAD_CHANNEL, listener);
+    try {
+      const { client } = await connection();
+      configureKeepalive(client, { idle: 1000 });
+      expect(Object.prototype.hasOwnProperty.call(client, '_destroy')).toBe(true);
+      // A second copy (another version in node_modules): its own src/core gets its own watch.
+      let copy: typeof import('../../src') | undefined;
+      jest.isolateModules(() => {
+        copy = require('../../src') as typeof import('../../src');
+      });
+      expect(copy!.configureKeepalive).not.toBe(configureKeepalive);
+      const other = await connection();
+      copy!.configureKeepalive(other.client, { idle: 1000 });
+      expect(Object.prototype.hasOwnProperty.call(other.client, '_destroy')).toBe(true);
+      // Configured by both copies: watched once.
+      const watched = other.client._destroy;
+      configureKeepalive(other.client, { idle: 2000 });
+      expect(other.client._destroy).toBe(watched);
+    } finally {
+      diagnosticsChannel.unsubscribe(DEAD_CHANNEL, listener);
+    }
+  });
+
   test('the watch never throws and never stacks: a second watch of the same socket is a no-op', async () => {
     const { client } = await connection();
     watchForDeath(client, () => undefined);
