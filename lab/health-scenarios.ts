@@ -713,7 +713,8 @@ async function tlsUpgradeVanished(scenario: TlsUpgradeScenario): Promise<HealthR
   const heard = tcpInfo(secure);
   startedAt = performance.now() - Math.min(heard.lastDataReceived ?? 0, heard.lastAckReceived ?? 0);
   await watchHealth(secure, startedAt, startedAt + scenario.observeMs, report);
-  report.deadSocketIsUpgradedOne = report.dead.length === 1 ? report.dead[0]!.sameSocket && (secure as { _parent?: unknown })._parent === raw : null;
+  report.deadSocketIsUpgradedOne =
+    report.dead.length === 1 ? report.dead[0]!.sameSocket && (secure as { _parent?: unknown })._parent === raw : null;
   report.watchedMs = performance.now() - startedAt;
   return report;
 }

@@ -110,7 +110,9 @@ const PUBLISHED = Symbol.for('tcp-keepalive.death-published.v1');
  * was configured.
  */
 function closingHandle(socket: net.Socket): { handle: Record<symbol, unknown>; fd: number } | undefined {
-  const handle = (socket as unknown as { _handle?: ({ readonly fd?: unknown; readonly _parent?: unknown } & Record<symbol, unknown>) | null })._handle;
+  const handle = (
+    socket as unknown as { _handle?: ({ readonly fd?: unknown; readonly _parent?: unknown } & Record<symbol, unknown>) | null }
+  )._handle;
   if (handle == null) return undefined;
   try {
     const fd = handle.fd;
@@ -147,7 +149,8 @@ function isKernelTimeout(error: Error | null): error is Error {
 export function deathEvidence(info: TcpInfo): DeathReason | undefined {
   if (info.retransmits! > 0) return 'data-unacknowledged';
   const waiting = info.notSentBytes! > 0;
-  if (waiting && info.unacked === 0 && (info.sendWindow === undefined ? info.probes! > 0 : info.sendWindow === 0)) return 'peer-not-reading';
+  if (waiting && info.unacked === 0 && (info.sendWindow === undefined ? info.probes! > 0 : info.sendWindow === 0))
+    return 'peer-not-reading';
   if (info.probes! > 0 && !waiting) return 'keepalive-unanswered';
   return undefined;
 }
@@ -196,7 +199,11 @@ function readInfo(fd: number): TcpInfo | undefined {
   }
 }
 
-function reportDeath(socket: net.Socket, error: Error | null, policyOf: (socket: net.Socket) => Readonly<KeepaliveOptions> | undefined): void {
+function reportDeath(
+  socket: net.Socket,
+  error: Error | null,
+  policyOf: (socket: net.Socket) => Readonly<KeepaliveOptions> | undefined,
+): void {
   const closing = closingHandle(socket);
   if (closing === undefined || closing.handle[PUBLISHED] === true) return;
   const lastInfo = readInfo(closing.fd);

@@ -42,8 +42,18 @@ function start(key: string, scenario: () => HealthScenario): () => Promise<Healt
   };
 }
 
-const survives = start('short stall', () => ({ name: 'slow-reader', options: plan.options, stallMs: shortStall, observeMs: shortStall + 3000 }));
-const killed = start('endless stall', () => ({ name: 'slow-reader', options: plan.options, stallMs: null, observeMs: survivable * 1.1 + 2000 }));
+const survives = start('short stall', () => ({
+  name: 'slow-reader',
+  options: plan.options,
+  stallMs: shortStall,
+  observeMs: shortStall + 3000,
+}));
+const killed = start('endless stall', () => ({
+  name: 'slow-reader',
+  options: plan.options,
+  stallMs: null,
+  observeMs: survivable * 1.1 + 2000,
+}));
 const upgraded = start('tls upgrade, peer vanishes', () => {
   const { key, cert } = selfSignedCertificate();
   return { name: 'tls-upgrade-vanished', options: { idle: 1000, interval: 1000, count: 3 }, key, cert, observeMs: 6000 };
@@ -70,7 +80,9 @@ describeInLab('namespaces', 'a live peer that stops reading, under a planKeepali
 
   test("survives a stall shorter than survivableStall(plan): 'stalled' (peer-not-reading) throughout, never healthy, then healthy", async () => {
     const report = await survives();
-    console.log(`short stall: ${JSON.stringify({ plan: plan.options, survivable, shortStall, transitions: report.transitions.map((s) => [Math.round(s.atMs), s.verdict]) })}`);
+    console.log(
+      `short stall: ${JSON.stringify({ plan: plan.options, survivable, shortStall, transitions: report.transitions.map((s) => [Math.round(s.atMs), s.verdict]) })}`,
+    );
     expect(report.error).toBeNull();
     expect(report.dead).toEqual([]);
     expect(report.firstStalledMs).not.toBeNull();
