@@ -121,6 +121,41 @@ onLinux('a peer that stops reading', () => {
     }
   });
 
+  test('a socket the application destroys after the kernel ended its connection (it was neither reading nor writing) is published then', async () => {
+    const seen = deaths();
+    try {
+      const { client, accepted } = await connection();
+      configureKeepalive(client, { idle: 1000, interval: 1000, count: 3, userTimeout: 1000 });
+      accepted.on('error', () => undefined);
+      accepted.pause();
+      client.pause();
+      accepted.write(Buffer.alloc(100 * 1024)); // over the high-water mark: Node stops reading the client's socket
+      await eventually(2000, 'data in the receive queue', () => (client.readableLength > 0 ? true : undefined));
+      // Taken whole by the kernel (the peer's window, then our send buffer): Node has nothing left to write, so it
+      // does not poll the socket and never hears of the kernel's ETIMEDOUT.
+      await new Promise<void>((resolve, reject) =>
+        client.write(Buffer.alloc(512 * 1024, 'w'), (error) => (error ? reject(error) : resolve())),
+      );
+      await eventually(8000, 'the kernel to end the stalled connection', () =>
+        connectionHealth(client).info.state === 'closed' ? true : undefined,
+      );
+      expect(seen.messages).toEqual([]);
+      const ended = closed(client);
+      client.destroy();
+      expect(await ended).toBeUndefined();
+      expect(seen.messages).toHaveLength(1);
+      expect(seen.messages[0]).toMatchObject({
+        socket: client,
+        cause: 'user-timeout',
+        reason: 'peer-not-reading',
+        error: { code: 'ETIMEDOUT' },
+      });
+      expect(seen.messages[0]!.error.message).toMatch(/destroyed without an error/);
+    } finally {
+      seen.stop();
+    }
+  });
+
   test('under a TLS socket upgraded over the configured socket (tls.connect({ socket })): published once, from the configured socket', async () => {
     const { key, cert } = selfSignedCertificate();
     const { server, port } = await tlsServer(key, cert);
