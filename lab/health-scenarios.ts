@@ -14,6 +14,7 @@ import diagnosticsChannel from 'node:diagnostics_channel';
 import { once } from 'node:events';
 import fs from 'node:fs';
 import net from 'node:net';
+import tls from 'node:tls';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -26,6 +27,7 @@ import {
   type KeepaliveOptions,
   tcpInfo,
   type TcpInfo,
+  type ZeroWindowStall,
 } from '../dist';
 import { bringLoopbackUp, dropAllIncoming, takeLoopbackDown } from './inside';
 import { runInNamespace, labOutput } from './run';
@@ -83,8 +85,38 @@ export interface PeerClosedScenario {
   how: 'end' | 'reset';
 }
 
+export interface SlowReaderScenario {
+  /**
+   * A live peer stops reading at once (its application pauses) while the client keeps writing: the peer's
+   * receive buffer fills and it advertises a zero window. After `stallMs` it reads again; null: never.
+   */
+  name: 'slow-reader';
+  options: KeepaliveOptions;
+  stallMs: number | null;
+  observeMs: number;
+}
+
+export interface TlsUpgradeScenario {
+  /**
+   * A raw socket configured with configureKeepalive, then upgraded with tls.connect({ socket }) (the
+   * pg / mysql2 / postgres.js `ssl` path) to a TLS server; then the peer vanishes (lo down) while idle.
+   */
+  name: 'tls-upgrade-vanished';
+  options: KeepaliveOptions;
+  /** The TLS server's key and certificate (PEM), made by the test. */
+  key: string;
+  cert: string;
+  observeMs: number;
+}
+
 export type HealthScenario =
-  VanishedIdleScenario | BlackHoledWriteScenario | NormalCloseScenario | HealthyLoadScenario | PeerClosedScenario;
+  | VanishedIdleScenario
+  | BlackHoledWriteScenario
+  | NormalCloseScenario
+  | HealthyLoadScenario
+  | PeerClosedScenario
+  | SlowReaderScenario
+  | TlsUpgradeScenario;
 
 export interface LoadReport {
   checks: number;
@@ -97,7 +129,7 @@ export interface LoadReport {
   keepaliveProbesSent: number;
   /** TcpExt TCPWinProbe: zero-window probes sent to the slow reader. */
   zeroWindowProbesSent: number;
-  slowReader: { bytesRead: number; checks: number; maxBackoff: number; sawNotSent: boolean };
+  slowReader: { bytesRead: number; checks: number; stalledChecks: number; maxBackoff: number; sawNotSent: boolean };
   durationMs: number;
 }
 
@@ -119,11 +151,14 @@ export interface HealthSample {
   reasons: readonly HealthReason[];
   probes: number | undefined;
   retransmits: number | undefined;
+  /** With reason 'peer-not-reading': the stall's times as connectionHealth gave them. */
+  stall: ZeroWindowStall | undefined;
 }
 
 export interface DeadMessageSeen {
   atMs: number;
   cause: string;
+  reason: string | undefined;
   policy: Readonly<KeepaliveOptions> | undefined;
   lastInfo: TcpInfo | undefined;
   errorCode: string | undefined;
@@ -141,6 +176,15 @@ export interface HealthReport {
   transitions: HealthSample[];
   firstSuspectMs: number | null;
   firstDeadMs: number | null;
+  /** The first 'stalled' verdict, ms from the clock start. */
+  firstStalledMs: number | null;
+  /** The last 'stalled' verdict seen, with its stall. */
+  lastStall: { atMs: number; stall: ZeroWindowStall | undefined } | null;
+  /** slow-reader: when the peer read again, and when everything we had written had gone out. */
+  resumedAtMs: number | null;
+  drainedAtMs: number | null;
+  /** tls-upgrade-vanished: the dead message's socket is the one the TLS socket was upgraded over (its _parent). */
+  deadSocketIsUpgradedOne: boolean | null;
   /** The socket's error, ms from the clock start. */
   error: { code: string; atMs: number } | null;
   dead: DeadMessageSeen[];
@@ -176,6 +220,7 @@ function subscribeDead(startedAt: () => number, watched: () => net.Socket | unde
     seen.push({
       atMs: performance.now() - startedAt(),
       cause,
+      reason: (message as DeadConnectionMessage).reason,
       policy,
       lastInfo,
       errorCode: (error as NodeJS.ErrnoException | undefined)?.code,
@@ -213,6 +258,10 @@ async function watchHealth(socket: net.Socket, startedAt: number, untilMs: numbe
     const atMs = performance.now() - startedAt;
     if (health.verdict === 'suspect' && report.firstSuspectMs === null) report.firstSuspectMs = atMs;
     if (health.verdict === 'dead' && report.firstDeadMs === null) report.firstDeadMs = atMs;
+    if (health.verdict === 'stalled') {
+      if (report.firstStalledMs === null) report.firstStalledMs = atMs;
+      report.lastStall = { atMs, stall: health.stall };
+    }
     const key = `${health.verdict} ${health.reasons.join(',')}`;
     if (key !== last) {
       last = key;
@@ -222,6 +271,7 @@ async function watchHealth(socket: net.Socket, startedAt: number, untilMs: numbe
         reasons: health.reasons,
         probes: health.info.probes,
         retransmits: health.info.retransmits,
+        stall: health.stall,
       });
     }
   };
@@ -246,6 +296,11 @@ function emptyReport(scenario: HealthScenario): HealthReport {
     endings: [],
     load: null,
     peerClosed: null,
+    firstStalledMs: null,
+    lastStall: null,
+    resumedAtMs: null,
+    drainedAtMs: null,
+    deadSocketIsUpgradedOne: null,
     watchedMs: 0,
   };
 }
@@ -413,7 +468,7 @@ async function healthyLoad(scenario: HealthyLoadScenario): Promise<HealthReport>
     gapsOverIdle: 0,
     keepaliveProbesSent: 0,
     zeroWindowProbesSent: 0,
-    slowReader: { bytesRead: 0, checks: 0, maxBackoff: 0, sawNotSent: false },
+    slowReader: { bytesRead: 0, checks: 0, stalledChecks: 0, maxBackoff: 0, sawNotSent: false },
     durationMs: 0,
   };
   report.load = load;
@@ -515,7 +570,9 @@ async function healthyLoad(scenario: HealthyLoadScenario): Promise<HealthReport>
         load.slowReader.maxBackoff = Math.max(load.slowReader.maxBackoff, health.info.backoff ?? 0);
         if ((health.info.notSentBytes ?? 0) > 0) load.slowReader.sawNotSent = true;
       }
-      if (health.verdict !== 'healthy')
+      // The sending side of a slow reader is stalled, and says so; anything else would be a false alarm.
+      if (socket === slowSender && health.verdict === 'stalled') load.slowReader.stalledChecks++;
+      else if (health.verdict !== 'healthy')
         load.notHealthy.push({ connection: name, verdict: health.verdict, reasons: health.reasons, info: pick(health.info) });
     }
   }, 10);
@@ -581,6 +638,87 @@ async function peerClosed(scenario: PeerClosedScenario): Promise<HealthReport> {
   return report;
 }
 
+/**
+ * A live peer that stops reading: the client keeps its send buffer full, the
+ * peer's window closes and the kernel probes it. Time runs from the first write.
+ */
+async function slowReader(scenario: SlowReaderScenario): Promise<HealthReport> {
+  bringLoopbackUp();
+  const report = emptyReport(scenario);
+  let startedAt = 0;
+  const watched: { socket?: net.Socket } = {};
+  report.dead = subscribeDead(
+    () => startedAt,
+    () => watched.socket,
+    () => report.error !== null,
+  );
+  const { client, accepted } = await connectedPair();
+  watched.socket = client;
+  configureKeepalive(client, scenario.options);
+  report.watchedByCore = watchedByCore(client);
+  accepted.pause();
+  let writing = true;
+  const chunk = Buffer.alloc(64 * 1024, 's');
+  const fill = (): void => {
+    while (writing && !client.destroyed && client.write(chunk));
+  };
+  client.on('drain', fill);
+  client.on('error', () => undefined);
+  startedAt = performance.now();
+  fill();
+  const resume =
+    scenario.stallMs === null
+      ? undefined
+      : setTimeout(() => {
+          // The reader catches up; we stop adding, so the backlog drains and the window stays open.
+          writing = false;
+          report.resumedAtMs = performance.now() - startedAt;
+          accepted.resume();
+          client.once('drain', () => {
+            report.drainedAtMs = performance.now() - startedAt;
+          });
+        }, scenario.stallMs);
+  await watchHealth(client, startedAt, startedAt + scenario.observeMs, report);
+  clearTimeout(resume);
+  report.watchedMs = performance.now() - startedAt;
+  return report;
+}
+
+/** A configured raw socket upgraded to TLS, then the peer vanishes: the TLS socket gets the ETIMEDOUT. */
+async function tlsUpgradeVanished(scenario: TlsUpgradeScenario): Promise<HealthReport> {
+  bringLoopbackUp();
+  const report = emptyReport(scenario);
+  let startedAt = 0;
+  const watched: { socket?: net.Socket } = {};
+  report.dead = subscribeDead(
+    () => startedAt,
+    () => watched.socket,
+    () => report.error !== null,
+  );
+  const server = tls.createServer({ key: scenario.key, cert: scenario.cert }, (socket) => socket.on('error', () => undefined));
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const raw = net.connect((server.address() as net.AddressInfo).port, '127.0.0.1');
+  await once(raw, 'connect');
+  configureKeepalive(raw, scenario.options);
+  report.watchedByCore = watchedByCore(raw);
+  watched.socket = raw;
+  const secure = tls.connect({ socket: raw, rejectUnauthorized: false });
+  await once(secure, 'secureConnect');
+  // Let the handshake's last messages (TLS 1.3 session tickets, the ACK of our Finished) land first: with
+  // data in flight the kernel retransmits instead of probing, and keepalive has nothing to do.
+  await sleep(200);
+  for (let tries = 0; tries < 100 && tcpInfo(secure).unacked !== 0; tries++) await sleep(10);
+  takeLoopbackDown();
+  const heard = tcpInfo(secure);
+  startedAt = performance.now() - Math.min(heard.lastDataReceived ?? 0, heard.lastAckReceived ?? 0);
+  await watchHealth(secure, startedAt, startedAt + scenario.observeMs, report);
+  report.deadSocketIsUpgradedOne =
+    report.dead.length === 1 ? report.dead[0]!.sameSocket && (secure as { _parent?: unknown })._parent === raw : null;
+  report.watchedMs = performance.now() - startedAt;
+  return report;
+}
+
 /** Runs inside the namespace (called by health-child.js). */
 export function runHealthScenarioHere(scenario: HealthScenario): Promise<HealthReport> {
   switch (scenario.name) {
@@ -594,6 +732,10 @@ export function runHealthScenarioHere(scenario: HealthScenario): Promise<HealthR
       return healthyLoad(scenario);
     case 'peer-closed':
       return peerClosed(scenario);
+    case 'slow-reader':
+      return slowReader(scenario);
+    case 'tls-upgrade-vanished':
+      return tlsUpgradeVanished(scenario);
   }
 }
 

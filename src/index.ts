@@ -8,11 +8,13 @@ export {
   type ConnectionHealth,
   type DeadConnectionMessage,
   type DeathCause,
+  type DeathReason,
   type HealthReason,
   type HealthThresholds,
   type HealthVerdict,
   type TcpInfo,
   type TcpState,
+  type ZeroWindowStall,
 } from './health';
 export type { IdleTimeoutPreset, KeepalivePlan, PathHop, PlanConflictError, PlanRequest, PresetName, ResolvedHop } from './planner';
 import type { KeepalivePlan, PlanRequest } from './planner';

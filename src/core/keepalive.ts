@@ -23,7 +23,6 @@
 import type { Http2Session } from 'node:http2';
 import type net from 'node:net';
 import type { NativeAddon, NativeFailure } from '../native/addon';
-import { deathSubscribed, watchForDeath } from '../health/dead-channel';
 import { addon } from '../native/load';
 import { type CodedError, invalidArgValue, nativeError, unavailableOnPlatform } from './errors';
 import { type KeepaliveOptions, type KernelConfig, mergeInto, optionsOf, type PolicyConfig, UNCHANGED, validateOptions } from './options';
@@ -39,6 +38,27 @@ import {
   tcpHandleOf,
   upgradedFrom,
 } from './socket-handle';
+
+/**
+ * The death watch, registered from above (src/health) so that this floor
+ * imports nothing above it. The configure path reads `channel.hasSubscribers`
+ * (one field) for each socket it configures for the first time, and calls
+ * `watch` only while someone listens.
+ */
+export interface DeathWatch {
+  readonly channel: { readonly hasSubscribers: boolean };
+  watch(socket: net.Socket, policyOf: (socket: net.Socket) => Readonly<KeepaliveOptions> | undefined): void;
+}
+
+const NO_DEATH_WATCH: DeathWatch = { channel: { hasSubscribers: false }, watch: () => undefined };
+let deathWatch = NO_DEATH_WATCH;
+let deathChannel: { readonly hasSubscribers: boolean } = NO_DEATH_WATCH.channel;
+
+/** For src/health: installs (or replaces) the death watch; `undefined` removes it. */
+export function registerDeathWatch(watch: DeathWatch | undefined): void {
+  deathWatch = watch ?? NO_DEATH_WATCH;
+  deathChannel = deathWatch.channel;
+}
 
 /** What the kernel holds for a socket, as options: `configureKeepalive(b, getKeepalive(a))` gives b a's policy. */
 export interface KeepaliveState {
@@ -273,7 +293,7 @@ export function configureKeepalive<S extends net.Socket | Http2Session>(input: S
   if (known !== undefined) mergeInto(known.config, config);
   attach(socket, policy);
   // The tcp-keepalive:dead channel costs nothing until someone subscribes (src/health/dead-channel.ts).
-  if (known === undefined && deathSubscribed()) watchForDeath(socket, policyOf);
+  if (known === undefined && deathChannel.hasSubscribers) deathWatch.watch(socket, policyOf);
   const raw = rawPending ?? (pending ? undefined : upgradedFrom(socket, fd));
   if (raw !== undefined) attach(raw, policy);
   return input;

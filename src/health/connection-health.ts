@@ -5,11 +5,19 @@
 import type net from 'node:net';
 import { invalidArgType, invalidArgValue, outOfRange, unavailableOnPlatform } from '../core/errors';
 import { policyOf } from '../core/keepalive';
+import { survivableStall } from '../core/kernel-timers';
 import { addon } from '../native/load';
 import { socketFd } from '../core/socket-handle';
+import { heldTimerPolicy } from './held-policy';
 import { readTcpInfo, type TcpInfo } from './tcp-info';
 
-export type HealthVerdict = 'healthy' | 'suspect' | 'dead';
+/**
+ * - 'healthy': nothing wrong is known;
+ * - 'suspect': the peer may be gone (a probe or data unanswered);
+ * - 'stalled': the peer is there but not reading: it advertises a zero window while we have data for it;
+ * - 'dead': the connection can no longer be used both ways.
+ */
+export type HealthVerdict = 'healthy' | 'suspect' | 'stalled' | 'dead';
 
 /**
  * Why a connection is not healthy:
@@ -17,8 +25,30 @@ export type HealthVerdict = 'healthy' | 'suspect' | 'dead';
  * - 'keepalive-unanswered': a keepalive probe went unanswered → suspect
  * - 'data-unacknowledged': data sent `unacknowledgedAfter` ms ago or more is still unacknowledged → suspect
  * - 'retransmitting': the retransmission timer fired (`retransmits` in a row), so backoff has begun → suspect
+ * - 'peer-not-reading': the peer advertises a zero window while we have data to send, and the kernel
+ *   has begun probing it (its TCP_USER_TIMEOUT clock runs from there) → stalled
  */
-export type HealthReason = 'not-established' | 'keepalive-unanswered' | 'data-unacknowledged' | 'retransmitting';
+export type HealthReason = 'not-established' | 'keepalive-unanswered' | 'data-unacknowledged' | 'retransmitting' | 'peer-not-reading';
+
+/** A zero-window stall, as far as the kernel lets us tell (connectionHealth's `stall`). */
+export interface ZeroWindowStall {
+  /** ms since our data last went out: the peer has kept its window closed at least this long. */
+  stalledFor: number;
+  /** TCP_USER_TIMEOUT as the kernel holds it now, ms; 0 = not set. undefined if it could not be read. */
+  userTimeout: number | undefined;
+  /**
+   * The longest stall the kernel lets a peer that stops reading survive (survivableStall of the
+   * kernel timer model, from the kernel's userTimeout); Infinity without a user timeout: the kernel
+   * then waits for ever, as long as its probes are answered.
+   */
+  survivable: number | undefined;
+  /**
+   * ms until the kernel ends the connection, at the earliest: `survivable − stalledFor`, at least 0;
+   * Infinity without a user timeout. The kernel's clock starts at its first zero-window probe, which
+   * comes after the stall began, and it ends the connection at its next probe after that: later, never sooner.
+   */
+  abortsIn: number | undefined;
+}
 
 export interface ConnectionHealth {
   verdict: HealthVerdict;
@@ -26,6 +56,8 @@ export interface ConnectionHealth {
   reasons: readonly HealthReason[];
   /** The TCP_INFO read the verdict was made from. */
   info: TcpInfo;
+  /** With reason 'peer-not-reading': how long the stall has lasted and how long the kernel lets it last; undefined otherwise. */
+  stall: ZeroWindowStall | undefined;
 }
 
 export interface HealthThresholds {
@@ -51,6 +83,8 @@ const DEFAULT_UNACKNOWLEDGED_AFTER = 1000;
 const DEFAULT_RETRANSMITS = 1;
 
 const HEALTHY: readonly HealthReason[] = Object.freeze([]);
+const NOT_READING: readonly HealthReason[] = Object.freeze(['peer-not-reading']);
+const NOT_ESTABLISHED: readonly HealthReason[] = Object.freeze(['not-established']);
 
 /** Validated thresholds: written by readThresholds, copied to locals at once (no object per call, and a re-entrant call from a socket's getter cannot change them). */
 let unacknowledgedAfter = DEFAULT_UNACKNOWLEDGED_AFTER;
@@ -117,10 +151,37 @@ function keepaliveUnanswered(info: TcpInfo, socket: net.Socket, grace: number | 
 }
 
 /**
+ * The peer is alive and not reading: it advertises a zero window (Linux 5.4+
+ * reports it; before, only the probes show it) while data waits to be sent
+ * and nothing is in flight, and the kernel has sent its first zero-window
+ * probe (backoff counts the probes and stays until the window opens; a probe
+ * can also still be unanswered). That first probe starts the kernel's
+ * TCP_USER_TIMEOUT clock for the stall, so from then on the kernel is
+ * counting towards an abort. Before it, for one RTO, the zero window is
+ * ordinary flow control.
+ */
+function zeroWindowStall(info: TcpInfo): boolean {
+  if (!(info.notSentBytes! > 0) || info.unacked !== 0) return false;
+  if (info.sendWindow !== undefined && info.sendWindow !== 0) return false;
+  return info.backoff! > 0 || info.probes! > 0;
+}
+
+/** The stall's times, from the user timeout the kernel holds now (one read of the keepalive options, only for a stalled socket). */
+function stallOf(info: TcpInfo, fd: number): ZeroWindowStall {
+  const stalledFor = info.lastDataSent!;
+  const held = heldTimerPolicy(fd);
+  if (held === undefined) return { stalledFor, userTimeout: undefined, survivable: undefined, abortsIn: undefined };
+  const survivable = survivableStall(held);
+  return { stalledFor, userTimeout: held.userTimeout, survivable, abortsIn: Math.max(0, survivable - stalledFor) };
+}
+
+/**
  * Judges a connected socket from one TCP_INFO read:
  * - dead: the state is not 'established';
  * - suspect: a keepalive probe is unanswered, data has been unacknowledged for
  *   `unacknowledgedAfter` ms, or the retransmission timer has fired;
+ * - stalled: the peer advertises a zero window while we have data for it, and
+ *   the kernel is probing it (and with a userTimeout, counting towards an abort);
  * - healthy otherwise — which includes a peer that vanished while nothing was
  *   sent and no probe was due yet: that is what keepalive is for.
  * Throws like tcpInfo(), and ERR_INVALID_ARG_TYPE / ERR_INVALID_ARG_VALUE /
@@ -132,8 +193,9 @@ export function connectionHealth(socket: net.Socket, options?: HealthThresholds)
   const retransmitsLimit = retransmitsThreshold;
   const grace = probeGrace;
   if (addon() === undefined) throw unavailableOnPlatform('connectionHealth() (TCP_INFO)');
-  const info = readTcpInfo(socketFd(socket, 'connectionHealth'), 'connectionHealth');
-  if (info.state !== 'established') return { verdict: 'dead', reasons: ['not-established'], info };
+  const fd = socketFd(socket, 'connectionHealth');
+  const info = readTcpInfo(fd, 'connectionHealth');
+  if (info.state !== 'established') return { verdict: 'dead', reasons: NOT_ESTABLISHED, info, stall: undefined };
 
   let reasons = HEALTHY;
   if (keepaliveUnanswered(info, socket, grace)) reasons = ['keepalive-unanswered'];
@@ -148,5 +210,7 @@ export function connectionHealth(socket: net.Socket, options?: HealthThresholds)
   if (info.retransmits! >= retransmitsLimit || (info.backoff! > 0 && unacked! > 0)) {
     reasons = reasons === HEALTHY ? ['retransmitting'] : [...reasons, 'retransmitting'];
   }
-  return { verdict: reasons === HEALTHY ? 'healthy' : 'suspect', reasons, info };
+  if (reasons !== HEALTHY) return { verdict: 'suspect', reasons, info, stall: undefined };
+  if (zeroWindowStall(info)) return { verdict: 'stalled', reasons: NOT_READING, info, stall: stallOf(info, fd) };
+  return { verdict: 'healthy', reasons, info, stall: undefined };
 }

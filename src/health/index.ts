@@ -3,8 +3,8 @@
  *
  * tcpInfo and connectionHealth load their modules on the first call, not at
  * import: most importers never call them, and each module file costs about
- * 0.2 ms to load. The dead channel's module is loaded with src/core, which
- * calls it when it configures a socket.
+ * 0.2 ms to load. The dead channel's module is loaded here: it registers its
+ * watch with src/core, which calls it when it configures a socket.
  */
 import type net from 'node:net';
 import type * as ConnectionHealthModule from './connection-health';
@@ -13,8 +13,12 @@ import type * as TcpInfoModule from './tcp-info';
 import type { TcpInfo } from './tcp-info';
 
 export type { TcpInfo, TcpState } from './tcp-info';
-export type { ConnectionHealth, HealthReason, HealthThresholds, HealthVerdict } from './connection-health';
-export { DEAD_CHANNEL, type DeadConnectionMessage, type DeathCause } from './dead-channel';
+export type { ConnectionHealth, HealthReason, HealthThresholds, HealthVerdict, ZeroWindowStall } from './connection-health';
+export { DEAD_CHANNEL, type DeadConnectionMessage, type DeathCause, type DeathReason } from './dead-channel';
+import { installDeathWatch } from './dead-channel';
+
+// configureKeepalive (src/core) cannot import the dead channel's watch: it is handed over here.
+installDeathWatch();
 
 let tcpInfoModule: typeof TcpInfoModule | undefined;
 let healthModule: typeof ConnectionHealthModule | undefined;
@@ -24,7 +28,7 @@ export function tcpInfo(socket: net.Socket): TcpInfo {
   return (tcpInfoModule ??= require('./tcp-info') as typeof TcpInfoModule).tcpInfo(socket);
 }
 
-/** healthy, suspect or dead, from one TCP_INFO read. See src/health/connection-health.ts. */
+/** healthy, suspect, stalled or dead, from one TCP_INFO read. See src/health/connection-health.ts. */
 export function connectionHealth(socket: net.Socket, options?: HealthThresholds): ConnectionHealth {
   return (healthModule ??= require('./connection-health') as typeof ConnectionHealthModule).connectionHealth(socket, options);
 }

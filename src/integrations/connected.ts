@@ -24,6 +24,10 @@ import type net from 'node:net';
 import { configureKeepalive } from '../core/keepalive';
 import { type KeepaliveOptions, optionsOf, validateOptions } from '../core/options';
 import { currentCapabilities } from '../core/platform';
+import { installDeathWatch } from '../health/dead-channel';
+
+// Sockets the integrations configure are reported on tcp-keepalive:dead too (src/core cannot import the watch).
+installDeathWatch();
 
 /** Errors meaning "not a TCP socket": keepalive does not apply, the client goes on untouched. */
 const NOT_TCP = new Set(['EAFNOSUPPORT', 'ENOTSOCK', 'EOPNOTSUPP', 'ENOTSUP', 'ENOPROTOOPT', 'EPROTOTYPE', 'EPROTONOSUPPORT']);

@@ -3,7 +3,8 @@
  * own namespace (so the kernel's TcpExt counters are this test's alone):
  * - no false 'suspect' under load: 1 000 connections doing request/response
  *   for 30 s with keepalive idle 1 s (probes go out and are answered all the
- *   time), plus a slow reader whose peer sits on a zero window;
+ *   time), plus a slow reader whose peer sits on a zero window (its sending
+ *   side is 'stalled', never 'suspect');
  * - a peer that closed is 'dead' before the application reads the end, when
  *   the application is not reading (back-pressured).
  */
@@ -47,7 +48,7 @@ describeInLab('namespaces', 'connection health: no false suspects, and a closed 
     void peerReset();
   });
 
-  test(`${CONNECTIONS} connections, request/response for ${DURATION_MS / 1000} s, keepalive idle 1 s, plus a slow reader: never suspect`, async () => {
+  test(`${CONNECTIONS} connections, request/response for ${DURATION_MS / 1000} s, keepalive idle 1 s, plus a slow reader: never suspect, the slow reader's sender stalled`, async () => {
     const { load } = await healthyLoad();
     expect(load).not.toBeNull();
     console.log(`healthy load: ${JSON.stringify({ ...load, notHealthy: load!.notHealthy.length })}`);
@@ -64,6 +65,8 @@ describeInLab('namespaces', 'connection health: no false suspects, and a closed 
     expect(load!.slowReader.maxBackoff).toBeGreaterThan(0);
     expect(load!.zeroWindowProbesSent).toBeGreaterThan(0);
     expect(load!.slowReader.checks).toBeGreaterThan((DURATION_MS / 10) * 0.5);
+    // While its peer's window is closed and the kernel probes it, the sender is 'stalled' (peer-not-reading).
+    expect(load!.slowReader.stalledChecks).toBeGreaterThan(0);
   });
 
   test.each([

@@ -7,7 +7,7 @@ import diagnosticsChannel from 'node:diagnostics_channel';
 import net from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { configureKeepalive, connectionHealth, DEAD_CHANNEL, type HealthThresholds } from '../../src';
-import { deathSubscribed, watchForDeath } from '../../src/health/dead-channel';
+import { watchForDeath } from '../../src/health/dead-channel';
 import { closeAll, connection } from '../helpers/sockets';
 
 afterEach(closeAll);
@@ -119,7 +119,7 @@ describe('the tcp-keepalive:dead channel', () => {
   });
 
   test('without a subscriber, configureKeepalive leaves the socket as Node made it (no own _destroy: no cost)', async () => {
-    expect(deathSubscribed()).toBe(false);
+    expect(diagnosticsChannel.hasSubscribers(DEAD_CHANNEL)).toBe(false);
     const { client } = await connection();
     configureKeepalive(client, { idle: 1000 });
     expect(Object.prototype.hasOwnProperty.call(client, '_destroy')).toBe(false);
@@ -133,7 +133,7 @@ describe('the tcp-keepalive:dead channel', () => {
     };
     diagnosticsChannel.subscribe(DEAD_CHANNEL, listener);
     try {
-      expect(deathSubscribed()).toBe(true);
+      expect(diagnosticsChannel.hasSubscribers(DEAD_CHANNEL)).toBe(true);
       const first = await connection();
       configureKeepalive(first.client, { idle: 1000 });
       watchForDeath(first.client, () => undefined);
@@ -148,6 +148,31 @@ describe('the tcp-keepalive:dead channel', () => {
       second.client.end();
       await new Promise((resolve) => second.client.once('close', resolve));
       expect(messages).toEqual([]);
+    } finally {
+      diagnosticsChannel.unsubscribe(DEAD_CHANNEL, listener);
+    }
+  });
+
+  test('configureKeepalive watches a socket it configures first while the channel has a subscriber, in every copy of the package', async () => {
+    const listener = (): void => undefined;
+    diagnosticsChannel.subscribe(DEAD_CHANNEL, listener);
+    try {
+      const { client } = await connection();
+      configureKeepalive(client, { idle: 1000 });
+      expect(Object.prototype.hasOwnProperty.call(client, '_destroy')).toBe(true);
+      // A second copy (another version in node_modules): its own src/core gets its own watch.
+      let copy: typeof import('../../src') | undefined;
+      jest.isolateModules(() => {
+        copy = require('../../src') as typeof import('../../src');
+      });
+      expect(copy!.configureKeepalive).not.toBe(configureKeepalive);
+      const other = await connection();
+      copy!.configureKeepalive(other.client, { idle: 1000 });
+      expect(Object.prototype.hasOwnProperty.call(other.client, '_destroy')).toBe(true);
+      // Configured by both copies: watched once.
+      const watched = other.client._destroy;
+      configureKeepalive(other.client, { idle: 2000 });
+      expect(other.client._destroy).toBe(watched);
     } finally {
       diagnosticsChannel.unsubscribe(DEAD_CHANNEL, listener);
     }
