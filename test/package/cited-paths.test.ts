@@ -12,7 +12,7 @@ const root = path.join(__dirname, '..', '..');
 const CITING = ['src', 'test', 'bench', 'lab', 'scripts', '.ci', 'native', 'docs'];
 const CITING_FILES = ['README.md', 'CHANGELOG.md', 'binding.gyp', 'package.json', 'jest.config.js'];
 /** Made at test or build time and ignored by git. */
-const GENERATED = ['test/integration/generated/'];
+const GENERATED = ['test/integration/generated'];
 
 const CITATION = /(?<![\w./-])((?:src|test|docs|bench|native|scripts|lab|\.ci|prebuilds)\/[\w./*-]*[\w*])/g;
 
