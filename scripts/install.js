@@ -1,5 +1,6 @@
 'use strict';
-// The package's npm "install" script. Installing must never fail:
+// The repository's npm "install" script (`npm install` in a clone; the published package runs no
+// install script, see scripts/published-manifest.js). Installing must never fail:
 // - Windows: the addon is never loaded there (Node exposes no socket fd; the
 //   library uses Node's own socket.setKeepAlive), so nothing is built.
 // - Elsewhere node-gyp-build does the work: it keeps a prebuild that loads,
@@ -46,6 +47,6 @@ process.stderr.write(
   `tcp-keepalive: WARNING: no prebuilt addon for ${process.platform}-${process.arch} loaded and the source build failed (${reason}). ` +
     "The library will use Node's own socket.setKeepAlive: idle time only (interval and count on Node >= 26.4); other options " +
     'throw ERR_FEATURE_UNAVAILABLE_ON_PLATFORM, and `capabilities` says so. For the full feature set, install python3, make and ' +
-    'a C++ compiler, then run `npm rebuild tcp-keepalive --foreground-scripts`.\n',
+    'a C++ compiler, then run `npx node-gyp rebuild` here.\n',
 );
 process.exit(0);

@@ -69,21 +69,27 @@ export function parseDuration(flag: string, text: string, command: string): numb
   return ms;
 }
 
+/** Decimal digits only: Number() would also take 0x10, 1e3, 0b1 and 1.0, which no one means as an id or a port. */
+const DECIMAL = /^\d{1,10}$/;
+
 /** "5432,6379" → [5432, 6379]. */
 export function parsePorts(text: string, command: string): number[] {
   return text.split(',').map((part) => {
     const port = Number(part.trim());
-    if (!Number.isInteger(port) || port < 1 || port > 65535 || part.trim() === '') {
+    if (!DECIMAL.test(part.trim()) || port < 1 || port > 65535) {
       throw new UsageError(`--port "${part}" is not a port number (1-65535)`, command);
     }
     return port;
   });
 }
 
+/** "1234,5678" → [1234, 5678]: decimal process ids (a thread id is resolved to its process by doctor). */
 export function parsePids(text: string, command: string): number[] {
   return text.split(',').map((part) => {
     const pid = Number(part.trim());
-    if (!Number.isInteger(pid) || pid < 1 || part.trim() === '') throw new UsageError(`--pid "${part}" is not a process id`, command);
+    if (!DECIMAL.test(part.trim()) || pid < 1 || pid > 2 ** 31 - 1) {
+      throw new UsageError(`--pid "${part}" is not a process id (a decimal number, as ps and pgrep print it)`, command);
+    }
     return pid;
   });
 }

@@ -17,6 +17,7 @@ import {
   type Endpoint,
   processInfo,
   type ProcessInfo,
+  processOfThread,
   type ProcTcpRow,
   socketFdsOf,
   type TcpStateName,
@@ -34,7 +35,7 @@ shows it, and whether a dead peer or a dropped flow would be noticed in time.
 Reading another user's process needs root (or CAP_SYS_PTRACE); without it,
 doctor says which values it could not read and shows what /proc gives.
 
-  --pid <pids>               the process(es) to inspect
+  --pid <pids>               the process(es) to inspect (decimal ids; a thread id shows its process)
   --all                      every process whose sockets this user may read
   --port <ports>             only connections with this local or remote port (comma-separated)
   --path <hops>              the middleboxes on the path: preset names (tcp-keepalive plan --presets),
@@ -72,6 +73,8 @@ export interface ConnectionReport {
 }
 
 export interface ProcessReport extends ProcessInfo {
+  /** The id given with --pid when it was a thread of this process (a thread shares its process's sockets); else null. */
+  thread: number | null;
   /** false when its connections could not be listed at all (see error). */
   inspected: boolean;
   error: Unreadable | null;
@@ -92,21 +95,34 @@ export interface DoctorReport {
   processes: ProcessReport[];
   /** --all: processes left out because this user may not read their fds. */
   skipped: { count: number; reason: string } | null;
-  summary: { processes: number; connections: number; ok: number; atRisk: number; unknown: number; notInspected: number };
+  /**
+   * Counts every row shown: the connections of the processes, and the sockets seen in /proc only (sameUserSockets,
+   * also counted apart in seenInProcOnly), so that the counts match the table.
+   */
+  summary: {
+    processes: number;
+    connections: number;
+    ok: number;
+    atRisk: number;
+    unknown: number;
+    notInspected: number;
+    seenInProcOnly: number;
+  };
   /** What fixes the connections at risk (the planner's answer for --path and --detect-within); null when none is at risk. */
   plan: PlanJson | null;
   exitCode: 0 | 1 | 2;
 }
 
+/** `what` names the path read, with the real pid in it: the message must say what the user can check. */
 function errorOf(error: unknown, pid: number, what: string): Unreadable {
   const code = (error as NodeJS.ErrnoException).code ?? 'ERR';
   const why: Record<string, string> = {
-    ENOENT: 'no such process',
-    ESRCH: 'no such process',
-    EACCES: "not permitted: another user's process (run as root, or as the same user)",
-    EPERM: "not permitted: another user's process (run as root, or as the same user)",
+    ENOENT: `no such process: there is no process ${pid} (it has exited, or the id is wrong)`,
+    ESRCH: `no such process: there is no process ${pid} (it has exited, or the id is wrong)`,
+    EACCES: `not permitted: process ${pid} belongs to another user (run as root, or as the same user)`,
+    EPERM: `not permitted: process ${pid} belongs to another user (run as root, or as the same user)`,
   };
-  return { code, message: `${what} of pid ${pid}: ${code}, ${why[code] ?? (error as Error).message}` };
+  return { code, message: `${what}: ${code}, ${why[code] ?? (error as Error).message}` };
 }
 
 /** keepalive on/off as /proc's timer column shows it; null where another timer would hide it or it means something else. */
@@ -166,18 +182,27 @@ function inspectProcess(pid: number, inspection: Inspection): ProcessReport {
   } catch (error) {
     return {
       pid,
+      thread: null,
       command: '',
       uid: null,
       user: null,
       networkNamespace: null,
       inspected: false,
-      error: errorOf(error, pid, 'reading /proc/PID/status'),
+      error: errorOf(error, pid, `reading /proc/${pid}/status`),
       listening: 0,
       connections: [],
       sameUserSockets: [],
     };
   }
-  const report: ProcessReport = { ...info, inspected: false, error: null, listening: 0, connections: [], sameUserSockets: [] };
+  const report: ProcessReport = {
+    ...info,
+    thread: null,
+    inspected: false,
+    error: null,
+    listening: 0,
+    connections: [],
+    sameUserSockets: [],
+  };
   const rowsOf = (): Map<number, ProcTcpRow> => {
     const namespaceKey = info.networkNamespace ?? `pid ${pid}`;
     const rows = inspection.rowsByNamespace.get(namespaceKey) ?? tcpRowsOf(pid);
@@ -188,7 +213,7 @@ function inspectProcess(pid: number, inspection: Inspection): ProcessReport {
   try {
     fds = socketFdsOf(pid);
   } catch (error) {
-    report.error = errorOf(error, pid, 'listing the sockets (/proc/PID/fd)');
+    report.error = errorOf(error, pid, `listing the sockets (/proc/${pid}/fd)`);
     if (inspection.withSameUserSockets && report.uid !== null) {
       // What /proc still gives: the sockets of the process's user in its network namespace (ss shows them too),
       // from the timer only, and without claiming which process holds them.
@@ -212,7 +237,7 @@ function inspectProcess(pid: number, inspection: Inspection): ProcessReport {
   try {
     rows = rowsOf();
   } catch (error) {
-    report.error = errorOf(error, pid, 'reading /proc/PID/net/tcp');
+    report.error = errorOf(error, pid, `reading /proc/${pid}/net/tcp`);
     return report;
   }
   report.inspected = true;
@@ -337,7 +362,9 @@ function connectionLines(connections: readonly ConnectionReport[], style: Style)
 
 function formatProcess(report: ProcessReport, style: Style): string {
   const who = report.uid === null ? '' : ` (uid ${report.uid}${report.user === null ? '' : ` ${report.user}`})`;
-  const head = style.bold(`pid ${report.pid}${who}: ${report.command.length > 100 ? `${report.command.slice(0, 97)}...` : report.command}`);
+  const command = report.command.length > 100 ? `${report.command.slice(0, 97)}...` : report.command;
+  const title = style.bold(`pid ${report.pid}${who}${command === '' ? '' : `: ${command}`}`);
+  const head = report.thread === null ? title : `${title}\n  ${report.thread} is a thread of process ${report.pid}: showing the process`;
   if (!report.inspected) {
     const lines = [head, `  ${style.red('could not inspect')}: ${report.error?.message ?? 'unknown reason'}`];
     if (report.sameUserSockets.length > 0) {
@@ -358,7 +385,7 @@ function formatProcess(report: ProcessReport, style: Style): string {
 
 /** The server's own knobs for the plan, where the process is one we recognise. */
 function serverSettings(reports: readonly ProcessReport[], plan: KeepalivePlan): string[] {
-  const atRisk = reports.filter((r) => r.connections.some((c) => c.verdict === 'at-risk'));
+  const atRisk = reports.filter((r) => [...r.connections, ...r.sameUserSockets].some((c) => c.verdict === 'at-risk'));
   const { idle, interval, count, userTimeout } = plan.options;
   const lines: string[] = [];
   if (atRisk.some((r) => /(^|\/)postgres\b|^postgres:/.test(r.command))) {
@@ -407,7 +434,11 @@ export function runDoctor(argv: readonly string[], io: Io): number {
   };
 
   const inspection: Inspection = { ports, policy, rowsByNamespace: new Map(), withSameUserSockets: !all };
-  let processes = pids.map((pid) => inspectProcess(pid, inspection));
+  let processes = pids.map((pid) => {
+    const owner = all ? null : processOfThread(pid);
+    if (owner === null) return inspectProcess(pid, inspection);
+    return { ...inspectProcess(owner, inspection), thread: pid };
+  });
   let skipped: DoctorReport['skipped'] = null;
   if (all) {
     const unreadable = processes.filter((p) => !p.inspected);
@@ -415,7 +446,9 @@ export function runDoctor(argv: readonly string[], io: Io): number {
       skipped = { count: unreadable.length, reason: 'their /proc/PID/fd is not readable by this user (run as root to include them)' };
     processes = processes.filter((p) => p.inspected && p.connections.length > 0);
   }
-  const connections = processes.flatMap((p) => p.connections);
+  // Every row the table shows is counted, including the sockets seen in /proc only: a summary that said
+  // "0 at risk" under a row marked at risk would contradict itself.
+  const connections = processes.flatMap((p) => [...p.connections, ...p.sameUserSockets]);
   const summary = {
     processes: processes.length,
     connections: connections.length,
@@ -423,6 +456,7 @@ export function runDoctor(argv: readonly string[], io: Io): number {
     atRisk: connections.filter((c) => c.verdict === 'at-risk').length,
     unknown: connections.filter((c) => c.verdict === 'unknown').length,
     notInspected: processes.filter((p) => !p.inspected).length,
+    seenInProcOnly: processes.reduce((sum, p) => sum + p.sameUserSockets.length, 0),
   };
   const exitCode: DoctorReport['exitCode'] = summary.atRisk > 0 ? 1 : summary.unknown > 0 || summary.notInspected > 0 ? 2 : 0;
   const report: DoctorReport = {
@@ -450,6 +484,9 @@ export function runDoctor(argv: readonly string[], io: Io): number {
       `${style.green(`${summary.ok} ok`)}, ${style.red(`${summary.atRisk} at risk`)}, ${style.yellow(`${summary.unknown} unknown`)}` +
       (summary.notInspected > 0
         ? `, ${style.yellow(`${summary.notInspected} process${summary.notInspected === 1 ? '' : 'es'} not inspected`)}`
+        : '') +
+      (summary.seenInProcOnly > 0
+        ? ` (${summary.seenInProcOnly} of the connections seen in /proc only: which process holds ${summary.seenInProcOnly === 1 ? 'it' : 'them'} is not known)`
         : ''),
   );
   if (summary.atRisk > 0) out.push(`To fix what is at risk:\n${formatPlan(plan, style, serverSettings(processes, plan))}`);

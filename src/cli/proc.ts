@@ -203,6 +203,22 @@ export function processInfo(pid: number): ProcessInfo {
   return { pid, command, uid, user: uid === null ? null : userName(uid), networkNamespace };
 }
 
+/**
+ * The process a thread id belongs to (/proc/TID/status Tgid), or null when `pid` is a process (or gone).
+ * /proc/TID exists for every thread, unlisted; a thread shares its process's fds, but pidfd_open refuses a
+ * thread that does not lead its group, so the process is the one to inspect.
+ */
+export function processOfThread(pid: number): number | null {
+  let status: string;
+  try {
+    status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
+  } catch {
+    return null;
+  }
+  const tgid = Number(/^Tgid:\s+(\d+)/m.exec(status)?.[1]);
+  return Number.isInteger(tgid) && tgid > 0 && tgid !== pid ? tgid : null;
+}
+
 /** Every pid in /proc, ascending. */
 export function allPids(): number[] {
   return fs

@@ -4,7 +4,7 @@
  * under `--no-addons` or a permission model without `--allow-addons`.
  *
  * Where the addon cannot be loaded (Windows, where Node exposes no fd; addons
- * disabled; no prebuild and no compiler at install), the library runs on
+ * disabled; no prebuild for this platform and no source build), the library runs on
  * Node's own socket.setKeepAlive: `capabilities` says so, and an option that
  * strategy cannot honour is an ERR_FEATURE_UNAVAILABLE_ON_PLATFORM error that
  * names the reason — never a silent no-op.
@@ -30,8 +30,8 @@ function describeFailure(cause: unknown): string {
   }
   const message = cause instanceof Error ? cause.message : String(cause);
   return `no working build of the native addon for ${process.platform}-${process.arch} (Node ${process.version}, ` +
-    `N-API ${process.versions.napi}) in ${packageRoot}: ${message}. Reinstall the package where a compiler is available ` +
-    '(npm rebuild tcp-keepalive), or use a platform with a prebuild';
+    `N-API ${process.versions.napi}) in ${packageRoot}: ${message}. To build it from source, run "npx node-gyp rebuild" in ` +
+    `${packageRoot} (python3, make and a C++ compiler needed), or use a platform with a prebuild`;
 }
 
 /**

@@ -12,9 +12,19 @@
  * bad part becomes one RegisterConfigError naming the variable and the item,
  * which the register entry prints as a single line before exiting.
  */
+import { isIPv4, isIPv6 } from 'node:net';
 import type { KeepaliveOptions } from '../core/options';
 import type { ConnectionTarget } from '../integrations/process-wide';
 import type { PathHop, PlanRequest } from '../planner';
+
+/** Longest value echoed whole in an error: a longer one is cut, and its length said. */
+const ECHO_LIMIT = 80;
+
+/** A value as the error line quotes it: whole when short, else its start and its length (an error is one line). */
+export function quoted(text: string): string {
+  if (text.length <= ECHO_LIMIT) return `"${text}"`;
+  return `"${text.slice(0, ECHO_LIMIT)}…" (cut; ${text.length} characters)`;
+}
 
 export class RegisterConfigError extends Error {
   readonly code = 'ERR_TCP_KEEPALIVE_ENV';
@@ -47,15 +57,19 @@ const UNITS: Readonly<Record<string, number>> = { ms: 1, s: 1000, m: 60_000 };
 export function parseDuration(variable: string, item: string, text: string): number {
   const match = /^(\d+(?:\.\d+)?)(ms|s|m)?$/.exec(text);
   if (match === null) {
-    throw new RegisterConfigError(variable, `"${item}": "${text}" is not a duration (a number of ms, or with a unit: 500ms, 30s, 2m)`);
+    throw new RegisterConfigError(
+      variable,
+      `${quoted(item)}: ${quoted(text)} is not a duration (a number of ms, or with a unit: 500ms, 30s, 2m)`,
+    );
   }
   const ms = Number(match[1]) * UNITS[match[2] ?? 'ms']!;
-  if (!Number.isSafeInteger(ms)) throw new RegisterConfigError(variable, `"${item}": "${text}" is not a whole number of milliseconds`);
+  if (!Number.isSafeInteger(ms))
+    throw new RegisterConfigError(variable, `${quoted(item)}: ${quoted(text)} is not a whole number of milliseconds`);
   return ms;
 }
 
 function parseInteger(variable: string, item: string, text: string): number {
-  if (!/^\d+$/.test(text)) throw new RegisterConfigError(variable, `"${item}": "${text}" is not a whole number`);
+  if (!/^\d+$/.test(text)) throw new RegisterConfigError(variable, `${quoted(item)}: ${quoted(text)} is not a whole number`);
   return Number(text);
 }
 
@@ -63,7 +77,10 @@ function parseSwitch(variable: string, text: string | undefined, item?: string):
   const value = (text ?? '').trim().toLowerCase();
   if (value === '' || value === '0' || value === 'false' || value === 'off' || value === 'no') return false;
   if (value === '1' || value === 'true' || value === 'on' || value === 'yes') return true;
-  throw new RegisterConfigError(variable, `${item === undefined ? '' : `"${item}": `}"${text}" is not a switch (use 1 or 0)`);
+  throw new RegisterConfigError(
+    variable,
+    `${item === undefined ? '' : `${quoted(item)}: `}${quoted(text ?? '')} is not a switch (use 1 or 0)`,
+  );
 }
 
 /** Splits `a=1, b=2` into [item, key, value] triples; refuses empty items, missing `=` and repeated keys. */
@@ -71,14 +88,14 @@ function keyValues(variable: string, text: string): Array<{ item: string; key: s
   const seen = new Set<string>();
   return text.split(',').map((raw) => {
     const item = raw.trim();
-    if (item === '') throw new RegisterConfigError(variable, `empty item in "${text}" (items are separated by single commas)`);
+    if (item === '') throw new RegisterConfigError(variable, `empty item in ${quoted(text)} (items are separated by single commas)`);
     const equals = item.indexOf('=');
     if (equals <= 0 || equals === item.length - 1) {
-      throw new RegisterConfigError(variable, `"${item}" is not key=value (e.g. idle=30s)`);
+      throw new RegisterConfigError(variable, `${quoted(item)} is not key=value (e.g. idle=30s)`);
     }
     const key = item.slice(0, equals).trim();
     const value = item.slice(equals + 1).trim();
-    if (seen.has(key)) throw new RegisterConfigError(variable, `"${key}" is given twice`);
+    if (seen.has(key)) throw new RegisterConfigError(variable, `${quoted(key)} is given twice`);
     seen.add(key);
     return { item, key, value };
   });
@@ -102,7 +119,7 @@ function parseExplicit(variable: string, items: ReturnType<typeof keyValues>): K
       default:
         throw new RegisterConfigError(
           variable,
-          `"${item}": unknown key "${key}" (options: ${OPTION_KEYS.join(', ')}; or a plan: ${PLAN_KEYS.join(', ')})`,
+          `${quoted(item)}: unknown key ${quoted(key)} (options: ${OPTION_KEYS.join(', ')}; or a plan: ${PLAN_KEYS.join(', ')})`,
         );
     }
   }
@@ -120,7 +137,7 @@ function parsePlan(variable: string, items: ReturnType<typeof keyValues>): PlanR
         // Several hops are joined with '+': path=aws-nat-gateway+aws-nlb.
         path = value.split('+').map((hop) => {
           const trimmed = hop.trim();
-          if (trimmed === '') throw new RegisterConfigError(variable, `"${item}": empty hop (join hops with a single +)`);
+          if (trimmed === '') throw new RegisterConfigError(variable, `${quoted(item)}: empty hop (join hops with a single +)`);
           return /^\d/.test(trimmed) ? parseDuration(variable, item, trimmed) : (trimmed as PathHop); // preset names are checked by the planner
         });
         break;
@@ -133,13 +150,16 @@ function parsePlan(variable: string, items: ReturnType<typeof keyValues>): PlanR
       case 'margin': {
         const percent = /^(\d+(?:\.\d+)?)%$/.exec(value);
         if (percent === null && !/^\d+(?:\.\d+)?$/.test(value)) {
-          throw new RegisterConfigError(variable, `"${item}": "${value}" is not a fraction (0.2) or a percentage (20%)`);
+          throw new RegisterConfigError(variable, `${quoted(item)}: ${quoted(value)} is not a fraction (0.2) or a percentage (20%)`);
         }
         margin = percent === null ? Number(value) : Number(percent[1]) / 100;
         break;
       }
       default:
-        throw new RegisterConfigError(variable, `"${item}": "${key}" cannot be combined with a plan (plan keys: ${PLAN_KEYS.join(', ')})`);
+        throw new RegisterConfigError(
+          variable,
+          `${quoted(item)}: ${quoted(key)} cannot be combined with a plan (plan keys: ${PLAN_KEYS.join(', ')})`,
+        );
     }
   }
   if (path === undefined) throw new RegisterConfigError(variable, 'a plan needs path=<preset or idle timeout> (e.g. path=aws-nlb)');
@@ -148,6 +168,20 @@ function parsePlan(variable: string, items: ReturnType<typeof keyValues>): PlanR
   if (count !== undefined) request.count = count;
   if (margin !== undefined) request.margin = margin;
   return request;
+}
+
+const DURATION_KEYS = new Set(['idle', 'interval', 'userTimeout', 'detectWithin']);
+
+/**
+ * A bare number is milliseconds, so `idle=30` asks for 30 ms and fails the range check. When a value is refused,
+ * the durations written without a unit that make sense as seconds are suggested.
+ */
+function secondsHint(text: string | undefined): string {
+  if (text === undefined || text.trim() === '') return '';
+  const suggestions = keyValues('TCP_KEEPALIVE', text)
+    .filter(({ key, value }) => DURATION_KEYS.has(key) && /^\d{1,3}$/.test(value) && Number(value) > 0)
+    .map(({ key, value }) => `${key}=${value}s`);
+  return suggestions.length === 0 ? '' : ` (a number without a unit is milliseconds: did you mean ${suggestions.join(',')}?)`;
 }
 
 /** Explicit options, or a plan turned into options by the planner; the validity of the values is checked by the caller. */
@@ -169,19 +203,27 @@ interface MatchRule {
 
 function parsePort(variable: string, rule: string, text: string): number {
   if (!/^\d{1,5}$/.test(text) || Number(text) < 1 || Number(text) > 65535) {
-    throw new RegisterConfigError(variable, `"${rule}": "${text}" is not a port (1-65535)`);
+    throw new RegisterConfigError(variable, `${quoted(rule)}: ${quoted(text)} is not a port (1-65535)`);
   }
   return Number(text);
 }
 
 const HOST_NAME = /^(\*\.)?[a-z0-9_]([a-z0-9_.-]*[a-z0-9_])?$/;
 
+/** Digits and dots only: meant as an IPv4 address (no top-level domain is all digits), so it must be one. */
+const DOTTED_NUMBERS = /^[0-9.]+$/;
+
+/** A host a connection can have: a name, a `*.suffix`, or an address that exists (a rule that can never match is refused). */
 function checkHost(variable: string, rule: string, host: string): string {
   const lower = host.toLowerCase();
   if (lower.includes(':')) {
-    if (!/^[0-9a-f:.]+$/.test(lower)) throw new RegisterConfigError(variable, `"${rule}": "${host}" is not an IPv6 address`);
+    if (!isIPv6(lower)) throw new RegisterConfigError(variable, `${quoted(rule)}: ${quoted(host)} is not an IPv6 address`);
+  } else if (DOTTED_NUMBERS.test(lower)) {
+    if (!isIPv4(lower)) {
+      throw new RegisterConfigError(variable, `${quoted(rule)}: ${quoted(host)} is not an IPv4 address (four numbers 0-255: 10.0.0.5)`);
+    }
   } else if (!HOST_NAME.test(lower)) {
-    throw new RegisterConfigError(variable, `"${rule}": "${host}" is not a host name or address`);
+    throw new RegisterConfigError(variable, `${quoted(rule)}: ${quoted(host)} is not a host name or address`);
   }
   return lower;
 }
@@ -255,13 +297,17 @@ export function parseEnvironment(
       source = `plan ${text!.trim()}`;
     } else {
       options = parsed.options ?? DEFAULT_OPTIONS;
-      source = parsed.options === undefined ? 'default (TCP_KEEPALIVE unset)' : 'TCP_KEEPALIVE';
+      source =
+        parsed.options === undefined
+          ? "the default, because TCP_KEEPALIVE is unset (Go's dialer default; set TCP_KEEPALIVE to choose)"
+          : 'TCP_KEEPALIVE';
     }
     options = resolve.check(options);
   } catch (error) {
     // The planner's and the core's messages name the field ("options.idle", "request.detectWithin"); keep them whole.
     const message = error instanceof Error ? error.message : String(error);
-    throw new RegisterConfigError('TCP_KEEPALIVE', `"${(text ?? '').trim()}": ${message.replace(/\s+/g, ' ')}`);
+    const hint = secondsHint(text);
+    throw new RegisterConfigError('TCP_KEEPALIVE', `${quoted((text ?? '').trim())}: ${message.replace(/\s+/g, ' ')}${hint}`);
   }
   return {
     options,

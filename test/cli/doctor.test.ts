@@ -6,6 +6,7 @@
  * timer, with `ss -o`.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { parseEndpoint, parseProcNetTcp, tcpRowsOf } from '../../src/cli/proc';
@@ -94,6 +95,11 @@ describe('user mistakes: one line on stderr, exit 64, no stack trace', () => {
     [['doctor'], /give --pid <pid> or --all/],
     [['doctor', '--pid', '1', '--all'], /exclude each other/],
     [['doctor', '--pid', 'abc'], /--pid "abc" is not a process id/],
+    [['doctor', '--pid', '0x10'], /--pid "0x10" is not a process id \(a decimal number/],
+    [['doctor', '--pid', '1e3'], /--pid "1e3" is not a process id/],
+    [['doctor', '--pid', '1.0'], /--pid "1.0" is not a process id/],
+    [['doctor', '--pid', '1,0b1'], /--pid "0b1" is not a process id/],
+    [['doctor', '--pid', '1', '--port', '0x1538'], /--port "0x1538" is not a port number/],
     [['doctor', '--pid'], /--pid needs a value/],
     [['doctor', '--pid', '1', '--port', '70000'], /--port "70000" is not a port number/],
     [['doctor', '--pid', '1', '--colour'], /unknown option --colour/],
@@ -354,6 +360,7 @@ describeWithPython('doctor against a Python process with a known setsockopt conf
       'uid',
       'user',
       'networkNamespace',
+      'thread',
       'inspected',
       'error',
       'listening',
@@ -379,7 +386,7 @@ describeWithPython('doctor against a Python process with a known setsockopt conf
       'worstCaseDetection',
       'worstCaseDetectionAtLeast',
     ]);
-    expect(Object.keys(report.summary)).toEqual(['processes', 'connections', 'ok', 'atRisk', 'unknown', 'notInspected']);
+    expect(Object.keys(report.summary)).toEqual(['processes', 'connections', 'ok', 'atRisk', 'unknown', 'notInspected', 'seenInProcOnly']);
     expect(Object.keys(report.plan!)).toEqual([
       'options',
       'setsockopt',
@@ -402,7 +409,7 @@ describeWithPython('doctor against a Python process with a known setsockopt conf
     expect(keepaliveOnly.verdict).toBe('at-risk');
     expect(keepaliveOnly.reasons.join('\n')).toMatch(/is not below the 20s idle timeout/);
     expect(keepaliveOnly.reasons.join('\n')).toMatch(/more than --detect-within 1m/);
-    expect(report.summary).toEqual({ processes: 1, connections: 6, ok: 1, atRisk: 5, unknown: 0, notInspected: 0 });
+    expect(report.summary).toEqual({ processes: 1, connections: 6, ok: 1, atRisk: 5, unknown: 0, notInspected: 0, seenInProcOnly: 0 });
     expect(report.plan?.options).toEqual(planKeepalive({ path: 20_000, detectWithin: 60_000 }).options);
     expect(status).toBe(1);
 
@@ -479,6 +486,34 @@ onLinux('doctor: what it cannot inspect', () => {
     const table = runCli(['doctor', '--pid', '2147483646']);
     expect(table.status).toBe(2);
     expect(table.stdout).toMatch(/could not inspect: .*no such process/);
+    // The real path and pid, never a placeholder; no empty command after the pid.
+    expect(table.stdout).toMatch(/^pid 2147483646\n/);
+    expect(table.stdout).toContain('reading /proc/2147483646/status: ENOENT, no such process: there is no process 2147483646');
+    expect(table.stdout).not.toContain('PID');
+  });
+
+  test('a thread id: the process it belongs to is inspected, and the output says so', async () => {
+    const target = await startTarget<{ pid: number; fd: number }>(process.execPath, [path.join(__dirname, 'fixtures', 'plain-target.js')]);
+    try {
+      // Every Node process has threads besides the main one (libuv's pool, V8's platform workers).
+      const thread = fs
+        .readdirSync(`/proc/${target.pid}/task`)
+        .map(Number)
+        .find((tid) => tid !== target.pid)!;
+      expect(thread).toBeGreaterThan(0);
+      const { report } = doctorJson(['--pid', String(thread)]);
+      expect(report.processes).toHaveLength(1);
+      expect(report.processes[0]).toMatchObject({ pid: target.pid, thread, inspected: true });
+      expect(connectionOn(report, target.pid, target.info.fd).kernel).toMatchObject({
+        enable: false,
+        count: sysctl('tcp_keepalive_probes'),
+      });
+      const table = runCli(['doctor', '--pid', String(thread)]);
+      expect(table.stdout).toContain(`${thread} is a thread of process ${target.pid}: showing the process`);
+      expect(table.stdout).not.toMatch(/established +\?/);
+    } finally {
+      target.stop();
+    }
   });
 });
 

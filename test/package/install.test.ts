@@ -1,15 +1,20 @@
 /**
  * The package as npm packs and installs it. `npm pack` runs in a copy of the
- * sources (its prepack step empties dist/ and prepare rebuilds it, which must not
+ * sources (its prepack step empties dist/ and rebuilds it, which must not
  * happen under other tests' feet), then:
- * - the tarball holds the library and nothing else;
+ * - the tarball holds the library and nothing else, and its package.json is a
+ *   consumer's: no lifecycle scripts, no devDependencies;
+ * - a consumer's `npm install` prints nothing but npm's own count (no install
+ *   script runs, so npm has none to warn about);
  * - installed without prebuilds, with no compiler, make or Python on PATH, the
- *   install still succeeds with one warning, and the library runs on Node's own
- *   setKeepAlive, says so in `capabilities`, applies what that can (read from
- *   outside the process) and refuses the rest with a coded error;
- * - installed with a prebuild that cannot load, node-gyp-build builds from source
- *   and that build is what runs.
- * Slow (two npm installs and one node-gyp build): its own jest project, `npm run test:package`.
+ *   library runs on Node's own setKeepAlive, says so and how to build in
+ *   `capabilities.reason`, applies what that can (read from outside the process)
+ *   and refuses the rest with a coded error;
+ * - installed with a prebuild that cannot load, the documented source build
+ *   (`npx node-gyp rebuild` in the installed package) is what then runs;
+ * - `npm install` in a fresh clone of the repository changes no tracked file
+ *   (package-lock.json included) and warns about no install script.
+ * Slow (three npm installs and one node-gyp build): its own jest project, `npm run test:package`.
  */
 import { type ChildProcessWithoutNullStreams, execFileSync, spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -56,6 +61,16 @@ function repack(name: string, change: (packageDir: string) => void): string {
   return out;
 }
 
+/**
+ * npm's output for an install that ran no script of ours: its count line only ("added 3 packages in 2s").
+ * Anything else (a warning about install scripts, a build's output) is unexpected for a consumer.
+ */
+function unexpectedOutput(out: string): string[] {
+  return out
+    .split('\n')
+    .filter((line) => line.trim() !== '' && !/^(added|changed|removed) \d+ packages? in [\d.]+m?s$|^up to date/.test(line));
+}
+
 /** A new project folder with the tarball installed by `npm install`, as a user would. */
 function install(name: string, tgz: string, env: NodeJS.ProcessEnv): { status: number | null; out: string; project: string } {
   const project = fs.mkdtempSync(path.join(scratch, `${name}-project-`));
@@ -94,8 +109,7 @@ describe('the tarball', () => {
   test('holds the library and nothing else', () => {
     const outside = packedFiles.filter(
       (file) =>
-        !/^(dist|native|prebuilds)\//.test(file) &&
-        !['package.json', 'README.md', 'LICENSE', 'CHANGELOG.md', 'binding.gyp', 'scripts/install.js'].includes(file),
+        !/^(dist|native|prebuilds)\//.test(file) && !['package.json', 'README.md', 'LICENSE', 'CHANGELOG.md', 'binding.gyp'].includes(file),
     );
     expect(outside).toEqual([]);
     expect(packedFiles).toEqual(
@@ -109,11 +123,28 @@ describe('the tarball', () => {
         'dist/planner/index.js',
         'dist/integrations/index.js',
         'prebuilds/linux-x64/tcp-keepalive.node',
-        'scripts/install.js',
       ]),
     );
     // No fault lab, demo, tests or source maps pointing at sources that are not shipped.
     expect(packedFiles.filter((file) => /lab|demo|test|\.map$|\.tsbuildinfo$/.test(file))).toEqual([]);
+  });
+
+  test("its package.json is a consumer's: no lifecycle scripts (prepare, install…), no devDependencies, no implied node-gyp build", () => {
+    const manifest = JSON.parse(execFileSync('tar', ['-xzOf', tarball, 'package/package.json'], { encoding: 'utf8' })) as Record<
+      string,
+      unknown
+    >;
+    expect({
+      scripts: manifest.scripts,
+      devDependencies: manifest.devDependencies,
+      allowScripts: manifest.allowScripts,
+      gypfile: manifest.gypfile,
+    }).toEqual({ scripts: undefined, devDependencies: undefined, allowScripts: undefined, gypfile: false });
+    expect(manifest).toMatchObject({ name: 'tcp-keepalive', bin: { 'tcp-keepalive': './dist/cli/main.js' } });
+    // The repository's own manifest is back in place after packing.
+    const source = JSON.parse(fs.readFileSync(path.join(scratch, 'source', 'package.json'), 'utf8')) as { scripts: Record<string, string> };
+    expect(source.scripts.prepare).toBe('npm run build');
+    expect(fs.existsSync(path.join(scratch, 'source', '.package.json.repository'))).toBe(false);
   });
 
   test('every dist file comes from a current source file (prepack empties dist/ first)', () => {
@@ -132,7 +163,22 @@ describe('the tarball', () => {
 });
 
 describe('installing', () => {
-  test("without a matching prebuild and without a compiler: succeeds with one warning, and the library runs on Node's setKeepAlive", async () => {
+  test("a consumer install prints nothing but npm's count, and the prebuild is what runs", () => {
+    // No --foreground-scripts here: exactly what a user sees. (The other installs below add it, so that any
+    // script output would show there too.)
+    const project = fs.mkdtempSync(path.join(scratch, 'consumer-project-'));
+    fs.writeFileSync(path.join(project, 'package.json'), JSON.stringify({ name: 'consumer-project', version: '1.0.0', private: true }));
+    const result = run('npm', ['install', tarball, '--no-audit', '--no-fund', '--prefer-offline'], { cwd: project, env: userEnv() });
+    expect({ status: result.status, unexpected: unexpectedOutput(result.out) }).toEqual({ status: 0, unexpected: [] });
+    const out = execFileSync(process.execPath, ['-p', "require('tcp-keepalive').capabilities.strategy"], {
+      cwd: project,
+      env: userEnv(),
+      encoding: 'utf8',
+    });
+    expect(out.trim()).toBe('setsockopt');
+  });
+
+  test("without a matching prebuild and without a compiler: installs silently, and the library runs on Node's setKeepAlive and says how to build", async () => {
     const noPrebuilds = repack('no-prebuilds', (dir) => fs.rmSync(path.join(dir, 'prebuilds'), { recursive: true }));
     // One PATH directory with the system's tools, node and npm, but no C or C++ compiler, make or Python.
     const bin = fs.mkdtempSync(path.join(scratch, 'bin-'));
@@ -158,17 +204,7 @@ describe('installing', () => {
     }
     const env = userEnv({ PATH: bin });
     const result = install('no-toolchain', noPrebuilds, env);
-    const warnings = result.out.split('\n').filter((line) => line.startsWith('tcp-keepalive: WARNING'));
-    expect({ status: result.status, warnings: warnings.length, out: result.status === 0 ? '' : result.out }).toEqual({
-      status: 0,
-      warnings: 1,
-      out: '',
-    });
-    expect(warnings[0]).toMatch(
-      python
-        ? /source build failed \(not found: make\)\. The library will use Node's own socket\.setKeepAlive/
-        : /source build failed \(Could not find any Python installation to use\)\. The library will use Node's own socket\.setKeepAlive/,
-    );
+    expect({ status: result.status, unexpected: unexpectedOutput(result.out) }).toEqual({ status: 0, unexpected: [] });
     expect(fs.existsSync(path.join(result.project, 'node_modules', 'tcp-keepalive', 'build', 'Release', 'tcp_keepalive.node'))).toBe(false);
 
     // The library, from the installed project: what it says and what it does.
@@ -185,7 +221,7 @@ describe('installing', () => {
           let refusal;
           try { configureKeepalive(socket, { userTimeout: 10_000 }); } catch (error) { refusal = { code: error.code, message: error.message }; }
           const addons = Object.keys(require.cache).filter((file) => file.endsWith('.node'));
-          console.log(JSON.stringify({ pid: process.pid, fd: socket._handle.fd, strategy: capabilities.strategy, userTimeout: capabilities.userTimeout, refusal, addons }));
+          console.log(JSON.stringify({ pid: process.pid, fd: socket._handle.fd, strategy: capabilities.strategy, reason: capabilities.reason, userTimeout: capabilities.userTimeout, refusal, addons }));
           process.stdin.on('end', () => process.exit(0)).resume();
         });
       });
@@ -196,6 +232,7 @@ describe('installing', () => {
     const report = await firstLine(child);
     try {
       expect(report).toMatchObject({ strategy: 'node-setKeepAlive', userTimeout: false, addons: [] });
+      expect(report.reason).toMatch(/npx node-gyp rebuild/);
       expect(report.refusal).toMatchObject({ code: 'ERR_FEATURE_UNAVAILABLE_ON_PLATFORM' });
       expect((report.refusal as { message: string }).message).toMatch(/userTimeout/);
       const reader = kernelReader();
@@ -211,7 +248,7 @@ describe('installing', () => {
     }
   });
 
-  test('with a prebuild that fails to load: node-gyp-build builds from source at install, and that build runs', () => {
+  test('with a prebuild that fails to load: the install prints nothing, and the documented source build is what runs', () => {
     const corrupt = repack('corrupt-prebuild', (dir) => {
       for (const platform of fs.readdirSync(path.join(dir, 'prebuilds'))) {
         for (const file of fs.readdirSync(path.join(dir, 'prebuilds', platform))) {
@@ -220,8 +257,14 @@ describe('installing', () => {
       }
     });
     const result = install('corrupt-prebuild', corrupt, userEnv());
-    expect({ status: result.status, warning: result.out.includes('tcp-keepalive: WARNING') }).toEqual({ status: 0, warning: false });
-    const built = path.join(result.project, 'node_modules', 'tcp-keepalive', 'build', 'Release', 'tcp_keepalive.node');
+    expect({ status: result.status, unexpected: unexpectedOutput(result.out) }).toEqual({ status: 0, unexpected: [] });
+    const installed = path.join(result.project, 'node_modules', 'tcp-keepalive');
+    const built = path.join(installed, 'build', 'Release', 'tcp_keepalive.node');
+    expect(fs.existsSync(built)).toBe(false);
+    // `npx node-gyp rebuild` in the installed package, as capabilities.reason and the README say (--prefer-offline:
+    // node-gyp is in npm's cache as a development dependency of this repository).
+    const build = run('npx', ['--yes', '--prefer-offline', 'node-gyp', 'rebuild'], { cwd: installed, env: userEnv() });
+    expect({ status: build.status, out: build.status === 0 ? '' : build.out }).toEqual({ status: 0, out: '' });
     expect(fs.existsSync(built)).toBe(true);
     const out = execFileSync(
       process.execPath,
@@ -245,6 +288,26 @@ describe('installing', () => {
     const report = JSON.parse(out) as { strategy: string; state: object; addons: string[] };
     expect(report).toMatchObject({ strategy: 'setsockopt', state: { idle: 42_000, interval: 7_000, count: 4, userTimeout: 70_000 } });
     expect(report.addons.map((file) => fs.realpathSync(file))).toEqual([fs.realpathSync(built)]);
+  });
+});
+
+describe('a clone of the repository', () => {
+  test('`npm install` changes no tracked file (package-lock.json included) and warns about no install script', () => {
+    const clone = path.join(scratch, 'clone');
+    execFileSync('git', ['clone', '--quiet', root, clone], { timeout: 60_000 });
+    const result = spawnSync('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline'], {
+      cwd: clone,
+      env: userEnv(),
+      encoding: 'utf8',
+      timeout: 280_000,
+      maxBuffer: 64 * 1024 * 1024,
+    });
+    const out = `${result.stdout ?? ''}${result.stderr ?? ''}`;
+    expect({ status: result.status, error: result.error?.message }).toEqual({ status: 0, error: undefined });
+    expect(out.split('\n').filter((line) => /install-scripts|allow-scripts/.test(line))).toEqual([]);
+    // Tracked files unchanged; the build's output (dist/, lab-dist/) and node_modules are ignored by git.
+    expect(execFileSync('git', ['status', '--porcelain'], { cwd: clone, encoding: 'utf8' })).toBe('');
+    expect(fs.existsSync(path.join(clone, 'dist', 'index.js'))).toBe(true);
   });
 });
 

@@ -5,7 +5,15 @@
 import { checkedOptions } from '../../src/integrations/connected';
 import type { ConnectionTarget } from '../../src/integrations/process-wide';
 import { planKeepalive } from '../../src/planner';
-import { DEFAULT_OPTIONS, parseDuration, parseEnvironment, parseKeepalive, parseMatch, RegisterConfigError } from '../../src/register/env';
+import {
+  DEFAULT_OPTIONS,
+  parseDuration,
+  parseEnvironment,
+  parseKeepalive,
+  parseMatch,
+  quoted,
+  RegisterConfigError,
+} from '../../src/register/env';
 
 const resolve = { plan: (request: Parameters<typeof planKeepalive>[0]) => planKeepalive(request).options, check: checkedOptions };
 const parse = (env: NodeJS.ProcessEnv) => parseEnvironment(env, resolve);
@@ -58,7 +66,7 @@ describe('TCP_KEEPALIVE', () => {
     for (const value of [undefined, '', '  ']) {
       const config = parse({ TCP_KEEPALIVE: value });
       expect(config.options).toEqual({ enable: true, ...DEFAULT_OPTIONS });
-      expect(config.source).toMatch(/default/);
+      expect(config.source).toMatch(/default, because TCP_KEEPALIVE is unset/);
     }
   });
 
@@ -100,10 +108,34 @@ describe('TCP_KEEPALIVE', () => {
     ['path=aws-nlb+,detectWithin=60s', /empty hop/],
     ['path=aws-nlb,detectWithin=1s', /impossible/],
     ['path=aws-nlb,detectWithin=60s,margin=lots', /"margin=lots": "lots" is not a fraction/],
+    ['idle=30', /options\.idle.*out of range.*Received 30 \(a number without a unit is milliseconds: did you mean idle=30s\?\)$/],
+    ['idle=30,interval=5,count=3', /did you mean idle=30s,interval=5s\?\)$/],
+    ['path=aws-nlb,detectWithin=60', /did you mean detectWithin=60s\?\)$/],
   ])('%j is refused with one line naming the bad part', (value, expected) => {
     const message = errorOf({ TCP_KEEPALIVE: value });
     expect(message).toMatch(/^TCP_KEEPALIVE: /);
     expect(message).toMatch(expected);
+  });
+});
+
+describe('values too long to echo', () => {
+  const long = `idle=30s,${'x'.repeat(120 * 1024)}`;
+
+  test.each([
+    ['TCP_KEEPALIVE', long],
+    ['TCP_KEEPALIVE', `idle=${'9'.repeat(120 * 1024)}`],
+    ['TCP_KEEPALIVE', `path=aws-nlb,detectWithin=60s,margin=${'1'.repeat(120 * 1024)}x`],
+    ['TCP_KEEPALIVE_MATCH', `6379,${'a'.repeat(120 * 1024)} b`],
+    ['TCP_KEEPALIVE_SERVER', 'y'.repeat(120 * 1024)],
+  ])('%s of %#: the error quotes its start and says how long it was', (variable, value) => {
+    const message = errorOf({ [variable]: value });
+    expect(message.length).toBeLessThan(400);
+    expect(message).toMatch(/…" \(cut; \d+ characters\)/);
+  });
+
+  test('a short value is quoted whole', () => {
+    expect(quoted('idle=30s')).toBe('"idle=30s"');
+    expect(quoted('a'.repeat(100))).toBe(`"${'a'.repeat(80)}…" (cut; 100 characters)`);
   });
 });
 
@@ -147,6 +179,7 @@ describe('TCP_KEEPALIVE_MATCH', () => {
     expect(parseMatch('::1')!(v6)).toBe(true);
     expect(parseMatch('[::1]:5432')!(v6)).toBe(true);
     expect(parseMatch('[::1]:6379')!(v6)).toBe(false);
+    expect(parseMatch('::ffff:10.0.0.5,255.255.255.255,[::]:80')).toBeDefined();
   });
 
   test.each([
@@ -158,6 +191,11 @@ describe('TCP_KEEPALIVE_MATCH', () => {
     ['db internal', /"db internal" is not a host name/],
     ['[::1', /is not a host name|IPv6/],
     ['[zz::1]:5432', /"zz::1" is not an IPv6 address/],
+    ['999.1.1.1', /"999.1.1.1": "999.1.1.1" is not an IPv4 address/],
+    ['10.0.0.256:5432', /"10.0.0.256:5432": "10.0.0.256" is not an IPv4 address/],
+    ['!1.2.3', /"!1.2.3": "1.2.3" is not an IPv4 address/],
+    ['::::', /"::::": "::::" is not an IPv6 address/],
+    ['[1::2::3]:80', /"1::2::3" is not an IPv6 address/],
   ])('%j is refused', (value, expected) => {
     const message = errorOf({ TCP_KEEPALIVE_MATCH: value });
     expect(message).toMatch(/^TCP_KEEPALIVE_MATCH: /);

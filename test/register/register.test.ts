@@ -132,9 +132,16 @@ describeWhen('every outbound TCP socket of an unmodified application', 'binary' 
     expect(await kernelOf(child, ports.get('tls')!)).toEqual({ enabled: 1, idle: 30, interval: 10, count: 3, userTimeout: 60000 });
   });
 
-  test("unset TCP_KEEPALIVE: Go's dialer default, 15 s / 15 s / 9", async () => {
-    const { app: child, ports } = await start(CJS, ['socket'], { NODE_OPTIONS: '--require tcp-keepalive/register' });
+  test("unset TCP_KEEPALIVE: Go's dialer default, 15 s / 15 s / 9, and the debug log says it is the default", async () => {
+    const { app: child, ports } = await start(CJS, ['socket'], {
+      NODE_OPTIONS: '--require tcp-keepalive/register',
+      TCP_KEEPALIVE_DEBUG: '1',
+    });
     expect(await kernelOf(child, ports.get('socket')!)).toEqual({ enabled: 1, idle: 15, interval: 15, count: 9, userTimeout: 0 });
+    await child.stderrLines(/^tcp-keepalive: configured client /, 1);
+    expect(child.stderr()).toMatch(
+      /^tcp-keepalive: policy idle=15s,interval=15s,count=9 from the default, because TCP_KEEPALIVE is unset \(Go's dialer default; set TCP_KEEPALIVE to choose\);/m,
+    );
   });
 
   test('TCP_KEEPALIVE_MATCH: only the matching connections are configured (a port, host:port, !host)', async () => {
@@ -204,6 +211,18 @@ describe('a malformed environment stops the process before the application runs'
       'clients.cjs',
       { TCP_KEEPALIVE_MATCH: 'db.internal:pg' },
       /^tcp-keepalive\/register: TCP_KEEPALIVE_MATCH: "db.internal:pg": "pg" is not a port/,
+    ],
+    [
+      '--require',
+      'clients.cjs',
+      { TCP_KEEPALIVE_MATCH: '6379,10.0.0.256:5432' },
+      /^tcp-keepalive\/register: TCP_KEEPALIVE_MATCH: "10.0.0.256:5432": "10.0.0.256" is not an IPv4 address/,
+    ],
+    [
+      '--import',
+      'clients.mjs',
+      { TCP_KEEPALIVE: 'idle=30,interval=10s' },
+      /^tcp-keepalive\/register: TCP_KEEPALIVE: .*out of range.* did you mean idle=30s\?\)/,
     ],
     [
       '--import',
