@@ -140,6 +140,7 @@ describe('tcp-keepalive plan', () => {
       schema: 'tcp-keepalive.plan/1',
       request: { path: ['aws-nlb', 'gcp-conntrack'], detectWithin: 60_000 },
       options: expected.options,
+      times: expected.times,
       setsockopt: { SO_KEEPALIVE: 1, TCP_KEEPIDLE: 30, TCP_KEEPINTVL: 10, TCP_KEEPCNT: 3, TCP_USER_TIMEOUT: 60_000 },
       environment: { NODE_OPTIONS: '--require tcp-keepalive/register', TCP_KEEPALIVE: 'idle=30s,interval=10s,count=3,userTimeout=60s' },
       worstCaseDetection: expected.worstCaseDetection,
@@ -172,9 +173,32 @@ describe('tcp-keepalive plan', () => {
     expect(result.stdout).toContain(
       'NODE_OPTIONS="--require tcp-keepalive/register" TCP_KEEPALIVE="idle=30s,interval=10s,count=3,userTimeout=60s"',
     );
+    expect(result.stdout).toContain('dead peer noticed, idle: 1m after the last packet received');
+    expect(result.stdout).toContain('dead peer noticed, data in flight: 1m after the data was sent (userTimeout)');
+    expect(result.stdout).toContain('live peer that stops reading: connection ended after a 1m stall');
     expect(result.stdout).toContain('worst-case detection: 1m');
     expect(result.stdout).toContain('limiting hop: AWS Network Load Balancer, idle timeout 5m50s');
     expect(result.stdout).not.toMatch(/\u001b\[/); // not a TTY: no colour
+  });
+
+  test("--stall-tolerance: the planner's stallTolerance; never = no TCP_USER_TIMEOUT, and the times say what that costs", () => {
+    const longer = JSON.parse(runCli(['plan', '--path', 'aws-nlb', '--detect-within', '60s', '--stall-tolerance', '90s', '--json']).stdout);
+    const expected = planKeepalive({ path: 'aws-nlb', detectWithin: 60_000, stallTolerance: 90_000 });
+    expect(longer.request).toEqual({ path: ['aws-nlb'], detectWithin: 60_000, stallTolerance: 90_000 });
+    expect(longer.options).toEqual(expected.options);
+    expect(longer.times).toEqual({ idleDeadPeer: 90_000, deadWithDataInFlight: 90_000, survivableStall: 90_000 });
+    const never = JSON.parse(
+      runCli(['plan', '--path', 'aws-nlb', '--detect-within', '60s', '--stall-tolerance', 'never', '--json']).stdout,
+    );
+    expect(never.request.stallTolerance).toBeNull();
+    expect(never.options.userTimeout).toBe(0);
+    expect(never.times).toEqual({ idleDeadPeer: 60_000, deadWithDataInFlight: 924_600, survivableStall: null });
+    const text = runCli(['plan', '--path', 'aws-nlb', '--detect-within', '60s', '--stall-tolerance', 'never']).stdout;
+    expect(text).toContain('live peer that stops reading: never cut off (no userTimeout)');
+    expect(text).toContain('dead peer noticed, data in flight: 15m25s after the data was sent');
+    expect(runCli(['plan', '--stall-tolerance', 'forever']).stderr).toMatch(
+      /--stall-tolerance "forever" is neither a duration .* nor never/,
+    );
   });
 
   test('no --path: detection alone, the default budget of 2 minutes, no trace of a stand-in hop', () => {
