@@ -8,7 +8,7 @@
 import type { KeepalivePlan, ResolvedHop } from '../planner';
 import { type CliHop, parseDuration, parseFlags, parsePath, parsePids, parsePorts, UsageError } from './args';
 import { duration, endpoint, type Style, styleFor, table } from './format';
-import { judge, type Judgement, type Policy, resolveHops, retransmissionLimit } from './judge';
+import { fixPlan, judge, type Judgement, type Policy, resolveHops, retransmissionLimit } from './judge';
 import type { Io } from './main';
 import { isUnreadable, type KernelKeepalive, PROCESS_WIDE_REFUSALS, readPeerSocket, type Unreadable } from './peer-socket';
 import { DEFAULT_DETECT_WITHIN, formatPlan, loadPlanner, makePlan, planJson, type PlanJson } from './plan';
@@ -69,6 +69,8 @@ export interface ConnectionReport {
   worstCaseDetection: number | null;
   /** When the values could not be read but the keepalive timer is seen: what is left of it, a lower bound (ms). */
   worstCaseDetectionAtLeast: number | null;
+  /** The kernel model's three times for the values read (keepalive on), else null; survivableStall Infinity is null in JSON. */
+  times: Judgement['times'];
 }
 
 export interface ProcessReport extends ProcessInfo {
@@ -416,6 +418,11 @@ export function runDoctor(argv: readonly string[], io: Io): number {
     processes = processes.filter((p) => p.inspected && p.connections.length > 0);
   }
   const connections = processes.flatMap((p) => p.connections);
+  const fix = fixPlan(
+    plan,
+    connections.filter((c) => c.verdict === 'at-risk').map((c) => c.kernel),
+    policy,
+  );
   const summary = {
     processes: processes.length,
     connections: connections.length,
@@ -431,7 +438,7 @@ export function runDoctor(argv: readonly string[], io: Io): number {
     processes,
     skipped,
     summary,
-    plan: summary.atRisk > 0 ? planJson(plan) : null,
+    plan: summary.atRisk > 0 ? planJson(fix) : null,
     exitCode,
   };
   if (flags.switches.has('json')) {
@@ -452,7 +459,7 @@ export function runDoctor(argv: readonly string[], io: Io): number {
         ? `, ${style.yellow(`${summary.notInspected} process${summary.notInspected === 1 ? '' : 'es'} not inspected`)}`
         : ''),
   );
-  if (summary.atRisk > 0) out.push(`To fix what is at risk:\n${formatPlan(plan, style, serverSettings(processes, plan))}`);
+  if (summary.atRisk > 0) out.push(`To fix what is at risk:\n${formatPlan(fix, style, serverSettings(processes, fix))}`);
   io.stdout.write(`${out.join('\n\n')}\n`);
   return exitCode;
 }
