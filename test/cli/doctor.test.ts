@@ -402,10 +402,12 @@ describeWithPython('doctor against a Python process with a known setsockopt conf
       'notes',
       'worstCaseDetection',
       'worstCaseDetectionAtLeast',
+      'times',
     ]);
     expect(Object.keys(report.summary)).toEqual(['processes', 'connections', 'ok', 'atRisk', 'unknown', 'notInspected']);
     expect(Object.keys(report.plan!)).toEqual([
       'options',
+      'times',
       'setsockopt',
       'environment',
       'worstCaseDetection',
@@ -427,13 +429,24 @@ describeWithPython('doctor against a Python process with a known setsockopt conf
     expect(keepaliveOnly.reasons.join('\n')).toMatch(/is not below the 20s idle timeout/);
     expect(keepaliveOnly.reasons.join('\n')).toMatch(/more than --detect-within 1m/);
     expect(report.summary).toEqual({ processes: 1, connections: 6, ok: 1, atRisk: 5, unknown: 0, notInspected: 0 });
-    expect(report.plan?.options).toEqual(planKeepalive({ path: 20_000, detectWithin: 60_000 }).options);
+    // The planner's plan, but never weaker than a connection at risk: keepalive-only holds count 9, below the plan's 13.
+    expect(planKeepalive({ path: 20_000, detectWithin: 60_000 }).options).toEqual({
+      enable: true,
+      idle: 8000,
+      interval: 4000,
+      count: 13,
+      userTimeout: 60_000,
+    });
+    expect(report.plan?.options).toEqual({ enable: true, idle: 8000, interval: 4000, count: 9, userTimeout: 60_000 });
+    expect(report.plan?.notes[0]).toMatch(/^kept from the connections at risk, already stronger than the plan's: count 9/);
     expect(status).toBe(1);
 
     // A tighter budget puts the configured socket at risk too: 11 + 3 × 5 = 26 s > 20 s, user timeout 26 s > 20 s.
     const tight = doctorJson(['--pid', String(target.pid), '--detect-within', '20s']).report;
     const reasons = connectionOn(tight, target.pid, target.info.sockets[0]!.fd).reasons.join('\n');
-    expect(reasons).toMatch(/noticed only after up to 26s \(idle 11s \+ 3s × 5\), more than --detect-within 20s/);
+    expect(reasons).toMatch(
+      /noticed only after up to 26s, more than --detect-within 20s: with TCP_USER_TIMEOUT 26s set, Linux ignores count 5/,
+    );
     expect(reasons).toMatch(/TCP_USER_TIMEOUT 26s is longer than --detect-within 20s/);
   });
 
@@ -486,7 +499,9 @@ onLinux('doctor against a Node process configured with tcp-keepalive', () => {
     const { enabled, enable, ...numbers } = target.info.getKeepalive as { enabled?: boolean; enable?: boolean };
     expect(enable ?? enabled).toBe(true);
     expect(numbers).toEqual(policy);
-    expect(connection).toMatchObject({ verdict: 'ok', worstCaseDetection: 13_000 + 4_000 * 6, local: { port: target.info.localPort } });
+    // userTimeout 31 s is set, so Linux ignores count 6: the first probe at or after 31 s is at 13 + 4 × 5 = 33 s.
+    expect(connection).toMatchObject({ verdict: 'ok', worstCaseDetection: 33_000, local: { port: target.info.localPort } });
+    expect(connection.times).toEqual({ idleDeadPeer: 33_000, deadWithDataInFlight: 31_000, survivableStall: 31_000 });
     // The server's accepted end (same process) has keepalive off: libuv's default.
     const accepted = report.processes[0]!.connections.find((c) => c.local.port === target.info.remotePort)!;
     expect(accepted.kernel?.enable).toBe(false);
