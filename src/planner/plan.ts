@@ -170,8 +170,8 @@ const seconds = (ms: number): number => Math.floor(ms / 1000);
 
 /**
  * Idle, interval and count (whole seconds) such that a probe goes out at a time T with
- * stall ≤ T ≤ budget, for a userTimeout of T: first by starting the probes later (idle moves
- * by less than one interval, staying within the usable idle time), else by probing more often.
+ * stall ≤ T ≤ budget, for a userTimeout of T: by moving idle (by less than one interval, later
+ * within the usable idle time or earlier by at most half), and probing more often only if that fails.
  * Linux aborts at that probe whatever the count; the count is set to the probes sent until then,
  * so idle + interval × count tells the same time everywhere (unless it was pinned).
  */
@@ -186,14 +186,18 @@ function landProbe(
     if (idle + interval * probes > budget) return null;
     return { idle, interval, count: planned.count ?? Math.min(COUNT_MAX, probes), probeAt: idle + interval * probes };
   };
-  for (let idle = planned.idle; idle < planned.idle + planned.interval; idle++) {
-    if (idle > planned.idle && idle + planned.interval > usable) break;
-    const landed = fits(idle, planned.interval);
-    if (landed !== null) return landed;
-  }
-  for (let interval = planned.interval - 1; interval >= 1; interval--) {
-    const landed = fits(planned.idle, interval);
-    if (landed !== null) return landed;
+  // Keep the interval if idle can move (later, within the usable idle time; or earlier, by at most half),
+  // else probe a little more often: the first interval, from the planned one down, with an idle that fits.
+  for (let interval = planned.interval; interval >= 1; interval--) {
+    const latest = Math.max(planned.idle, Math.min(planned.idle + interval - 1, usable - interval));
+    for (let idle = planned.idle; idle <= latest; idle++) {
+      const landed = fits(idle, interval);
+      if (landed !== null) return landed;
+    }
+    for (let idle = planned.idle - 1; idle >= Math.max(1, Math.ceil(planned.idle / 2)) && idle > planned.idle - interval; idle--) {
+      const landed = fits(idle, interval);
+      if (landed !== null) return landed;
+    }
   }
   // Unreachable: stall > idle and stall ≤ budget, so probing every second lands on stall itself.
   return { idle: planned.idle, interval: 1, count: planned.count ?? Math.min(COUNT_MAX, stall - planned.idle), probeAt: stall };
