@@ -247,3 +247,53 @@ describe('every plan is valid for configureKeepalive and keeps its promises', ()
     expect(getKeepalive(client)).toEqual({ enable, ...numbers });
   });
 });
+
+describe('docs/planner.md', () => {
+  const seconds = (text: string): number => {
+    if (text === 'not set') return 0;
+    if (text === 'never') return Infinity;
+    const match = /^([\d.]+) (s|min|h)/.exec(text);
+    if (!match) throw new Error(`not a duration in docs/planner.md: ${text}`);
+    return Number(match[1]) * { s: 1000, min: 60_000, h: 3_600_000 }[match[2] as 's' | 'min' | 'h'];
+  };
+  const paths: Record<string, PlanRequest['path']> = {
+    "`'aws-nlb'`": 'aws-nlb',
+    "`['azure-lb', 'aws-alb']`": ['azure-lb', 'aws-alb'],
+    "`3000` (the demo's balancer)": 3000,
+    '`10_000` (a fault-lab plan)': 10_000,
+  };
+
+  test('the example plans are what planKeepalive() returns', () => {
+    const doc = require('node:fs').readFileSync(require('node:path').join(__dirname, '..', '..', 'docs', 'planner.md'), 'utf8') as string;
+    const rows = doc
+      .slice(doc.indexOf('Example plans'))
+      .split('\n')
+      .filter((line) => line.startsWith('| `'))
+      .map((line) =>
+        line
+          .slice(1, -1)
+          .split('|')
+          .map((cell) => cell.trim()),
+      );
+    expect(rows.length).toBeGreaterThanOrEqual(7);
+    for (const [path, detectWithin, stall, idle, probes, userTimeout, idleDead, inFlight, survivable] of rows) {
+      const plan = planKeepalive({
+        path: paths[path!]!,
+        detectWithin: seconds(detectWithin!),
+        ...(stall === '(default)' ? {} : { stallTolerance: stall === '`Infinity`' ? Infinity : seconds(stall!) }),
+      });
+      const [interval, count] = probes!.split(' × ');
+      expect([path, plan.options.idle, plan.options.interval, plan.options.count, plan.options.userTimeout]).toEqual([
+        path,
+        seconds(idle!),
+        seconds(interval!),
+        Number(count),
+        seconds(userTimeout!),
+      ]);
+      expect([path, plan.times]).toEqual([
+        path,
+        { idleDeadPeer: seconds(idleDead!), deadWithDataInFlight: seconds(inFlight!), survivableStall: seconds(survivable!) },
+      ]);
+    }
+  });
+});
