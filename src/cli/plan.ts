@@ -133,7 +133,7 @@ export function timesLines(plan: KeepalivePlan): string[] {
   return [
     `  dead peer noticed, idle: ${duration(idleDeadPeer)} after the last packet received` +
       (userTimeout > 0 ? ' (the first probe at or after userTimeout; Linux ignores count while it is set)' : ''),
-    `  dead peer noticed, data in flight: ${duration(deadWithDataInFlight)} after the data was sent` +
+    `  dead peer noticed, data in flight: ${duration(deadWithDataInFlight)} after the first retransmission` +
       (userTimeout > 0 ? ' (userTimeout)' : " (the kernel's retransmission limit, tcp_retries2 15)"),
     `  live peer that stops reading: ${survivableStall === Infinity ? 'never cut off (no userTimeout)' : `connection ended after a ${duration(survivableStall)} stall`}`,
     `  worst-case detection: ${duration(plan.worstCaseDetection)}`,

@@ -174,7 +174,7 @@ describe('tcp-keepalive plan', () => {
       'NODE_OPTIONS="--require tcp-keepalive/register" TCP_KEEPALIVE="idle=30s,interval=10s,count=3,userTimeout=60s"',
     );
     expect(result.stdout).toContain('dead peer noticed, idle: 1m after the last packet received');
-    expect(result.stdout).toContain('dead peer noticed, data in flight: 1m after the data was sent (userTimeout)');
+    expect(result.stdout).toContain('dead peer noticed, data in flight: 1m after the first retransmission (userTimeout)');
     expect(result.stdout).toContain('live peer that stops reading: connection ended after a 1m stall');
     expect(result.stdout).toContain('worst-case detection: 1m');
     expect(result.stdout).toContain('limiting hop: AWS Network Load Balancer, idle timeout 5m50s');
@@ -195,7 +195,7 @@ describe('tcp-keepalive plan', () => {
     expect(never.times).toEqual({ idleDeadPeer: 60_000, deadWithDataInFlight: 924_600, survivableStall: null });
     const text = runCli(['plan', '--path', 'aws-nlb', '--detect-within', '60s', '--stall-tolerance', 'never']).stdout;
     expect(text).toContain('live peer that stops reading: never cut off (no userTimeout)');
-    expect(text).toContain('dead peer noticed, data in flight: 15m25s after the data was sent');
+    expect(text).toContain('dead peer noticed, data in flight: 15m25s after the first retransmission');
     expect(runCli(['plan', '--stall-tolerance', 'forever']).stderr).toMatch(
       /--stall-tolerance "forever" is neither a duration .* nor never/,
     );
