@@ -248,8 +248,15 @@ export function planKeepalive(request: PlanRequest): KeepalivePlan {
     if (pinnedCount === undefined) count = Math.min(count, budget - 1);
     idle = Math.min(idle, budget - count);
   }
-  // The stall a live peer that stops reading must survive, in whole seconds, rounded up (never below what was asked).
-  const stall = stallTolerance === undefined ? budget : stallTolerance === Infinity ? Infinity : Math.ceil(stallTolerance / 1000);
+  // The stall a live peer that stops reading must survive, in whole seconds, rounded up (never below what was
+  // asked), within TCP_USER_TIMEOUT's range.
+  const userTimeoutMax = Math.floor(USER_TIMEOUT_MAX / 1000);
+  const stall =
+    stallTolerance === undefined
+      ? Math.min(budget, userTimeoutMax)
+      : stallTolerance === Infinity
+        ? Infinity
+        : Math.min(Math.ceil(stallTolerance / 1000), userTimeoutMax);
   const keepaliveDetection = idle + interval * count;
   const retries2Timeout = retransmissionTimeout(DEFAULT_RETRIES2) / 1000;
   let userTimeout: number; // whole seconds; 0 leaves TCP_USER_TIMEOUT unset
@@ -264,7 +271,12 @@ export function planKeepalive(request: PlanRequest): KeepalivePlan {
     // With TCP_USER_TIMEOUT set, Linux ends an idle connection at the first probe at or after it: a
     // probe must fall between the stall to survive and the detection budget.
     let probeAt: number;
-    ({ idle, interval, count, probeAt } = landProbe({ idle, interval, count: pinnedCount }, stall, budget, usable));
+    ({ idle, interval, count, probeAt } = landProbe(
+      { idle, interval, count: pinnedCount },
+      stall,
+      Math.min(budget, userTimeoutMax),
+      usable,
+    ));
     userTimeout = probeAt;
     stallNote =
       `userTimeout ${userTimeout} s lets a live peer that stops reading (a broker applying flow control, a paused consumer) ` +

@@ -192,10 +192,15 @@ describe('every plan is valid for configureKeepalive and keeps its promises', ()
       ),
       { minLength: 1, maxLength: 4 },
     ),
-    detectWithin: fc.integer({ min: 1, max: 100_000_000 }),
+    detectWithin: fc.oneof(fc.integer({ min: 1, max: 100_000_000 }), fc.integer({ min: 100_000_000, max: 100_000_000_000 })),
     margin: fc.option(fc.double({ min: 0, max: 0.9, noNaN: true }), { nil: undefined }),
     count: fc.option(fc.integer({ min: 1, max: 127 }), { nil: undefined }),
-    stallTolerance: fc.option(fc.oneof(fc.integer({ min: 0, max: 100_000_000 }), fc.constant(Infinity)), { nil: undefined }),
+    stallTolerance: fc.option(
+      fc.oneof(fc.integer({ min: 0, max: 100_000_000 }), fc.integer({ min: 0, max: 2_147_483_000 }), fc.constant(Infinity)),
+      {
+        nil: undefined,
+      },
+    ),
   });
 
   test('whole seconds, kernel ranges, the kernel model, detection within budget unless the stall asked more, never a shorter stall', () => {
@@ -215,9 +220,10 @@ describe('every plan is valid for configureKeepalive and keeps its promises', ()
           expect(ms).toBeLessThanOrEqual(32_767_000);
         }
         expect(Number.isInteger(count) && count >= 1 && count <= 127).toBe(true);
+        expect(Number.isInteger(userTimeout) && userTimeout >= 0 && userTimeout <= 2 ** 31 - 1).toBe(true);
         expect(plan.times).toEqual(kernelTimes(plan.options));
         expect(plan.worstCaseDetection).toBe(Math.max(plan.times.idleDeadPeer, plan.times.deadWithDataInFlight));
-        const stall = input.stallTolerance ?? Math.floor(input.detectWithin / 1000) * 1000;
+        const stall = input.stallTolerance ?? Math.min(Math.floor(input.detectWithin / 1000), 2_147_483) * 1000;
         // A live peer that stops reading is never cut off before the stall it was promised.
         expect(plan.times.survivableStall).toBeGreaterThanOrEqual(stall);
         if (Math.ceil(stall / 1000) <= Math.floor(input.detectWithin / 1000)) {
