@@ -11,7 +11,7 @@ import { duration, endpoint, type Style, styleFor, table } from './format';
 import { fixPlan, judge, type Judgement, type Policy, resolveHops, retransmissionLimit } from './judge';
 import type { Io } from './main';
 import { isUnreadable, type KernelKeepalive, PROCESS_WIDE_REFUSALS, readPeerSocket, type Unreadable } from './peer-socket';
-import { DEFAULT_DETECT_WITHIN, formatPlan, loadPlanner, makePlan, planJson, type PlanJson } from './plan';
+import { DEFAULT_DETECT_WITHIN, formatPlan, loadPlanner, makePlan, parseStallTolerance, planJson, type PlanJson } from './plan';
 import {
   allPids,
   type Endpoint,
@@ -40,6 +40,9 @@ doctor says which values it could not read and shows what /proc gives.
   --path <hops>              the middleboxes on the path: preset names (tcp-keepalive plan --presets),
                              idle timeouts (350s, 10m, or ms), or preset=<timeout>; comma-separated
   --detect-within <duration> a dead peer must be noticed within this (default 2m); 60s, 2m, 90000
+  --stall-tolerance <duration>|never
+                             for the plan that fixes what is at risk: the longest a live peer may stop
+                             reading before its connection may be ended (default: --detect-within)
   --json                     machine-readable output (schema in docs/cli.md)
   -h, --help                 this help
 
@@ -376,7 +379,11 @@ function serverSettings(reports: readonly ProcessReport[], plan: KeepalivePlan):
 }
 
 export function runDoctor(argv: readonly string[], io: Io): number {
-  const flags = parseFlags(argv, { values: ['pid', 'port', 'path', 'detect-within'], switches: ['all', 'json', 'help'] }, 'doctor');
+  const flags = parseFlags(
+    argv,
+    { values: ['pid', 'port', 'path', 'detect-within', 'stall-tolerance'], switches: ['all', 'json', 'help'] },
+    'doctor',
+  );
   if (flags.switches.has('help')) {
     io.stdout.write(`${DOCTOR_HELP}\n`);
     return 0;
@@ -399,7 +406,14 @@ export function runDoctor(argv: readonly string[], io: Io): number {
   const pathText = flags.values.get('path');
   const hops: CliHop[] = pathText === undefined ? [] : parsePath(pathText, Object.keys(planner.IDLE_TIMEOUT_PRESETS), 'doctor');
   // Planned before inspecting: a path and budget that cannot be met is a usage error, whatever the connections.
-  const plan = makePlan(planner, hops, detectWithin, {}, 'doctor');
+  const stallText = flags.values.get('stall-tolerance');
+  const plan = makePlan(
+    planner,
+    hops,
+    detectWithin,
+    stallText === undefined ? {} : { stallTolerance: parseStallTolerance(stallText, 'doctor') },
+    'doctor',
+  );
   const { retries2, giveUpMs } = retransmissionLimit();
   const policy: Policy = {
     hops: resolveHops(hops, planner.IDLE_TIMEOUT_PRESETS, 'doctor'),

@@ -193,9 +193,11 @@ export function fixPlan(plan: KeepalivePlan, atRisk: readonly (KernelKeepalive |
   const count = Math.min(planned.count, ...held.map((k) => k.count));
   if (idle === planned.idle && interval === planned.interval && count === planned.count) return plan;
   let userTimeout = planned.userTimeout;
-  if (userTimeout > 0 && idleDeadPeerDetection({ idle, interval, count, userTimeout }) > policy.detectWithin) {
-    // The probe after userTimeout falls past the budget: end at the last probe within it instead.
-    userTimeout = idle + interval * Math.max(1, Math.floor((policy.detectWithin - idle) / interval));
+  // No later than the budget, or than the plan itself when its stall tolerance asked for more.
+  const latest = Math.max(policy.detectWithin, plan.times.idleDeadPeer);
+  if (userTimeout > 0 && idleDeadPeerDetection({ idle, interval, count, userTimeout }) > latest) {
+    // The probe after userTimeout falls past that: end at the last probe before it instead.
+    userTimeout = idle + interval * Math.max(1, Math.floor((latest - idle) / interval));
   }
   const options = { enable: true as const, idle, interval, count, userTimeout };
   const times = kernelTimes({ ...options, retries2: policy.tcpRetries2 });

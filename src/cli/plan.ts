@@ -60,6 +60,13 @@ export function setsockoptValues(options: KeepalivePlan['options']): Record<stri
   };
 }
 
+/** --stall-tolerance: a duration, or never (Infinity: no TCP_USER_TIMEOUT). */
+export function parseStallTolerance(text: string, command: string): number {
+  if (text === 'never') return Infinity;
+  if (/^\d/.test(text)) return parseDuration('stall-tolerance', text, command);
+  throw new UsageError(`--stall-tolerance "${text}" is neither a duration (60s, 2m, 90000) nor never`, command);
+}
+
 /** Runs the planner; its coded errors (a conflict, a bad value) become one-line usage errors. */
 export function makePlan(
   planner: Planner,
@@ -198,11 +205,7 @@ export function runPlan(argv: readonly string[], io: Io): number {
   const detectWithin = detectWithinText === undefined ? DEFAULT_DETECT_WITHIN : parseDuration('detect-within', detectWithinText, 'plan');
   const extra: PlanExtra = {};
   const stallText = flags.values.get('stall-tolerance');
-  if (stallText !== undefined) {
-    if (stallText === 'never') extra.stallTolerance = Infinity;
-    else if (/^\d/.test(stallText)) extra.stallTolerance = parseDuration('stall-tolerance', stallText, 'plan');
-    else throw new UsageError(`--stall-tolerance "${stallText}" is neither a duration (60s, 2m, 90000) nor never`, 'plan');
-  }
+  if (stallText !== undefined) extra.stallTolerance = parseStallTolerance(stallText, 'plan');
   const countText = flags.values.get('count');
   if (countText !== undefined) {
     extra.count = Number(countText);

@@ -429,16 +429,10 @@ describeWithPython('doctor against a Python process with a known setsockopt conf
     expect(keepaliveOnly.reasons.join('\n')).toMatch(/is not below the 20s idle timeout/);
     expect(keepaliveOnly.reasons.join('\n')).toMatch(/more than --detect-within 1m/);
     expect(report.summary).toEqual({ processes: 1, connections: 6, ok: 1, atRisk: 5, unknown: 0, notInspected: 0 });
-    // The planner's plan, but never weaker than a connection at risk: keepalive-only holds count 9, below the plan's 13.
-    expect(planKeepalive({ path: 20_000, detectWithin: 60_000 }).options).toEqual({
-      enable: true,
-      idle: 8000,
-      interval: 4000,
-      count: 13,
-      userTimeout: 60_000,
-    });
-    expect(report.plan?.options).toEqual({ enable: true, idle: 8000, interval: 4000, count: 9, userTimeout: 60_000 });
-    expect(report.plan?.notes[0]).toMatch(/^kept from the connections at risk, already stronger than the plan's: count 9/);
+    // The planner's plan; no connection at risk holds a smaller idle, interval or count, so nothing is kept.
+    const planned = planKeepalive({ path: 20_000, detectWithin: 60_000 }).options;
+    expect(planned).toEqual({ enable: true, idle: 4000, interval: 8000, count: 7, userTimeout: 60_000 });
+    expect(report.plan?.options).toEqual(planned);
     expect(status).toBe(1);
 
     // A tighter budget puts the configured socket at risk too: 11 + 3 × 5 = 26 s > 20 s, user timeout 26 s > 20 s.
@@ -448,6 +442,15 @@ describeWithPython('doctor against a Python process with a known setsockopt conf
       /noticed only after up to 26s, more than --detect-within 20s: with TCP_USER_TIMEOUT 26s set, Linux ignores count 5/,
     );
     expect(reasons).toMatch(/TCP_USER_TIMEOUT 26s is longer than --detect-within 20s/);
+  });
+
+  test('--stall-tolerance goes to the plan that fixes what is at risk', () => {
+    const { report } = doctorJson(['--pid', String(target.pid), '--detect-within', '60s', '--stall-tolerance', '90s']);
+    expect(report.plan?.options.userTimeout).toBe(90_000);
+    expect(report.plan?.times.survivableStall).toBe(90_000);
+    const never = doctorJson(['--pid', String(target.pid), '--detect-within', '60s', '--stall-tolerance', 'never']).report;
+    expect(never.plan?.options.userTimeout).toBe(0);
+    expect(never.plan?.times).toMatchObject({ deadWithDataInFlight: 924_600, survivableStall: null });
   });
 
   test('--all finds it among every process', () => {
