@@ -8,6 +8,7 @@
 import { once } from 'node:events';
 import net from 'node:net';
 import { configureKeepalive, getKeepalive, type KeepalivePlan, type KeepaliveState, planKeepalive, systemDefaults } from '../dist';
+import { kernelTimes } from '../dist/core/kernel-timers';
 import { type KeepaliveChoice, probeLab, runScenario, type Scenario, type ScenarioReport } from './index';
 import { socketTimerFor, type SocketLine } from './inside';
 import { type Cell, renderTable } from './table';
@@ -76,12 +77,12 @@ async function settle(scenario: Scenario | undefined): Promise<ScenarioReport | 
 function describeDefaults(): string[] {
   try {
     const defaults = systemDefaults();
-    const idleDetection = defaults.idle + defaults.interval * defaults.count;
+    const times = kernelTimes({ ...defaults, userTimeout: 0 });
     return [
       `This machine's defaults (systemDefaults()): tcp_keepalive_time ${defaults.idle / 1000} s,`,
       `intvl ${defaults.interval / 1000} s, probes ${defaults.count}, tcp_retries2 ${defaults.retries2}.`,
-      `With SO_KEEPALIVE on and nothing else, an idle dead peer is noticed after ${hoursAndMinutes(idleDetection)};`,
-      `with data in flight, after ~15 min of retransmissions (tcp_retries2 = 15). Without SO_KEEPALIVE: never.`,
+      `With SO_KEEPALIVE on and nothing else, an idle dead peer is noticed after ${hoursAndMinutes(times.idleDeadPeer)};`,
+      `with data in flight, after ${wholeSeconds(times.deadWithDataInFlight)} of retransmissions. Without SO_KEEPALIVE: never.`,
     ];
   } catch (error) {
     return [`System defaults: unavailable here (${(error as Error).message}).`];
@@ -93,7 +94,8 @@ function describePlan(plan: KeepalivePlan, request: string): string[] {
   return [
     `  ${request}`,
     `  → idle ${wholeSeconds(idle)}, interval ${wholeSeconds(interval)} × count ${count}, userTimeout ${wholeSeconds(userTimeout)}; ` +
-      `worst-case detection ${wholeSeconds(plan.worstCaseDetection)}`,
+      `a dead peer noticed after ${wholeSeconds(plan.times.idleDeadPeer)} idle, ${wholeSeconds(plan.times.deadWithDataInFlight)} ` +
+      `with data in flight; a live peer that stops reading survives ${wholeSeconds(plan.times.survivableStall)}`,
   ];
 }
 
@@ -246,9 +248,11 @@ async function main(): Promise<number> {
     print('     the publish is silently dropped and the client hears nothing: it retransmits for ~15 min.');
     print('  B. No keepalive: the socket stays ESTABLISHED forever. Node: delay + 10 × 1 s, the interval');
     print('     and count libuv forces on every setKeepAlive(enable, delay) call (and the only ones');
-    print('     possible before Node 26.4). Planned: idle + interval × count, as configured.');
+    print('     possible before Node 26.4). Planned: the first probe at or after userTimeout (with it');
+    print('     set, Linux ignores the count; docs/kernel-timers.md).');
     print('  C. Keepalive never probes while data is unacknowledged; only TCP_USER_TIMEOUT ends it.');
-    print('     Node cannot set it; the plan sets it to idle + interval × count.');
+    print('     Node cannot set it; the plan sets it to the detection budget (and no lower than the');
+    print('     read stall a live peer must survive).');
     print('  Timers, as `ss -tino` shows them: keepalive,<due in>,<probes sent> while idle or probing;');
     print('  on,<due in>,<retransmissions> while resending unacknowledged data.');
   } else {

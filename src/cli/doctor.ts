@@ -8,10 +8,10 @@
 import type { KeepalivePlan, ResolvedHop } from '../planner';
 import { type CliHop, parseDuration, parseFlags, parsePath, parsePids, parsePorts, UsageError } from './args';
 import { duration, endpoint, type Style, styleFor, table } from './format';
-import { judge, type Judgement, type Policy, resolveHops, retransmissionLimit } from './judge';
+import { fixPlan, judge, type Judgement, type Policy, resolveHops, retransmissionLimit } from './judge';
 import type { Io } from './io';
 import { isUnreadable, type KernelKeepalive, PROCESS_WIDE_REFUSALS, readPeerSocket, type Unreadable } from './peer-socket';
-import { DEFAULT_DETECT_WITHIN, formatPlan, loadPlanner, makePlan, planJson, type PlanJson } from './plan';
+import { DEFAULT_DETECT_WITHIN, formatPlan, loadPlanner, makePlan, parseStallTolerance, planJson, type PlanJson } from './plan';
 import {
   allPids,
   type Endpoint,
@@ -41,6 +41,9 @@ doctor says which values it could not read and shows what /proc gives.
   --path <hops>              the middleboxes on the path: preset names (tcp-keepalive plan --presets),
                              idle timeouts (350s, 10m, or ms), or preset=<timeout>; comma-separated
   --detect-within <duration> a dead peer must be noticed within this (default 2m); 60s, 2m, 90000
+  --stall-tolerance <duration>|never
+                             for the plan that fixes what is at risk: the longest a live peer may stop
+                             reading before its connection may be ended (default: --detect-within)
   --json                     machine-readable output (schema in docs/cli.md)
   -h, --help                 this help
 
@@ -70,6 +73,8 @@ export interface ConnectionReport {
   worstCaseDetection: number | null;
   /** When the values could not be read but the keepalive timer is seen: what is left of it, a lower bound (ms). */
   worstCaseDetectionAtLeast: number | null;
+  /** The kernel model's three times for the values read (keepalive on), else null; survivableStall Infinity is null in JSON. */
+  times: Judgement['times'];
 }
 
 export interface ProcessReport extends ProcessInfo {
@@ -401,7 +406,11 @@ function serverSettings(reports: readonly ProcessReport[], plan: KeepalivePlan):
 }
 
 export function runDoctor(argv: readonly string[], io: Io): number {
-  const flags = parseFlags(argv, { values: ['pid', 'port', 'path', 'detect-within'], switches: ['all', 'json', 'help'] }, 'doctor');
+  const flags = parseFlags(
+    argv,
+    { values: ['pid', 'port', 'path', 'detect-within', 'stall-tolerance'], switches: ['all', 'json', 'help'] },
+    'doctor',
+  );
   if (flags.switches.has('help')) {
     io.stdout.write(`${DOCTOR_HELP}\n`);
     return 0;
@@ -424,7 +433,14 @@ export function runDoctor(argv: readonly string[], io: Io): number {
   const pathText = flags.values.get('path');
   const hops: CliHop[] = pathText === undefined ? [] : parsePath(pathText, Object.keys(planner.IDLE_TIMEOUT_PRESETS), 'doctor');
   // Planned before inspecting: a path and budget that cannot be met is a usage error, whatever the connections.
-  const plan = makePlan(planner, hops, detectWithin, {}, 'doctor');
+  const stallText = flags.values.get('stall-tolerance');
+  const plan = makePlan(
+    planner,
+    hops,
+    detectWithin,
+    stallText === undefined ? {} : { stallTolerance: parseStallTolerance(stallText, 'doctor') },
+    'doctor',
+  );
   const { retries2, giveUpMs } = retransmissionLimit();
   const policy: Policy = {
     hops: resolveHops(hops, planner.IDLE_TIMEOUT_PRESETS, 'doctor'),
@@ -449,6 +465,11 @@ export function runDoctor(argv: readonly string[], io: Io): number {
   // Every row the table shows is counted, including the sockets seen in /proc only: a summary that said
   // "0 at risk" under a row marked at risk would contradict itself.
   const connections = processes.flatMap((p) => [...p.connections, ...p.sameUserSockets]);
+  const fix = fixPlan(
+    plan,
+    connections.flatMap((c) => (c.verdict === 'at-risk' && c.kernel !== null ? [c.kernel] : [])),
+    policy,
+  );
   const summary = {
     processes: processes.length,
     connections: connections.length,
@@ -465,7 +486,7 @@ export function runDoctor(argv: readonly string[], io: Io): number {
     processes,
     skipped,
     summary,
-    plan: summary.atRisk > 0 ? planJson(plan) : null,
+    plan: summary.atRisk > 0 ? planJson(fix) : null,
     exitCode,
   };
   if (flags.switches.has('json')) {
@@ -489,7 +510,7 @@ export function runDoctor(argv: readonly string[], io: Io): number {
         ? ` (${summary.seenInProcOnly} of the connections seen in /proc only: which process holds ${summary.seenInProcOnly === 1 ? 'it' : 'them'} is not known)`
         : ''),
   );
-  if (summary.atRisk > 0) out.push(`To fix what is at risk:\n${formatPlan(plan, style, serverSettings(processes, plan))}`);
+  if (summary.atRisk > 0) out.push(`To fix what is at risk:\n${formatPlan(fix, style, serverSettings(processes, fix))}`);
   io.stdout.write(`${out.join('\n\n')}\n`);
   return exitCode;
 }

@@ -8,15 +8,22 @@ import { duration, msLiteral, type Style, styleFor, table } from './format';
 import { NO_PATH_LABEL, planRequest, resolveHops } from './judge';
 import type { Io } from './io';
 
-export const PLAN_HELP = `Usage: tcp-keepalive plan [--path <hops>] [--detect-within <duration>] [--count <n>] [--margin <fraction>] [--json]
+export const PLAN_HELP = `Usage: tcp-keepalive plan [--path <hops>] [--detect-within <duration>] [--stall-tolerance <duration>|never]
+                          [--count <n>] [--margin <fraction>] [--json]
        tcp-keepalive plan --presets [--json]
 
-Plans keepalive for a network path: idle, interval, count and TCP_USER_TIMEOUT,
-the worst-case time to notice a dead peer, the hop that limits idle, and notes.
+Plans keepalive for a network path: idle, interval, count and TCP_USER_TIMEOUT;
+what they mean on Linux (when an idle dead peer is noticed, when a peer dead
+with data in flight is, the read stall a live peer survives); the hop that
+limits idle, and notes.
 
   --path <hops>              comma-separated: preset names (see --presets), idle timeouts
                              (350s, 10m, or ms), or preset=<timeout> (haproxy=30s)
   --detect-within <duration> notice a dead peer within this (default 2m); 60s, 2m, 90000
+  --stall-tolerance <duration>|never
+                             the longest a live peer may stop reading (flow control, a paused
+                             consumer) before its connection may be ended (default: --detect-within);
+                             never: no TCP_USER_TIMEOUT
   --count <n>                unanswered probes before giving up (default 3)
   --margin <fraction>        share of the smallest idle timeout kept in reserve (default 0.2)
   --presets                  list the presets with their sources
@@ -29,6 +36,13 @@ Exit codes: 0 planned, 64 usage error or a plan that cannot be met.`;
 export const DEFAULT_DETECT_WITHIN = 120_000;
 
 type Planner = typeof import('../planner');
+
+/** The planner's optional request fields the command line sets. */
+export interface PlanExtra {
+  count?: number;
+  margin?: number;
+  stallTolerance?: number;
+}
 
 /** The planner, loaded when a command needs it (it is lazily loaded by the package too). */
 export function loadPlanner(): Planner {
@@ -46,12 +60,19 @@ export function setsockoptValues(options: KeepalivePlan['options']): Record<stri
   };
 }
 
+/** --stall-tolerance: a duration, or never (Infinity: no TCP_USER_TIMEOUT). */
+export function parseStallTolerance(text: string, command: string): number {
+  if (text === 'never') return Infinity;
+  if (/^\d/.test(text)) return parseDuration('stall-tolerance', text, command);
+  throw new UsageError(`--stall-tolerance "${text}" is neither a duration (60s, 2m, 90000) nor never`, command);
+}
+
 /** Runs the planner; its coded errors (a conflict, a bad value) become one-line usage errors. */
 export function makePlan(
   planner: Planner,
   hops: readonly CliHop[],
   detectWithin: number,
-  extra: { count?: number; margin?: number },
+  extra: PlanExtra,
   command: string,
 ): KeepalivePlan {
   resolveHops(hops, planner.IDLE_TIMEOUT_PRESETS, command); // its messages speak of --path, the planner's of request.path
@@ -87,6 +108,8 @@ export function environmentValues(options: KeepalivePlan['options']): { NODE_OPT
 
 export interface PlanJson {
   options: KeepalivePlan['options'];
+  /** What the options mean on Linux (ms); survivableStall null: never ended (no TCP_USER_TIMEOUT). */
+  times: { idleDeadPeer: number; deadWithDataInFlight: number; survivableStall: number | null };
   setsockopt: Record<string, number>;
   /** For a Node process, without code changes. */
   environment: { NODE_OPTIONS: string; TCP_KEEPALIVE: string };
@@ -97,8 +120,10 @@ export interface PlanJson {
 }
 
 export function planJson(plan: KeepalivePlan): PlanJson {
+  const { idleDeadPeer, deadWithDataInFlight, survivableStall } = plan.times;
   return {
     options: plan.options,
+    times: { idleDeadPeer, deadWithDataInFlight, survivableStall: survivableStall === Infinity ? null : survivableStall },
     setsockopt: setsockoptValues(plan.options),
     environment: environmentValues(plan.options),
     worstCaseDetection: plan.worstCaseDetection,
@@ -106,6 +131,20 @@ export function planJson(plan: KeepalivePlan): PlanJson {
     heartbeatWithin: plan.heartbeatWithin,
     notes: plan.notes,
   };
+}
+
+/** The three kernel times of a plan, and its worst case, as people read them. */
+export function timesLines(plan: KeepalivePlan): string[] {
+  const { idleDeadPeer, deadWithDataInFlight, survivableStall } = plan.times;
+  const userTimeout = plan.options.userTimeout;
+  return [
+    `  dead peer noticed, idle: ${duration(idleDeadPeer)} after the last packet received` +
+      (userTimeout > 0 ? ' (the first probe at or after userTimeout; Linux ignores count while it is set)' : ''),
+    `  dead peer noticed, data in flight: ${duration(deadWithDataInFlight)} after the first retransmission` +
+      (userTimeout > 0 ? ' (userTimeout)' : " (the kernel's retransmission limit, tcp_retries2 15)"),
+    `  live peer that stops reading: ${survivableStall === Infinity ? 'never cut off (no userTimeout)' : `connection ended after a ${duration(survivableStall)} stall`}`,
+    `  worst-case detection: ${duration(plan.worstCaseDetection)}`,
+  ];
 }
 
 /** The plan as people read it; `extraLines` (e.g. a server's own settings) go after the setsockopt line. */
@@ -121,8 +160,7 @@ export function formatPlan(plan: KeepalivePlan, style: Style, extraLines: readon
     `  Node without code changes: NODE_OPTIONS="${env.NODE_OPTIONS}" TCP_KEEPALIVE="${env.TCP_KEEPALIVE}" ` +
       '(add TCP_KEEPALIVE_SERVER=1 for the connections its servers accept)',
     ...extraLines.map((line) => `  ${line}`),
-    `  worst-case detection: ${duration(plan.worstCaseDetection)} (idle ${duration(idle)} + ${duration(interval)} × ${count}; ` +
-      `with data in flight, userTimeout ${duration(userTimeout)})`,
+    ...timesLines(plan),
     `  limiting hop: ${plan.limitingHop === null ? 'none' : `${plan.limitingHop.label}, idle timeout ${duration(plan.limitingHop.idleTimeout)}`}`,
   ];
   if (plan.heartbeatWithin !== null) lines.push(`  application heartbeat needed: more often than every ${duration(plan.heartbeatWithin)}`);
@@ -144,7 +182,11 @@ function presetsOutput(planner: Planner, json: boolean, style: Style): string {
 }
 
 export function runPlan(argv: readonly string[], io: Io): number {
-  const flags = parseFlags(argv, { values: ['path', 'detect-within', 'count', 'margin'], switches: ['json', 'presets', 'help'] }, 'plan');
+  const flags = parseFlags(
+    argv,
+    { values: ['path', 'detect-within', 'stall-tolerance', 'count', 'margin'], switches: ['json', 'presets', 'help'] },
+    'plan',
+  );
   if (flags.switches.has('help')) {
     io.stdout.write(`${PLAN_HELP}\n`);
     return 0;
@@ -161,7 +203,9 @@ export function runPlan(argv: readonly string[], io: Io): number {
   const hops = pathText === undefined ? [] : parsePath(pathText, Object.keys(planner.IDLE_TIMEOUT_PRESETS), 'plan');
   const detectWithinText = flags.values.get('detect-within');
   const detectWithin = detectWithinText === undefined ? DEFAULT_DETECT_WITHIN : parseDuration('detect-within', detectWithinText, 'plan');
-  const extra: { count?: number; margin?: number } = {};
+  const extra: PlanExtra = {};
+  const stallText = flags.values.get('stall-tolerance');
+  if (stallText !== undefined) extra.stallTolerance = parseStallTolerance(stallText, 'plan');
   const countText = flags.values.get('count');
   if (countText !== undefined) {
     extra.count = Number(countText);
@@ -177,7 +221,7 @@ export function runPlan(argv: readonly string[], io: Io): number {
   const plan = makePlan(planner, hops, detectWithin, extra, 'plan');
   if (json) {
     io.stdout.write(
-      `${JSON.stringify({ schema: 'tcp-keepalive.plan/1', request: { path: hops, detectWithin, ...extra }, ...planJson(plan) }, null, 2)}\n`,
+      `${JSON.stringify({ schema: 'tcp-keepalive.plan/1', request: { path: hops, detectWithin, ...extra }, ...planJson(plan) }, (_key, value: unknown) => (value === Infinity ? null : value), 2)}\n`,
     );
   } else {
     const pathWords = hops.length === 0 ? 'Plan with no --path' : `Plan for path ${pathText}`;

@@ -12,4 +12,5 @@ export {
   type PlanRequest,
   type ResolvedHop,
 } from './plan';
+export type { KernelTimes } from '../core/kernel-timers';
 export { IDLE_TIMEOUT_PRESETS, type IdleTimeoutPreset, type PresetName } from './presets';

@@ -6,17 +6,27 @@
  *   const plan = planKeepalive({ path: ['aws-nlb', 'gcp-conntrack'], detectWithin: 60_000 });
  *   configureKeepalive(socket, plan.options);   // idle 30 s, interval 10 s, count 3, userTimeout 60 s
  *
- * The rules, all in whole seconds (the kernel's unit):
+ * The rules, all in whole seconds (the kernel's unit); what a policy means on
+ * Linux comes from src/core/kernel-timers.ts:
  * - usable = (1 − margin) × the smallest idle timeout among hops whose timer
  *   keepalive probes reset;
  * - idle + interval ≤ usable: a flow survives even when one probe is lost;
  * - idle + interval × count ≤ detectWithin: a dead idle peer is noticed in time;
- * - userTimeout = idle + interval × count (Cloudflare's advice): data stuck in
- *   flight, which keepalive never covers, is given up on just as fast.
- * The budget is split idle ≈ half, probes the rest, count 3 unless asked.
+ *   the budget is split idle ≈ half, probes the rest, count 3 unless asked;
+ * - userTimeout = max(idle + interval × count, stallTolerance) (Cloudflare's and
+ *   gRPC's advice, userTimeout ≈ the detection time): data stuck in flight,
+ *   which keepalive never covers, is given up on as fast, and a live peer that
+ *   stops reading keeps its connection for stallTolerance (default detectWithin).
+ *   With userTimeout set Linux ignores count and ends an idle connection at the
+ *   first probe at or after userTimeout, so a probe is placed there (count = the
+ *   probes until then);
+ * - stallTolerance > detectWithin cannot be met with detection in budget: the
+ *   plan takes the smaller worst case of userTimeout = stallTolerance and no
+ *   userTimeout (the kernel's retransmission limit), and says so in its notes.
  */
 import { invalidArgType, invalidArgValue, outOfRange } from '../core/errors';
-import { COUNT_MAX, SECONDS_MAX } from '../core/options';
+import { DEFAULT_RETRIES2, type KernelTimes, kernelTimes, retransmissionTimeout } from '../core/kernel-timers';
+import { COUNT_MAX, SECONDS_MAX, USER_TIMEOUT_MAX } from '../core/options';
 import { IDLE_TIMEOUT_PRESETS, type IdleTimeoutPreset, isPresetName, type PresetName } from './presets';
 
 /** One middlebox on the path: its idle timeout in ms, a preset name, or a preset / custom hop with details. */
@@ -32,6 +42,13 @@ export interface PlanRequest {
   margin?: number;
   /** Unanswered probes before giving up, 1..127. Default 3, lowered when the budget is too small for 3. */
   count?: number;
+  /**
+   * The longest a live peer may stop reading (a broker applying flow control, a paused consumer) while
+   * we have data for it, before the connection may be ended (ms). TCP_USER_TIMEOUT ends such a
+   * connection once it has passed, so the plan's userTimeout is never below it. Infinity: never end
+   * a connection to a live peer that stops reading (no userTimeout). Default: detectWithin.
+   */
+  stallTolerance?: number;
 }
 
 export interface ResolvedHop {
@@ -42,9 +59,14 @@ export interface ResolvedHop {
 }
 
 export interface KeepalivePlan {
-  /** Pass to configureKeepalive(socket, plan.options). All ms, whole seconds, within the kernel's ranges. */
+  /**
+   * Pass to configureKeepalive(socket, plan.options). All ms, whole seconds, within the kernel's ranges.
+   * userTimeout 0 leaves TCP_USER_TIMEOUT unset (the kernel's default).
+   */
   options: { enable: true; idle: number; interval: number; count: number; userTimeout: number };
-  /** idle + interval × count: when a dead peer is noticed at the latest, idle or with data in flight (ms). */
+  /** What these options mean on Linux (src/core/kernel-timers.ts): the three times, ms. */
+  times: KernelTimes;
+  /** The later of times.idleDeadPeer and times.deadWithDataInFlight: when a dead peer is noticed at the latest (ms). */
   worstCaseDetection: number;
   /** The hop whose idle timeout bounds `idle`, or null when probes refresh no hop on the path. */
   limitingHop: ResolvedHop | null;
@@ -112,9 +134,17 @@ function fromPreset(name: PresetName, configured: number | undefined, where: str
   return { label: preset.label, idleTimeout, probesRefresh: preset.probesRefresh };
 }
 
-function validateRequest(request: unknown): { hops: ResolvedHop[]; detectWithin: number; margin: number; count: number | undefined } {
+interface ValidRequest {
+  hops: ResolvedHop[];
+  detectWithin: number;
+  margin: number;
+  count: number | undefined;
+  stallTolerance: number | undefined;
+}
+
+function validateRequest(request: unknown): ValidRequest {
   if (request === null || typeof request !== 'object') throw invalidArgType('request', 'of type object', request);
-  const { path, detectWithin, margin, count } = request as Record<string, unknown>;
+  const { path, detectWithin, margin, count, stallTolerance } = request as Record<string, unknown>;
   const list: unknown[] = Array.isArray(path) ? path : [path];
   if (path === undefined || list.length === 0) {
     throw invalidArgValue('request.path', 'must name at least one hop (an idle timeout in ms or a preset)', path);
@@ -127,10 +157,51 @@ function validateRequest(request: unknown): { hops: ResolvedHop[]; detectWithin:
   if (count !== undefined && !(Number.isInteger(count) && count >= 1 && count <= COUNT_MAX)) {
     throw outOfRange('request.count', `an integer >= 1 && <= ${COUNT_MAX}`, count);
   }
-  return { hops, detectWithin: budget, margin: margin ?? DEFAULT_MARGIN, count };
+  if (stallTolerance !== undefined && typeof stallTolerance !== 'number') {
+    throw invalidArgType('request.stallTolerance', 'of type number (milliseconds, or Infinity)', stallTolerance);
+  }
+  if (stallTolerance !== undefined && !(stallTolerance >= 0 && (stallTolerance <= USER_TIMEOUT_MAX || stallTolerance === Infinity))) {
+    throw outOfRange('request.stallTolerance', `>= 0 && <= ${USER_TIMEOUT_MAX} (milliseconds), or Infinity for no limit`, stallTolerance);
+  }
+  return { hops, detectWithin: budget, margin: margin ?? DEFAULT_MARGIN, count, stallTolerance };
 }
 
 const seconds = (ms: number): number => Math.floor(ms / 1000);
+
+/**
+ * Idle, interval and count (whole seconds) such that a probe goes out at a time T with
+ * stall ≤ T ≤ budget, for a userTimeout of T: by moving idle (by less than one interval, later
+ * within the usable idle time or earlier by at most half), and probing more often only if that fails.
+ * Linux aborts at that probe whatever the count; the count is set to the probes sent until then,
+ * so idle + interval × count tells the same time everywhere (unless it was pinned).
+ */
+function landProbe(
+  planned: { idle: number; interval: number; count: number | undefined },
+  stall: number,
+  budget: number,
+  usable: number,
+): { idle: number; interval: number; count: number; probeAt: number } {
+  const fits = (idle: number, interval: number): { idle: number; interval: number; count: number; probeAt: number } | null => {
+    const probes = Math.max(1, Math.ceil((stall - idle) / interval));
+    if (idle + interval * probes > budget) return null;
+    return { idle, interval, count: planned.count ?? Math.min(COUNT_MAX, probes), probeAt: idle + interval * probes };
+  };
+  // Keep the interval if idle can move (later, within the usable idle time; or earlier, by at most half),
+  // else probe a little more often: the first interval, from the planned one down, with an idle that fits.
+  for (let interval = planned.interval; interval >= 1; interval--) {
+    const latest = Math.max(planned.idle, Math.min(planned.idle + interval - 1, usable - interval));
+    for (let idle = planned.idle; idle <= latest; idle++) {
+      const landed = fits(idle, interval);
+      if (landed !== null) return landed;
+    }
+    for (let idle = planned.idle - 1; idle >= Math.max(1, Math.ceil(planned.idle / 2)) && idle > planned.idle - interval; idle--) {
+      const landed = fits(idle, interval);
+      if (landed !== null) return landed;
+    }
+  }
+  // Unreachable: stall > idle and stall ≤ budget, so probing every second lands on stall itself.
+  return { idle: planned.idle, interval: 1, count: planned.count ?? Math.min(COUNT_MAX, stall - planned.idle), probeAt: stall };
+}
 
 /**
  * Plans idle/interval/count/userTimeout for a path and a detection budget.
@@ -140,7 +211,7 @@ const seconds = (ms: number): number => Math.floor(ms / 1000);
  * to meet together.
  */
 export function planKeepalive(request: PlanRequest): KeepalivePlan {
-  const { hops, detectWithin, margin, count: pinnedCount } = validateRequest(request);
+  const { hops, detectWithin, margin, count: pinnedCount, stallTolerance } = validateRequest(request);
   const notes: string[] = [];
   const refreshed = hops.filter((hop) => hop.probesRefresh);
   const ignoring = hops.filter((hop) => !hop.probesRefresh);
@@ -177,6 +248,63 @@ export function planKeepalive(request: PlanRequest): KeepalivePlan {
     if (pinnedCount === undefined) count = Math.min(count, budget - 1);
     idle = Math.min(idle, budget - count);
   }
+  // The stall a live peer that stops reading must survive, in whole seconds, rounded up (never below what was
+  // asked), within TCP_USER_TIMEOUT's range.
+  const userTimeoutMax = Math.floor(USER_TIMEOUT_MAX / 1000);
+  const stall =
+    stallTolerance === undefined
+      ? Math.min(budget, userTimeoutMax)
+      : stallTolerance === Infinity
+        ? Infinity
+        : Math.min(Math.ceil(stallTolerance / 1000), userTimeoutMax);
+  const keepaliveDetection = idle + interval * count;
+  const retries2Timeout = retransmissionTimeout(DEFAULT_RETRIES2) / 1000;
+  let userTimeout: number; // whole seconds; 0 leaves TCP_USER_TIMEOUT unset
+  let stallNote: string;
+  if (stall <= keepaliveDetection) {
+    // Cloudflare's advice, and gRPC's: data stuck in flight is given up on as fast as an idle dead peer.
+    userTimeout = keepaliveDetection;
+    stallNote =
+      `a live peer that stops reading (a broker applying flow control, a paused consumer) keeps its connection for ${userTimeout} s ` +
+      'of zero window; past that the kernel ends it (ETIMEDOUT) as if it were dead';
+  } else if (stall <= budget) {
+    // With TCP_USER_TIMEOUT set, Linux ends an idle connection at the first probe at or after it: a
+    // probe must fall between the stall to survive and the detection budget.
+    let probeAt: number;
+    ({ idle, interval, count, probeAt } = landProbe(
+      { idle, interval, count: pinnedCount },
+      stall,
+      Math.min(budget, userTimeoutMax),
+      usable,
+    ));
+    userTimeout = probeAt;
+    stallNote =
+      `userTimeout ${userTimeout} s lets a live peer that stops reading (a broker applying flow control, a paused consumer) ` +
+      `stall for ${userTimeout} s (stallTolerance ${stall} s); with it set Linux ends an idle connection to a dead peer ` +
+      'at the first probe at or after userTimeout, whatever count says' +
+      (pinnedCount === undefined ? `, so count is the ${count} probes sent until then` : '');
+  } else {
+    // Linux cannot meet both: a user timeout below the stall ends a live slow reader, one at or above it
+    // holds a dead peer at least that long. Choose the smaller worst-case detection.
+    const probeAfterStall = stall === Infinity ? Infinity : idle + interval * Math.max(1, Math.ceil((stall - idle) / interval));
+    if (probeAfterStall < retries2Timeout) {
+      userTimeout = stall;
+      if (pinnedCount === undefined) count = Math.min(COUNT_MAX, (probeAfterStall - idle) / interval);
+      stallNote =
+        `stallTolerance ${stall} s is longer than detectWithin ${budget} s, and Linux cannot honour both: TCP_USER_TIMEOUT ends ` +
+        'a live peer that stops reading once it has passed, and while it is set it also decides when a dead peer is noticed ' +
+        `(the probe count is ignored). userTimeout ${stall} s keeps a live slow reader for ${stall} s; a dead peer is then ` +
+        `noticed after ${stall} s with data in flight and ${probeAfterStall} s when idle, instead of about ${retries2Timeout} s ` +
+        `(tcp_retries2 ${DEFAULT_RETRIES2}) with data in flight without it. A stallTolerance at or below detectWithin keeps detection within it`;
+    } else {
+      userTimeout = 0;
+      stallNote =
+        `${stall === Infinity ? 'stallTolerance Infinity: a live peer that stops reading is never cut off' : `stallTolerance ${stall} s is longer than detectWithin ${budget} s and than the kernel's own retransmission limit`}, ` +
+        'so userTimeout is left unset (TCP_USER_TIMEOUT would end a live slow reader once it has passed). The cost: a peer ' +
+        `that dies while written data is unacknowledged is noticed only when the kernel gives up retransmitting, after about ` +
+        `${retries2Timeout} s (tcp_retries2 ${DEFAULT_RETRIES2}); bound requests with an application timeout`;
+    }
+  }
   if (idle + interval > usable) {
     notes.push(
       `${limitingHop!.label}: with idle ${idle} s and interval ${interval} s one lost probe lets it forget the flow ` +
@@ -184,7 +312,8 @@ export function planKeepalive(request: PlanRequest): KeepalivePlan {
     );
   }
 
-  const detection = idle + interval * count;
+  const options = { enable: true, idle: idle * 1000, interval: interval * 1000, count, userTimeout: userTimeout * 1000 } as const;
+  const times = kernelTimes(options);
   if (limitingHop !== null) {
     notes.push(
       `idle ${idle} s is below the ${limitingHop.idleTimeout / 1000} s idle timeout of ${limitingHop.label} ` +
@@ -200,14 +329,16 @@ export function planKeepalive(request: PlanRequest): KeepalivePlan {
     );
   }
   notes.push(
-    `a dead peer is noticed within ${detection} s (idle ${idle} + ${interval} × ${count}); userTimeout ${detection} s ` +
-      'ends a connection whose written data stays unacknowledged as fast (the kernel checks it on its retransmission timer, ' +
-      'so expect a few hundred ms more).',
+    `a dead peer is noticed within ${times.idleDeadPeer / 1000} s when the connection is idle and ` +
+      `${times.deadWithDataInFlight / 1000} s after written data stays unacknowledged ` +
+      `(${userTimeout > 0 ? 'userTimeout; the kernel checks it on its retransmission timer, so expect a few hundred ms more' : `the kernel's retransmission limit`}).`,
+    `${stallNote}.`,
   );
 
   return {
-    options: { enable: true, idle: idle * 1000, interval: interval * 1000, count, userTimeout: detection * 1000 },
-    worstCaseDetection: detection * 1000,
+    options: { ...options },
+    times,
+    worstCaseDetection: Math.max(times.idleDeadPeer, times.deadWithDataInFlight),
     limitingHop,
     heartbeatWithin,
     notes,

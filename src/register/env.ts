@@ -2,7 +2,8 @@
  * The environment grammar of `tcp-keepalive/register` (docs/zero-code.md):
  *
  *   TCP_KEEPALIVE         idle=30s,interval=10s,count=3,userTimeout=60s       explicit options
- *                         path=aws-nlb,detectWithin=60s[,count=3][,margin=0.2] a plan (planKeepalive)
+ *                         path=aws-nlb,detectWithin=60s[,count=3][,margin=0.2][,stallTolerance=2m|never]
+ *                                                                              a plan (planKeepalive)
  *                         unset or empty: idle=15s,interval=15s,count=9 (Go's dialer default)
  *   TCP_KEEPALIVE_MATCH   6379,5432 | db.internal:5432 | *.internal | [::1]:5432 | !127.0.0.1
  *   TCP_KEEPALIVE_SERVER  1 | 0   also configure the accepted sockets of every server
@@ -50,7 +51,7 @@ export interface RegisterConfig {
 export const DEFAULT_OPTIONS: Readonly<KeepaliveOptions> = Object.freeze({ idle: 15_000, interval: 15_000, count: 9 });
 
 const OPTION_KEYS = ['enable', 'idle', 'interval', 'count', 'userTimeout'] as const;
-const PLAN_KEYS = ['path', 'detectWithin', 'count', 'margin'] as const;
+const PLAN_KEYS = ['path', 'detectWithin', 'count', 'margin', 'stallTolerance'] as const;
 const UNITS: Readonly<Record<string, number>> = { ms: 1, s: 1000, m: 60_000 };
 
 /** `30s`, `1.5s`, `250ms`, `2m`, `30000` (ms): a whole number of ms, or a RegisterConfigError. */
@@ -131,6 +132,7 @@ function parsePlan(variable: string, items: ReturnType<typeof keyValues>): PlanR
   let detectWithin: number | undefined;
   let count: number | undefined;
   let margin: number | undefined;
+  let stallTolerance: number | undefined;
   for (const { item, key, value } of items) {
     switch (key) {
       case 'path':
@@ -155,6 +157,10 @@ function parsePlan(variable: string, items: ReturnType<typeof keyValues>): PlanR
         margin = percent === null ? Number(value) : Number(percent[1]) / 100;
         break;
       }
+      case 'stallTolerance':
+        // The read stall a live peer survives; never: no TCP_USER_TIMEOUT.
+        stallTolerance = value === 'never' ? Infinity : parseDuration(variable, item, value);
+        break;
       default:
         throw new RegisterConfigError(
           variable,
@@ -167,6 +173,7 @@ function parsePlan(variable: string, items: ReturnType<typeof keyValues>): PlanR
   const request: PlanRequest = { path, detectWithin };
   if (count !== undefined) request.count = count;
   if (margin !== undefined) request.margin = margin;
+  if (stallTolerance !== undefined) request.stallTolerance = stallTolerance;
   return request;
 }
 
@@ -189,7 +196,7 @@ export function parseKeepalive(text: string | undefined): { options?: KeepaliveO
   const variable = 'TCP_KEEPALIVE';
   if (text === undefined || text.trim() === '') return {};
   const items = keyValues(variable, text);
-  const isPlan = items.some(({ key }) => key === 'path' || key === 'detectWithin' || key === 'margin');
+  const isPlan = items.some(({ key }) => key === 'path' || key === 'detectWithin' || key === 'margin' || key === 'stallTolerance');
   return isPlan ? { plan: parsePlan(variable, items) } : { options: parseExplicit(variable, items) };
 }
 

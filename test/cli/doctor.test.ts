@@ -146,6 +146,7 @@ describe('tcp-keepalive plan', () => {
       schema: 'tcp-keepalive.plan/1',
       request: { path: ['aws-nlb', 'gcp-conntrack'], detectWithin: 60_000 },
       options: expected.options,
+      times: expected.times,
       setsockopt: { SO_KEEPALIVE: 1, TCP_KEEPIDLE: 30, TCP_KEEPINTVL: 10, TCP_KEEPCNT: 3, TCP_USER_TIMEOUT: 60_000 },
       environment: { NODE_OPTIONS: '--require tcp-keepalive/register', TCP_KEEPALIVE: 'idle=30s,interval=10s,count=3,userTimeout=60s' },
       worstCaseDetection: expected.worstCaseDetection,
@@ -178,9 +179,32 @@ describe('tcp-keepalive plan', () => {
     expect(result.stdout).toContain(
       'NODE_OPTIONS="--require tcp-keepalive/register" TCP_KEEPALIVE="idle=30s,interval=10s,count=3,userTimeout=60s"',
     );
+    expect(result.stdout).toContain('dead peer noticed, idle: 1m after the last packet received');
+    expect(result.stdout).toContain('dead peer noticed, data in flight: 1m after the first retransmission (userTimeout)');
+    expect(result.stdout).toContain('live peer that stops reading: connection ended after a 1m stall');
     expect(result.stdout).toContain('worst-case detection: 1m');
     expect(result.stdout).toContain('limiting hop: AWS Network Load Balancer, idle timeout 5m50s');
     expect(result.stdout).not.toMatch(/\u001b\[/); // not a TTY: no colour
+  });
+
+  test("--stall-tolerance: the planner's stallTolerance; never = no TCP_USER_TIMEOUT, and the times say what that costs", () => {
+    const longer = JSON.parse(runCli(['plan', '--path', 'aws-nlb', '--detect-within', '60s', '--stall-tolerance', '90s', '--json']).stdout);
+    const expected = planKeepalive({ path: 'aws-nlb', detectWithin: 60_000, stallTolerance: 90_000 });
+    expect(longer.request).toEqual({ path: ['aws-nlb'], detectWithin: 60_000, stallTolerance: 90_000 });
+    expect(longer.options).toEqual(expected.options);
+    expect(longer.times).toEqual({ idleDeadPeer: 90_000, deadWithDataInFlight: 90_000, survivableStall: 90_000 });
+    const never = JSON.parse(
+      runCli(['plan', '--path', 'aws-nlb', '--detect-within', '60s', '--stall-tolerance', 'never', '--json']).stdout,
+    );
+    expect(never.request.stallTolerance).toBeNull();
+    expect(never.options.userTimeout).toBe(0);
+    expect(never.times).toEqual({ idleDeadPeer: 60_000, deadWithDataInFlight: 924_600, survivableStall: null });
+    const text = runCli(['plan', '--path', 'aws-nlb', '--detect-within', '60s', '--stall-tolerance', 'never']).stdout;
+    expect(text).toContain('live peer that stops reading: never cut off (no userTimeout)');
+    expect(text).toContain('dead peer noticed, data in flight: 15m25s after the first retransmission');
+    expect(runCli(['plan', '--stall-tolerance', 'forever']).stderr).toMatch(
+      /--stall-tolerance "forever" is neither a duration .* nor never/,
+    );
   });
 
   test('no --path: detection alone, the default budget of 2 minutes, no trace of a stand-in hop', () => {
@@ -385,10 +409,12 @@ describeWithPython('doctor against a Python process with a known setsockopt conf
       'notes',
       'worstCaseDetection',
       'worstCaseDetectionAtLeast',
+      'times',
     ]);
     expect(Object.keys(report.summary)).toEqual(['processes', 'connections', 'ok', 'atRisk', 'unknown', 'notInspected', 'seenInProcOnly']);
     expect(Object.keys(report.plan!)).toEqual([
       'options',
+      'times',
       'setsockopt',
       'environment',
       'worstCaseDetection',
@@ -410,14 +436,28 @@ describeWithPython('doctor against a Python process with a known setsockopt conf
     expect(keepaliveOnly.reasons.join('\n')).toMatch(/is not below the 20s idle timeout/);
     expect(keepaliveOnly.reasons.join('\n')).toMatch(/more than --detect-within 1m/);
     expect(report.summary).toEqual({ processes: 1, connections: 6, ok: 1, atRisk: 5, unknown: 0, notInspected: 0, seenInProcOnly: 0 });
-    expect(report.plan?.options).toEqual(planKeepalive({ path: 20_000, detectWithin: 60_000 }).options);
+    // The planner's plan; no connection at risk holds a smaller idle, interval or count, so nothing is kept.
+    const planned = planKeepalive({ path: 20_000, detectWithin: 60_000 }).options;
+    expect(planned).toEqual({ enable: true, idle: 4000, interval: 8000, count: 7, userTimeout: 60_000 });
+    expect(report.plan?.options).toEqual(planned);
     expect(status).toBe(1);
 
     // A tighter budget puts the configured socket at risk too: 11 + 3 × 5 = 26 s > 20 s, user timeout 26 s > 20 s.
     const tight = doctorJson(['--pid', String(target.pid), '--detect-within', '20s']).report;
     const reasons = connectionOn(tight, target.pid, target.info.sockets[0]!.fd).reasons.join('\n');
-    expect(reasons).toMatch(/noticed only after up to 26s \(idle 11s \+ 3s × 5\), more than --detect-within 20s/);
+    expect(reasons).toMatch(
+      /noticed only after up to 26s, more than --detect-within 20s: with TCP_USER_TIMEOUT 26s set, Linux ignores count 5/,
+    );
     expect(reasons).toMatch(/TCP_USER_TIMEOUT 26s is longer than --detect-within 20s/);
+  });
+
+  test('--stall-tolerance goes to the plan that fixes what is at risk', () => {
+    const { report } = doctorJson(['--pid', String(target.pid), '--detect-within', '60s', '--stall-tolerance', '90s']);
+    expect(report.plan?.options.userTimeout).toBe(90_000);
+    expect(report.plan?.times.survivableStall).toBe(90_000);
+    const never = doctorJson(['--pid', String(target.pid), '--detect-within', '60s', '--stall-tolerance', 'never']).report;
+    expect(never.plan?.options.userTimeout).toBe(0);
+    expect(never.plan?.times).toMatchObject({ deadWithDataInFlight: 924_600, survivableStall: null });
   });
 
   test('--all finds it among every process', () => {
@@ -469,7 +509,9 @@ onLinux('doctor against a Node process configured with tcp-keepalive', () => {
     const { enabled, enable, ...numbers } = target.info.getKeepalive as { enabled?: boolean; enable?: boolean };
     expect(enable ?? enabled).toBe(true);
     expect(numbers).toEqual(policy);
-    expect(connection).toMatchObject({ verdict: 'ok', worstCaseDetection: 13_000 + 4_000 * 6, local: { port: target.info.localPort } });
+    // userTimeout 31 s is set, so Linux ignores count 6: the first probe at or after 31 s is at 13 + 4 × 5 = 33 s.
+    expect(connection).toMatchObject({ verdict: 'ok', worstCaseDetection: 33_000, local: { port: target.info.localPort } });
+    expect(connection.times).toEqual({ idleDeadPeer: 33_000, deadWithDataInFlight: 31_000, survivableStall: 31_000 });
     // The server's accepted end (same process) has keepalive off: libuv's default.
     const accepted = report.processes[0]!.connections.find((c) => c.local.port === target.info.remotePort)!;
     expect(accepted.kernel?.enable).toBe(false);

@@ -4,8 +4,9 @@
  */
 import { parseDuration, parsePath, UsageError } from '../../src/cli/args';
 import { duration } from '../../src/cli/format';
-import { judge, type Policy, resolveHops, retransmissionLimit } from '../../src/cli/judge';
-import { IDLE_TIMEOUT_PRESETS } from '../../src/planner';
+import { fixPlan, judge, type Policy, planRequest, resolveHops, retransmissionLimit } from '../../src/cli/judge';
+import { kernelTimes, retransmissionTimeout } from '../../src/core/kernel-timers';
+import { IDLE_TIMEOUT_PRESETS, planKeepalive } from '../../src/planner';
 
 const presetNames = Object.keys(IDLE_TIMEOUT_PRESETS);
 const policy = (path: string | undefined, detectWithin: number): Policy => ({
@@ -31,7 +32,24 @@ describe('judge', () => {
       notes: [],
       worstCaseDetection: 60_000,
       worstCaseDetectionAtLeast: null,
+      times: { idleDeadPeer: 60_000, deadWithDataInFlight: 60_000, survivableStall: 60_000 },
     });
+  });
+
+  test('with TCP_USER_TIMEOUT set the count is ignored: the column shows the first probe at or after it', () => {
+    // 30 s + 10 s × 3 reads as 1 m, but with userTimeout 5 m Linux keeps probing until 5 m.
+    const late = judge(read(kernel(30_000, 10_000, 3, 300_000)), policy(undefined, 120_000));
+    expect(late.worstCaseDetection).toBe(300_000);
+    expect(late.reasons[0]).toBe(
+      'a dead peer is noticed only after up to 5m, more than --detect-within 2m: with TCP_USER_TIMEOUT 5m set, Linux ignores ' +
+        'count 3 and ends an idle connection at the first probe at or after it (idle 30s, then every 10s)',
+    );
+    // The measured cases: 1 s/1 s × 3 with userTimeout 10 s → 10 s; userTimeout 2.5 s with × 9 → 3 s.
+    expect(judge(read(kernel(1000, 1000, 3, 10_000)), policy(undefined, 60_000)).worstCaseDetection).toBe(10_000);
+    expect(judge(read(kernel(1000, 1000, 9, 2500)), policy(undefined, 60_000)).worstCaseDetection).toBe(3000);
+    // And the other way: count 5 reads as 80 s, but userTimeout 60 s ends it at the 60 s probe: within a 60 s budget.
+    const early = judge(read(kernel(30_000, 10_000, 5, 60_000)), policy(undefined, 60_000));
+    expect(early).toMatchObject({ verdict: 'ok', worstCaseDetection: 60_000 });
   });
 
   test('each rule, in plain words', () => {
@@ -48,11 +66,16 @@ describe('judge', () => {
       'idle 6m40s is not below the 5m50s idle timeout of AWS Network Load Balancer: it forgets the flow before the first probe',
     ]);
 
-    const slow = judge(read(kernel(30_000, 10_000, 5, 60_000)), policy(undefined, 60_000));
-    expect(slow.reasons).toEqual(['a dead peer is noticed only after up to 1m20s (idle 30s + 10s × 5), more than --detect-within 1m']);
+    const slow = judge(read(kernel(30_000, 10_000, 5, 0)), policy(undefined, 70_000));
+    expect(slow.reasons[0]).toBe('a dead peer is noticed only after up to 1m20s (idle 30s + 10s × 5), more than --detect-within 1m10s');
 
     const longUserTimeout = judge(read(kernel(30_000, 10_000, 3, 90_000)), policy(undefined, 60_000));
-    expect(longUserTimeout.reasons).toEqual([expect.stringMatching(/^TCP_USER_TIMEOUT 1m30s is longer than --detect-within 1m/)]);
+    expect(longUserTimeout.reasons).toEqual([
+      expect.stringMatching(
+        /^a dead peer is noticed only after up to 1m30s, more than --detect-within 1m: with TCP_USER_TIMEOUT 1m30s set/,
+      ),
+      expect.stringMatching(/^TCP_USER_TIMEOUT 1m30s is longer than --detect-within 1m/),
+    ]);
 
     const inFlight = judge({ ...read(kernel(30_000, 10_000, 3, 0)), sendQueue: 512 }, policy(undefined, 60_000));
     expect(inFlight.reasons[0]).toMatch(/\(512 bytes are unacknowledged right now\)$/);
@@ -85,10 +108,35 @@ describe('judge', () => {
 
   test('the retransmission limit follows tcp_retries2 (924.6 s for 15)', () => {
     const { retries2, giveUpMs } = retransmissionLimit();
-    let expected = 0;
-    for (let i = 0; i <= retries2; i++) expected += Math.min(200 * 2 ** i, 120_000);
-    expect(giveUpMs).toBe(expected);
+    expect(giveUpMs).toBe(retransmissionTimeout(retries2));
     if (retries2 === 15) expect(giveUpMs).toBe(924_600);
+  });
+});
+
+describe('the plan that fixes what is at risk never weakens a stronger setting', () => {
+  test('redis-cli at 15 s / 5 s × 3 without userTimeout keeps 15 s / 5 s × 3 and gains a userTimeout within the budget', () => {
+    const doctorPolicy = policy(undefined, 120_000);
+    const redisCli = kernel(15_000, 5000, 3, 0);
+    expect(judge(read(redisCli), doctorPolicy).verdict).toBe('at-risk'); // no userTimeout: 15m25s with data in flight
+    const plan = planKeepalive(planRequest([], 120_000));
+    expect(plan.options).toMatchObject({ idle: 60_000, interval: 20_000 }); // what it was told before
+    const fixed = fixPlan(plan, [redisCli], doctorPolicy);
+    expect(fixed.options).toEqual({ enable: true, idle: 15_000, interval: 5000, count: 3, userTimeout: 120_000 });
+    expect(fixed.times).toEqual(kernelTimes({ ...fixed.options }));
+    expect(fixed.times).toEqual({ idleDeadPeer: 120_000, deadWithDataInFlight: 120_000, survivableStall: 120_000 });
+    expect(fixed.notes[0]).toMatch(/^kept from the connections at risk, already stronger than the plan's: idle 15s, interval 5s/);
+    // The fix is itself ok by the doctor's rules.
+    expect(judge(read(fixed.options), doctorPolicy).verdict).toBe('ok');
+  });
+
+  test('nothing stronger held: the plan as planned; a probe past the budget moves userTimeout back within it', () => {
+    const doctorPolicy = policy(undefined, 60_000);
+    const plan = planKeepalive(planRequest([], 60_000));
+    expect(fixPlan(plan, [kernel(7_200_000, 75_000, 9, 0), null], doctorPolicy)).toBe(plan);
+    // idle 16 s, every 7 s: probes at 23, 30, …, 58, 65 s: the one after 60 s is past the budget.
+    const fixed = fixPlan(plan, [kernel(16_000, 7000, 9, 0)], doctorPolicy);
+    expect(fixed.options).toMatchObject({ idle: 16_000, interval: 7000, count: 3, userTimeout: 58_000 });
+    expect(judge(read(fixed.options), doctorPolicy).verdict).toBe('ok');
   });
 });
 

@@ -139,6 +139,19 @@ describe('values too long to echo', () => {
   });
 });
 
+describe('TCP_KEEPALIVE plan: stallTolerance', () => {
+  test('a duration, or never (no TCP_USER_TIMEOUT)', () => {
+    expect(parseKeepalive('path=aws-nlb,detectWithin=60s,stallTolerance=90s').plan).toEqual({
+      path: ['aws-nlb'],
+      detectWithin: 60_000,
+      stallTolerance: 90_000,
+    });
+    expect(parseKeepalive('path=aws-nlb,detectWithin=60s,stallTolerance=never').plan).toMatchObject({ stallTolerance: Infinity });
+    expect(parseKeepalive('stallTolerance=never,path=aws-nlb,detectWithin=60s').plan).toMatchObject({ stallTolerance: Infinity });
+    expect(() => parseKeepalive('path=aws-nlb,detectWithin=60s,stallTolerance=forever')).toThrow(/stallTolerance=forever/);
+  });
+});
+
 describe('TCP_KEEPALIVE_MATCH', () => {
   const target = (host: string, address: string, port: number): ConnectionTarget => ({
     host,
