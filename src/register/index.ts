@@ -82,6 +82,12 @@ export function registerFromEnvironment(env: NodeJS.ProcessEnv = process.env): R
             debugLine(`configured client ${target.address}:${target.port}${name} [${target.channel}]; ${kernelState(socket)}`);
           }
         : undefined,
+      onNotApplied: debug
+        ? (_socket: net.Socket, target: ConnectionTarget | undefined, reason: string) => {
+            const where = target === undefined ? 'a client connection' : `client ${target.address}:${target.port} [${target.channel}]`;
+            debugLine(`left unconfigured: ${where}; ${reason}`);
+          }
+        : undefined,
     },
   );
   const detachServers = config.server
