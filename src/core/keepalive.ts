@@ -102,10 +102,15 @@ function hasTuning(config: KernelConfig): boolean {
   );
 }
 
-/** Writes one config to a connected socket's fd, then makes its handle sticky; throws the coded error. */
+/**
+ * Writes one config to a connected socket's fd, then makes its handle sticky;
+ * throws the coded error. A handle that cannot be made sticky is refused
+ * before the kernel is touched: all or nothing.
+ */
 function writeConfig(socket: net.Socket, fd: number, config: KernelConfig): void {
+  const handle = handleToMakeSticky(socket);
   writeKernel(socket, fd, config);
-  makeSticky(socket);
+  if (handle !== undefined) handle.setKeepAlive = stickySetKeepAlive;
 }
 
 function writeKernel(socket: net.Socket, fd: number, config: KernelConfig): void {
@@ -220,13 +225,37 @@ function stickySetKeepAlive(this: TcpHandle): unknown {
 }
 Object.defineProperty(stickySetKeepAlive, STICKY, { value: true });
 
-/** Wraps setKeepAlive on the TCP handle under `socket` (its own, or the one under its TLSWrap). */
-function makeSticky(socket: net.Socket): void {
+/** Whether `key` can be assigned on `object` (an own or inherited data property that is writable, or a new one on an extensible object). */
+function canAssign(object: object, key: string): boolean {
+  for (let holder: object | null = object; holder !== null; holder = Object.getPrototypeOf(holder) as object | null) {
+    const descriptor = Object.getOwnPropertyDescriptor(holder, key);
+    if (descriptor !== undefined) {
+      const writable = descriptor.writable === true || descriptor.set !== undefined;
+      return holder === object || descriptor.set !== undefined ? writable : writable && Object.isExtensible(object);
+    }
+  }
+  return Object.isExtensible(object);
+}
+
+/**
+ * The TCP handle under `socket` (its own, or the one under its TLSWrap) when
+ * its setKeepAlive still has to be wrapped; undefined when it is wrapped
+ * already or there is none. Throws ERR_INVALID_ARG_VALUE for a handle that
+ * cannot take the wrapper (frozen, sealed, not extensible).
+ */
+function handleToMakeSticky(socket: net.Socket): TcpHandle | undefined {
   const handle = tcpHandleOf(socket) as TcpHandle | undefined;
-  if (handle === undefined) return;
+  if (handle === undefined) return undefined;
   const current = handle.setKeepAlive as { [STICKY]?: boolean } | undefined;
-  if (typeof current !== 'function' || current[STICKY] === true) return;
-  handle.setKeepAlive = stickySetKeepAlive;
+  if (typeof current !== 'function' || current[STICKY] === true) return undefined;
+  if (!canAssign(handle, 'setKeepAlive')) {
+    throw invalidArgValue(
+      'socket',
+      'has a frozen, sealed or not extensible TCP handle (_handle), so its keepalive policy could not be kept across setKeepAlive calls',
+      socket,
+    );
+  }
+  return handle;
 }
 
 /** Gives `socket` the policy (shared with the sockets over the same kernel socket) and the connect listener. */
