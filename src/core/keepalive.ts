@@ -281,7 +281,7 @@ function attach(socket: net.Socket, policy: SocketPolicy): void {
  */
 export function configureKeepalive<S extends net.Socket | Http2Session>(input: S, options?: KeepaliveOptions): S {
   const socket = resolveSocket(input);
-  const config = validateOptions(options, currentCapabilities());
+  let config = validateOptions(options, currentCapabilities());
   const rawPending = pendingRawSocket(socket);
   const pending = rawPending !== undefined || isPending(socket);
   // Decided now, never at connect time: a pending Proxy would otherwise be accepted and its connection hurt later.
@@ -289,6 +289,12 @@ export function configureKeepalive<S extends net.Socket | Http2Session>(input: S
   // Ownership is checked on whatever handle there is, also while connecting.
   const fd = ownFd(socket, pending);
   const known = policyRecord(socket);
+  // A socket that inherited a policy (accepted from a configured listener) starts from it: a partial call updates it.
+  const inherited = known === undefined ? inheritedConfig(socket) : undefined;
+  if (inherited !== undefined) {
+    mergeInto(inherited, config);
+    config = inherited;
+  }
   if (known === undefined && !Object.isExtensible(socket)) {
     throw invalidArgValue(
       'socket',
@@ -315,10 +321,28 @@ function pendingRawSocket(socket: net.Socket): net.Socket | undefined {
   return parent instanceof socketClass() && parent !== socket && isPending(parent) ? parent : undefined;
 }
 
-/** The policy configureKeepalive holds for this socket (merged, in ms), or undefined. */
+/**
+ * Marks a TCP handle's setKeepAlive that stands for a policy the socket
+ * inherited without being configured (accepted from a listening socket that
+ * holds it: src/integrations/server.ts); its value returns that policy for
+ * the socket (a fresh object), or undefined.
+ */
+export const INHERITED_POLICY = Symbol.for('tcp-keepalive.inherited-policy.v1');
+
+type InheritedLookup = (socket: net.Socket) => PolicyConfig | undefined;
+
+/** The policy `socket` inherited, if its TCP handle says it did. */
+function inheritedConfig(socket: net.Socket): PolicyConfig | undefined {
+  const handle = tcpHandleOf(socket) as TcpHandle | undefined;
+  const setKeepAlive = handle?.setKeepAlive;
+  const lookup = typeof setKeepAlive === 'function' ? (setKeepAlive as { [INHERITED_POLICY]?: unknown })[INHERITED_POLICY] : undefined;
+  return typeof lookup === 'function' ? (lookup as InheritedLookup)(socket) : undefined;
+}
+
+/** The policy configureKeepalive holds for this socket (merged, in ms), or the one it inherited, or undefined. */
 export function policyOf(socket: net.Socket): Readonly<KeepaliveOptions> | undefined {
-  const policy = policyRecord(socket);
-  return policy === undefined ? undefined : Object.freeze(optionsOf(policy.config));
+  const config = policyRecord(socket)?.config ?? inheritedConfig(socket);
+  return config === undefined ? undefined : Object.freeze(optionsOf(config));
 }
 
 /** Applies a validated config to a raw fd (a listening socket, say); throws the coded error. */

@@ -31,8 +31,8 @@
  */
 import net from 'node:net';
 import diagnosticsChannel from 'node:diagnostics_channel';
-import { applyToFd, policyOf } from '../core/keepalive';
-import type { KeepaliveOptions, KernelConfig } from '../core/options';
+import { applyToFd, INHERITED_POLICY } from '../core/keepalive';
+import type { KeepaliveOptions, KernelConfig, PolicyConfig } from '../core/options';
 import { validateOptions } from '../core/options';
 import { currentCapabilities } from '../core/platform';
 import { invalidArgType } from '../core/errors';
@@ -159,12 +159,26 @@ function inheritedSetKeepAlive(this: object): unknown {
   // eslint-disable-next-line prefer-rest-params -- the exact arguments, however many
   const result = Reflect.apply(method, this, arguments);
   const socket = ownerOfHandle(this);
-  if (socket !== undefined && policyOf(socket) === undefined) {
-    const state = servers.get((socket as net.Socket & { server?: net.Server }).server!);
+  if (socket !== undefined) {
+    const state = serverStateOf(socket);
     if (state !== undefined) configureQuietly(socket, state.policy);
   }
   return result;
 }
+
+function serverStateOf(socket: net.Socket): ServerState | undefined {
+  const server = (socket as net.Socket & { server?: net.Server }).server;
+  return server === undefined ? undefined : servers.get(server);
+}
+
+// What configureKeepalive starts from on an inherited socket, so a partial call updates the
+// server's policy instead of replacing it (the core finds this through the handle's method).
+Object.defineProperty(inheritedSetKeepAlive, INHERITED_POLICY, {
+  value: (socket: net.Socket): PolicyConfig | undefined => {
+    const state = serverStateOf(socket);
+    return state === undefined ? undefined : { ...state.config };
+  },
+});
 
 function onAccepted(server: net.Server, state: ServerState, socket: net.Socket): void {
   if (state.notTcp) return;
