@@ -62,6 +62,11 @@ interface ServerState {
   catchUp: number;
   /** The listener is not TCP (a Unix-domain socket or pipe): nothing to do. */
   notTcp: boolean;
+  /**
+   * Attached without listeners the application can see (TCP_KEEPALIVE_SERVER=1): accepted
+   * connections are met in the listening handle's `onconnection`, before Node makes their socket.
+   */
+  quiet: boolean;
 }
 
 const servers = new WeakMap<net.Server, ServerState>();
@@ -70,8 +75,20 @@ const servers = new WeakMap<net.Server, ServerState>();
 const NOT_TCP = new Set(['EAFNOSUPPORT', 'ENOTSOCK', 'EOPNOTSUPP', 'ENOPROTOOPT', 'EPROTONOSUPPORT', 'EPROTOTYPE']);
 
 interface InternalServer extends net.Server {
-  _handle?: { fd?: unknown } | null;
+  _handle?: ListeningHandle | null;
   keepAlive?: boolean;
+}
+
+/** Node's listening handle (TCP, Pipe, or a cluster worker's round-robin stand-in): it calls `onconnection` per accepted connection. */
+interface ListeningHandle {
+  fd?: unknown;
+  onconnection?: unknown;
+}
+
+/** An accepted connection's handle, before Node makes a socket of it. */
+interface AcceptedHandle {
+  fd?: unknown;
+  setKeepAlive?: unknown;
 }
 
 function listeningFd(server: net.Server): number | undefined {
@@ -121,6 +138,7 @@ function configureListener(server: net.Server, state: ServerState): void {
   state.configuredHandle = undefined;
   state.catchUp = 0;
   if (handle == null) return;
+  if (state.quiet) meetConnectionsAt(handle, server, state);
   const fd = listenerInheritance ? listeningFd(server) : undefined;
   if (fd === undefined) {
     state.hooks.onListener?.(
@@ -166,9 +184,16 @@ function inheritedSetKeepAlive(this: object): unknown {
   return result;
 }
 
+/**
+ * The server state of the connection a quiet server is accepting right now:
+ * Node calls setKeepAlive on the accepted handle (a server's `keepAlive`
+ * option) before it sets `socket.server`.
+ */
+let accepting: ServerState | undefined;
+
 function serverStateOf(socket: net.Socket): ServerState | undefined {
-  const server = (socket as net.Socket & { server?: net.Server }).server;
-  return server === undefined ? undefined : servers.get(server);
+  const server = (socket as net.Socket & { server?: net.Server | null }).server;
+  return server == null ? accepting : servers.get(server); // Node sets it just before 'connection'
 }
 
 // What configureKeepalive starts from on an inherited socket, so a partial call updates the
@@ -202,11 +227,77 @@ function onAccepted(server: net.Server, state: ServerState, socket: net.Socket):
   state.hooks.onAccepted?.(socket, inherited ? 'inherited' : 'configured');
 }
 
+/** Marks our `onconnection` wrapper, so a listening handle is wrapped once. */
+const MEETS_CONNECTIONS = Symbol('tcp-keepalive.onconnection');
+
+/**
+ * A quiet server: Node's `onconnection` of the listening handle (an own
+ * property Node sets on it at listen) is wrapped, so each accepted
+ * connection is met before Node makes its socket and emits 'connection' —
+ * the application's listeners, listenerCount and listeners() are untouched.
+ */
+function meetConnectionsAt(handle: ListeningHandle, server: net.Server, state: ServerState): void {
+  const original = handle.onconnection;
+  if (typeof original !== 'function' || (original as { [MEETS_CONNECTIONS]?: true })[MEETS_CONNECTIONS] === true) return;
+  const onconnection = function (this: unknown, error: unknown, accepted: AcceptedHandle | null | undefined): unknown {
+    // eslint-disable-next-line prefer-rest-params -- Node's exact arguments
+    const args = arguments;
+    if (error || accepted == null || typeof accepted !== 'object' || state.notTcp) return Reflect.apply(original, this, args);
+    const how = prepareAccepted(server, state, accepted);
+    const outer = accepting;
+    accepting = state;
+    try {
+      return Reflect.apply(original, this, args);
+    } finally {
+      accepting = outer;
+      afterAccepted(state, accepted, how);
+    }
+  };
+  Object.defineProperty(onconnection, MEETS_CONNECTIONS, { value: true });
+  handle.onconnection = onconnection;
+}
+
+type QuietAccept = AcceptedHow | 'left-alone' | 'failed';
+
+/**
+ * Before Node makes the socket: an inherited connection gets the handle's
+ * setKeepAlive follower only (one store, as on the 'connection' path); one to
+ * configure on its own (queued before the listener was configured, or no
+ * listener inheritance) gets the policy written to its fd first. With the
+ * server's `keepAlive` option, Node's own setKeepAlive call comes next and
+ * the follower hands the socket to configureKeepalive.
+ */
+function prepareAccepted(server: net.Server, state: ServerState, accepted: AcceptedHandle): QuietAccept {
+  const keepAlive = (server as InternalServer).keepAlive === true;
+  let inherited = state.configuredHandle !== undefined && state.configuredHandle === (server as InternalServer)._handle && !keepAlive;
+  if (inherited && state.catchUp > 0) {
+    state.catchUp -= 1;
+    inherited = false;
+  }
+  if (!inherited && !keepAlive) {
+    if (typeof accepted.fd !== 'number' || accepted.fd < 0) return 'failed';
+    const failure = applyToListener(accepted.fd, state.config);
+    if (failure !== undefined) return NOT_TCP.has(failure.code) ? 'left-alone' : 'failed';
+  }
+  if (typeof accepted.setKeepAlive === 'function') accepted.setKeepAlive = inheritedSetKeepAlive;
+  return inherited ? 'inherited' : 'configured';
+}
+
+/** After 'connection': a connection whose fd could not be written is configured as a socket (destroyed with the kernel's error if that fails too). */
+function afterAccepted(state: ServerState, accepted: AcceptedHandle, how: QuietAccept): void {
+  if (how === 'left-alone') return;
+  const socket = ownerOfHandle(accepted);
+  if (socket === undefined || socket.destroyed) return;
+  if (how === 'failed' && configureQuietly(socket, state.policy) !== 'configured') return;
+  state.hooks.onAccepted?.(socket, how === 'inherited' ? 'inherited' : 'configured');
+}
+
 /** Attaches (or re-points) the policy to `server`; returns the socket handler for callers that see a connection late. */
 export function attachServerPolicy(
   server: net.Server,
   policy: Readonly<KeepaliveOptions>,
   hooks: ServerHooks,
+  quiet = false,
 ): (socket: net.Socket) => void {
   const known = servers.get(server);
   const config = validateOptions(policy, currentCapabilities());
@@ -218,8 +309,21 @@ export function attachServerPolicy(
     configureListener(server, known);
     return (socket) => onAccepted(server, known, socket);
   }
-  const state: ServerState = { policy, config, hooks, configuredHandle: undefined, decidedHandle: undefined, catchUp: 0, notTcp: false };
+  const state: ServerState = {
+    policy,
+    config,
+    hooks,
+    configuredHandle: undefined,
+    decidedHandle: undefined,
+    catchUp: 0,
+    notTcp: false,
+    quiet,
+  };
   servers.set(server, state);
+  if (quiet) {
+    configureListener(server, state);
+    return (socket) => onAccepted(server, state, socket);
+  }
   // 'listening' comes on the tick after listen(2), before any connection can be accepted; a
   // server listening again (after close) has a new handle and is configured again.
   server.prependListener('listening', () => configureListener(server, state));
@@ -251,20 +355,32 @@ export function keepaliveServer<S extends net.Server>(server: S, options?: Keepa
 
 /**
  * Internal (the register entry's TCP_KEEPALIVE_SERVER=1): every server of the
- * process, as it starts listening. Node publishes `tracing:net.server.listen`
- * right after listen(2) where it has that channel (checked in its source);
- * elsewhere the first connection a server accepts (`net.server.socket`)
- * attaches the policy — that connection is configured on its own, the
- * listener from then on. Returns the uninstall function.
+ * process, as it starts listening, without a listener the application can
+ * see. Node publishes `tracing:net.server.listen` right after listen(2)
+ * (present on Node 20, 22, 24 and 26, checked in their source): the listening
+ * socket is configured there, and the listening handle's `onconnection` is
+ * wrapped so the connections to configure one by one (the catch-up, a
+ * server's `keepAlive` option, no listener inheritance) are met before Node
+ * makes their socket. Without the addon (an accepted connection can then only
+ * be configured as a socket) the policy is attached as keepaliveServer does,
+ * with 'listening' and 'connection' listeners. On a Node release without the
+ * listen channel, the first connection a server accepts (`net.server.socket`)
+ * attaches the policy that way — that connection is configured on its own.
+ * Returns the uninstall function.
  */
 export function attachToEveryServer(policy: Readonly<KeepaliveOptions>, hooks: ServerHooks): () => void {
   const listenChannel = 'tracing:net.server.listen:asyncEnd';
   const publishesListen =
     /netServerListen/.test(Function.prototype.toString.call(net.Server.prototype.listen)) ||
     /netServerListen/.test(Function.prototype.toString.call((net.Server.prototype as unknown as { _listen2: () => void })._listen2));
+  // Without the addon an accepted connection can only be configured as a socket, on 'connection'.
+  const quiet = addon() !== undefined;
   const onListen = (message: unknown): void => {
     const server = (message as { server?: unknown }).server;
-    if (server instanceof net.Server && !hasServerPolicy(server)) attachServerPolicy(server, policy, hooks);
+    if (!(server instanceof net.Server)) return;
+    const known = servers.get(server);
+    if (known === undefined) attachServerPolicy(server, policy, hooks, quiet);
+    else if (known.quiet) configureListener(server, known); // listening again: a new listening handle
   };
   const onServerSocket = (message: unknown): void => {
     const socket = (message as { socket?: unknown }).socket;
