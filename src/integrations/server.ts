@@ -243,7 +243,12 @@ function meetConnectionsAt(handle: ListeningHandle, server: net.Server, state: S
     // eslint-disable-next-line prefer-rest-params -- Node's exact arguments
     const args = arguments;
     if (error || accepted == null || typeof accepted !== 'object' || state.notTcp) return Reflect.apply(original, this, args);
-    const how = prepareAccepted(server, state, accepted);
+    let how: QuietAccept;
+    try {
+      how = prepareAccepted(server, state, accepted);
+    } catch {
+      how = 'failed'; // never into Node's accept: the socket is configured on its own below
+    }
     const outer = accepting;
     accepting = state;
     try {
@@ -289,7 +294,11 @@ function afterAccepted(state: ServerState, accepted: AcceptedHandle, how: QuietA
   const socket = ownerOfHandle(accepted);
   if (socket === undefined || socket.destroyed) return;
   if (how === 'failed' && configureQuietly(socket, state.policy) !== 'configured') return;
-  state.hooks.onAccepted?.(socket, how === 'inherited' ? 'inherited' : 'configured');
+  try {
+    state.hooks.onAccepted?.(socket, how === 'inherited' ? 'inherited' : 'configured');
+  } catch {
+    // The debug log only; nothing may reach Node's accept.
+  }
 }
 
 /** Attaches (or re-points) the policy to `server`; returns the socket handler for callers that see a connection late. */

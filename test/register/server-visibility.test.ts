@@ -108,4 +108,24 @@ describeWhen('TCP_KEEPALIVE_SERVER=1 leaves no trace the application can see', '
     for (const socket of sockets) expect(readChild(requireOutsideReader(), pid!, socket.fd)).toEqual(expectedRaw(POLICY));
     await closeAll();
   });
+
+  test("a 'connection' handler that makes the socket non-extensible, with the debug log on: the server answers and keeps running", async () => {
+    const app = runApp(path.join(apps, 'plain-servers.cjs'), {
+      NODE_OPTIONS: '--require tcp-keepalive/register',
+      TCP_KEEPALIVE: POLICY_ENV,
+      TCP_KEEPALIVE_SERVER: '1',
+      TCP_KEEPALIVE_DEBUG: '1',
+      SERVER: 'sealing',
+    });
+    running.push(app);
+    const port = Number((await app.line(/^READY (\d+) /m))[1]);
+    for (let i = 0; i < CATCH_UP_MARGIN + 2; i++) {
+      const client = track(net.connect(port, '127.0.0.1'));
+      const [answer] = (await once(client, 'data')) as [Buffer];
+      expect(answer.toString()).toBe('ok');
+    }
+    await app.stderrLines(/^tcp-keepalive: accepted /, CATCH_UP_MARGIN + 2);
+    expect(app.stderr()).not.toMatch(/TypeError|\n\s+at /);
+    expect(app.child.exitCode).toBeNull();
+  });
 });
