@@ -27,7 +27,16 @@
  * An inherited socket gets no syscall but the same guarantee as a configured
  * one: a later setKeepAlive on it (your code, a library's) is followed by the
  * policy being re-applied — the first such call hands the socket to
- * configureKeepalive, which keeps it in force from then on.
+ * configureKeepalive, which keeps it in force from then on — and a partial
+ * configureKeepalive on it starts from the server's policy.
+ *
+ * Nothing is added that the application can see among its server's
+ * listeners: the `tracing:net.server.listen` channel says when a server
+ * listens (right after listen(2)), and the listening handle's `onconnection`
+ * is wrapped, so each accepted connection is met before Node makes its socket
+ * and emits 'connection'. Where Node has no listen channel, or without the
+ * addon (an accepted connection can then only be configured as a socket), a
+ * prepended 'listening' and 'connection' listener do the same.
  */
 import net from 'node:net';
 import diagnosticsChannel from 'node:diagnostics_channel';
@@ -301,12 +310,49 @@ function afterAccepted(state: ServerState, accepted: AcceptedHandle, how: QuietA
   }
 }
 
-/** Attaches (or re-points) the policy to `server`; returns the socket handler for callers that see a connection late. */
+const LISTEN_CHANNEL = 'tracing:net.server.listen:asyncEnd';
+
+let listenPublished: boolean | undefined;
+/** Whether this Node publishes `tracing:net.server.listen` (right after listen(2)): checked in its own source, once. */
+function nodePublishesListen(): boolean {
+  listenPublished ??=
+    /netServerListen/.test(Function.prototype.toString.call(net.Server.prototype.listen)) ||
+    /netServerListen/.test(Function.prototype.toString.call((net.Server.prototype as unknown as { _listen2: () => void })._listen2));
+  return listenPublished;
+}
+
+/**
+ * Whether a server can be attached without listeners: the listen channel
+ * tells when it listens, and the addon can write an accepted connection's fd
+ * before Node makes its socket.
+ */
+function canAttachQuietly(): boolean {
+  return addon() !== undefined && nodePublishesListen();
+}
+
+/** A quiet server listening (again: a new listening handle) is configured as it starts; one subscription for all of them. */
+function onAnyListen(message: unknown): void {
+  const server = (message as { server?: unknown }).server;
+  const state = server instanceof net.Server ? servers.get(server) : undefined;
+  if (state?.quiet === true) configureListener(server as net.Server, state);
+}
+let watchingListens = false;
+function watchListens(): void {
+  if (watchingListens) return;
+  watchingListens = true;
+  diagnosticsChannel.subscribe(LISTEN_CHANNEL, onAnyListen);
+}
+
+/**
+ * Attaches (or re-points) the policy to `server`; returns the socket handler for callers that see a connection late.
+ * Without listeners the application can see where the running Node allows it (canAttachQuietly); else with a
+ * prepended 'listening' and 'connection' listener.
+ */
 export function attachServerPolicy(
   server: net.Server,
   policy: Readonly<KeepaliveOptions>,
   hooks: ServerHooks,
-  quiet = false,
+  quiet = canAttachQuietly(),
 ): (socket: net.Socket) => void {
   const known = servers.get(server);
   const config = validateOptions(policy, currentCapabilities());
@@ -330,7 +376,8 @@ export function attachServerPolicy(
   };
   servers.set(server, state);
   if (quiet) {
-    configureListener(server, state);
+    watchListens();
+    configureListener(server, state); // a listening handle now (`listening` is only true a little later), or nothing yet
     return (socket) => onAccepted(server, state, socket);
   }
   // 'listening' comes on the tick after listen(2), before any connection can be accepted; a
@@ -350,11 +397,12 @@ export function hasServerPolicy(server: net.Server): boolean {
  * Every socket `server` accepts from now on carries the policy (net.Server,
  * and so tls.Server, http.Server, https.Server, http2 servers): set on the
  * listening socket where accepted sockets inherit it (Linux), else per
- * accepted socket on 'connection' — which every one of these servers emits
- * with the raw TCP socket before any TLS or HTTP work, and where the
- * listener is prepended so your handlers already see a configured socket.
- * Works before or after listen(), for a listener handed in by fd or handle,
- * and in cluster workers. Calling it again replaces the policy. Returns the server.
+ * accepted connection before Node emits 'connection' (with the raw TCP
+ * socket, before any TLS or HTTP work), so your handlers already see a
+ * configured socket. Adds no listener to the server (see above for where
+ * Node leaves no other way). Works before or after listen(), for a listener
+ * handed in by fd or handle, and in cluster workers. Calling it again
+ * replaces the policy. Returns the server.
  */
 export function keepaliveServer<S extends net.Server>(server: S, options?: KeepaliveOptions): S {
   if (!(server instanceof net.Server)) throw invalidArgType('server', 'an instance of net.Server (or tls/http/https.Server)', server);
@@ -378,18 +426,10 @@ export function keepaliveServer<S extends net.Server>(server: S, options?: Keepa
  * Returns the uninstall function.
  */
 export function attachToEveryServer(policy: Readonly<KeepaliveOptions>, hooks: ServerHooks): () => void {
-  const listenChannel = 'tracing:net.server.listen:asyncEnd';
-  const publishesListen =
-    /netServerListen/.test(Function.prototype.toString.call(net.Server.prototype.listen)) ||
-    /netServerListen/.test(Function.prototype.toString.call((net.Server.prototype as unknown as { _listen2: () => void })._listen2));
-  // Without the addon an accepted connection can only be configured as a socket, on 'connection'.
-  const quiet = addon() !== undefined;
   const onListen = (message: unknown): void => {
     const server = (message as { server?: unknown }).server;
-    if (!(server instanceof net.Server)) return;
-    const known = servers.get(server);
-    if (known === undefined) attachServerPolicy(server, policy, hooks, quiet);
-    else if (known.quiet) configureListener(server, known); // listening again: a new listening handle
+    // A server known already is configured again by onAnyListen (quiet) or its 'listening' listener.
+    if (server instanceof net.Server && !hasServerPolicy(server)) attachServerPolicy(server, policy, hooks);
   };
   const onServerSocket = (message: unknown): void => {
     const socket = (message as { socket?: unknown }).socket;
@@ -398,7 +438,7 @@ export function attachToEveryServer(policy: Readonly<KeepaliveOptions>, hooks: S
     attachServerPolicy(server, policy, hooks)(socket);
   };
   // One channel or the other: with the listen channel, accepting publishes to no subscriber of ours.
-  const [name, handler] = publishesListen ? [listenChannel, onListen] : ['net.server.socket', onServerSocket];
+  const [name, handler] = nodePublishesListen() ? [LISTEN_CHANNEL, onListen] : ['net.server.socket', onServerSocket];
   diagnosticsChannel.subscribe(name, handler);
   return () => {
     diagnosticsChannel.unsubscribe(name, handler);

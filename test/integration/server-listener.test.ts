@@ -295,6 +295,21 @@ describeWhen(
       expectKernel((await acceptFrom(late, again, 1))[0]!, CONFIGURED);
     });
 
+    test("keepaliveServer adds no listener: the server's listeners, and their order, are the application's", async () => {
+      const view = (server: net.Server): string[][] =>
+        ['listening', 'connection', 'close', 'error'].map((event) => server.listeners(event).map((listener) => listener.name));
+      const server = http.createServer();
+      const before = view(server);
+      keepaliveServer(server, POLICY);
+      expect(view(server)).toEqual(before);
+      const port = await listening(server); // listening() adds the test's own 'connection' listener
+      const expected = view(server);
+      await pastCatchUp(server, port);
+      const [socket] = await acceptFrom(server, port, 1);
+      expectKernel(socket!, CONFIGURED);
+      expect(view(server)).toEqual(expected);
+    });
+
     test('a Unix-domain server is left alone: no error, its connections untouched', async () => {
       const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tcpka-unix-'));
       const socketPath = path.join(dir, 'server.sock');
