@@ -122,10 +122,15 @@ function hasTuning(config: KernelConfig): boolean {
   );
 }
 
-/** Writes one config to a connected socket's fd, then makes its handle sticky; throws the coded error. */
+/**
+ * Writes one config to a connected socket's fd, then makes its handle sticky;
+ * throws the coded error. A handle that cannot be made sticky is refused
+ * before the kernel is touched: all or nothing.
+ */
 function writeConfig(socket: net.Socket, fd: number, config: KernelConfig): void {
+  const handle = handleToMakeSticky(socket);
   writeKernel(socket, fd, config);
-  makeSticky(socket);
+  if (handle !== undefined) handle.setKeepAlive = stickySetKeepAlive;
 }
 
 function writeKernel(socket: net.Socket, fd: number, config: KernelConfig): void {
@@ -240,13 +245,37 @@ function stickySetKeepAlive(this: TcpHandle): unknown {
 }
 Object.defineProperty(stickySetKeepAlive, STICKY, { value: true });
 
-/** Wraps setKeepAlive on the TCP handle under `socket` (its own, or the one under its TLSWrap). */
-function makeSticky(socket: net.Socket): void {
+/** Whether `key` can be assigned on `object` (an own or inherited data property that is writable, or a new one on an extensible object). */
+function canAssign(object: object, key: string): boolean {
+  for (let holder: object | null = object; holder !== null; holder = Object.getPrototypeOf(holder) as object | null) {
+    const descriptor = Object.getOwnPropertyDescriptor(holder, key);
+    if (descriptor !== undefined) {
+      const writable = descriptor.writable === true || descriptor.set !== undefined;
+      return holder === object || descriptor.set !== undefined ? writable : writable && Object.isExtensible(object);
+    }
+  }
+  return Object.isExtensible(object);
+}
+
+/**
+ * The TCP handle under `socket` (its own, or the one under its TLSWrap) when
+ * its setKeepAlive still has to be wrapped; undefined when it is wrapped
+ * already or there is none. Throws ERR_INVALID_ARG_VALUE for a handle that
+ * cannot take the wrapper (frozen, sealed, not extensible).
+ */
+function handleToMakeSticky(socket: net.Socket): TcpHandle | undefined {
   const handle = tcpHandleOf(socket) as TcpHandle | undefined;
-  if (handle === undefined) return;
+  if (handle === undefined) return undefined;
   const current = handle.setKeepAlive as { [STICKY]?: boolean } | undefined;
-  if (typeof current !== 'function' || current[STICKY] === true) return;
-  handle.setKeepAlive = stickySetKeepAlive;
+  if (typeof current !== 'function' || current[STICKY] === true) return undefined;
+  if (!canAssign(handle, 'setKeepAlive')) {
+    throw invalidArgValue(
+      'socket',
+      'has a frozen, sealed or not extensible TCP handle (_handle), so its keepalive policy could not be kept across setKeepAlive calls',
+      socket,
+    );
+  }
+  return handle;
 }
 
 /** Gives `socket` the policy (shared with the sockets over the same kernel socket) and the connect listener. */
@@ -272,7 +301,7 @@ function attach(socket: net.Socket, policy: SocketPolicy): void {
  */
 export function configureKeepalive<S extends net.Socket | Http2Session>(input: S, options?: KeepaliveOptions): S {
   const socket = resolveSocket(input);
-  const config = validateOptions(options, currentCapabilities());
+  let config = validateOptions(options, currentCapabilities());
   const rawPending = pendingRawSocket(socket);
   const pending = rawPending !== undefined || isPending(socket);
   // Decided now, never at connect time: a pending Proxy would otherwise be accepted and its connection hurt later.
@@ -280,6 +309,12 @@ export function configureKeepalive<S extends net.Socket | Http2Session>(input: S
   // Ownership is checked on whatever handle there is, also while connecting.
   const fd = ownFd(socket, pending);
   const known = policyRecord(socket);
+  // A socket that inherited a policy (accepted from a configured listener) starts from it: a partial call updates it.
+  const inherited = known === undefined ? inheritedConfig(socket) : undefined;
+  if (inherited !== undefined) {
+    mergeInto(inherited, config);
+    config = inherited;
+  }
   if (known === undefined && !Object.isExtensible(socket)) {
     throw invalidArgValue(
       'socket',
@@ -306,10 +341,28 @@ function pendingRawSocket(socket: net.Socket): net.Socket | undefined {
   return parent instanceof socketClass() && parent !== socket && isPending(parent) ? parent : undefined;
 }
 
-/** The policy configureKeepalive holds for this socket (merged, in ms), or undefined. */
+/**
+ * Marks a TCP handle's setKeepAlive that stands for a policy the socket
+ * inherited without being configured (accepted from a listening socket that
+ * holds it: src/integrations/server.ts); its value returns that policy for
+ * the socket (a fresh object), or undefined.
+ */
+export const INHERITED_POLICY = Symbol.for('tcp-keepalive.inherited-policy.v1');
+
+type InheritedLookup = (socket: net.Socket) => PolicyConfig | undefined;
+
+/** The policy `socket` inherited, if its TCP handle says it did. */
+function inheritedConfig(socket: net.Socket): PolicyConfig | undefined {
+  const handle = tcpHandleOf(socket) as TcpHandle | undefined;
+  const setKeepAlive = handle?.setKeepAlive;
+  const lookup = typeof setKeepAlive === 'function' ? (setKeepAlive as { [INHERITED_POLICY]?: unknown })[INHERITED_POLICY] : undefined;
+  return typeof lookup === 'function' ? (lookup as InheritedLookup)(socket) : undefined;
+}
+
+/** The policy configureKeepalive holds for this socket (merged, in ms), or the one it inherited, or undefined. */
 export function policyOf(socket: net.Socket): Readonly<KeepaliveOptions> | undefined {
-  const policy = policyRecord(socket);
-  return policy === undefined ? undefined : Object.freeze(optionsOf(policy.config));
+  const config = policyRecord(socket)?.config ?? inheritedConfig(socket);
+  return config === undefined ? undefined : Object.freeze(optionsOf(config));
 }
 
 /** Applies a validated config to a raw fd (a listening socket, say); throws the coded error. */

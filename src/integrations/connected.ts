@@ -53,57 +53,75 @@ export function reportNotApplied(what: string, error: unknown): void {
   process.emitWarning(`tcp-keepalive: ${what} was left without the keepalive policy: ${message}`, { code: 'TCP_KEEPALIVE_NOT_APPLIED' });
 }
 
+/** What configureQuietly did: configured, left alone (not TCP, or closed), refused (reported), or destroyed with the kernel's error. */
+export type QuietOutcome = 'configured' | 'left-alone' | { refused: Error } | 'destroyed';
+
 /** Applies the policy, reporting instead of throwing (see the channel above). */
-export function configureQuietly(socket: net.Socket, options: Readonly<KeepaliveOptions>): void {
+export function configureQuietly(socket: net.Socket, options: Readonly<KeepaliveOptions>): QuietOutcome {
   try {
-    if (socket.destroyed) return;
+    if (socket.destroyed) return 'left-alone';
     configureKeepalive(socket, options);
+    return 'configured';
   } catch (error) {
     const code = (error as { code?: unknown }).code;
-    if (code === 'ERR_SOCKET_CLOSED' || (typeof code === 'string' && NOT_TCP.has(code))) return;
+    if (code === 'ERR_SOCKET_CLOSED' || (typeof code === 'string' && NOT_TCP.has(code))) return 'left-alone';
     if (typeof code === 'string' && REFUSED.has(code)) {
       reportNotApplied('a socket', error);
-      return;
+      return { refused: error as Error };
     }
     try {
       socket.destroy(error as Error);
     } catch (destroyError) {
       reportNotApplied('a socket that could not be destroyed either', destroyError);
     }
+    return 'destroyed';
   }
 }
 
-/** Connected: it has a handle, is not connecting, and the kernel knows its peer. */
+/**
+ * Connected: it has a handle, is not connecting, and the kernel knows its
+ * peer. A peer that cannot be read (Node caches it on the socket, which fails
+ * on a non-extensible one) counts as connected: the caller's step then meets
+ * the same socket and reports it, outside this check.
+ */
 function isConnected(socket: net.Socket): boolean {
   const handle = (socket as net.Socket & { _handle?: unknown })._handle;
-  return !socket.connecting && handle != null && socket.remoteAddress !== undefined;
+  if (socket.connecting || handle == null) return false;
+  try {
+    return socket.remoteAddress !== undefined;
+  } catch {
+    return true;
+  }
 }
 
 /**
  * Runs `then` when the socket is connected: now if it already is, else on its
  * 'connect' (TLS sockets emit it too, direct and upgraded, before the
- * handshake). One listener, removed if the socket closes first. Listeners
- * added here run before any the client adds later, so the policy is in place
- * before the client's own 'connect' handler (which may call setKeepAlive —
- * the core re-applies after that). `connectUnderWay`: the caller knows a
- * connect() has begun though the socket does not show it yet (diagnostics
- * channels publish from inside connect(), before `connecting` is set).
+ * handshake). One listener, removed if the socket closes first (then
+ * `onClose`, if given, runs: the caller's own listeners for this attempt go
+ * too). Listeners added here run before any the client adds later, so the
+ * policy is in place before the client's own 'connect' handler (which may
+ * call setKeepAlive — the core re-applies after that). `connectUnderWay`: the
+ * caller knows a connect() has begun though the socket does not show it yet
+ * (diagnostics channels publish from inside connect(), before `connecting` is
+ * set — and, for a socket reconnected after 'close', before it stops being
+ * `destroyed`).
  */
-export function whenConnected(socket: net.Socket, then: () => void, connectUnderWay = false): void {
-  if (socket.destroyed) return;
-  if (!connectUnderWay && isConnected(socket)) {
-    then();
+export function whenConnected(socket: net.Socket, then: () => void, connectUnderWay = false, onClose?: () => void): void {
+  if (!connectUnderWay && (socket.destroyed || isConnected(socket))) {
+    if (!socket.destroyed) then();
     return;
   }
   const onConnect = (): void => {
-    socket.removeListener('close', onClose);
+    socket.removeListener('close', onSocketClose);
     then();
   };
-  const onClose = (): void => {
+  const onSocketClose = (): void => {
     socket.removeListener('connect', onConnect);
+    onClose?.();
   };
   socket.once('connect', onConnect);
-  socket.once('close', onClose);
+  socket.once('close', onSocketClose);
 }
 
 /** Configures `socket` (now or when it connects) if it turns out to be TCP. */

@@ -34,7 +34,7 @@ import type http from 'node:http';
 import net from 'node:net';
 import type { KeepaliveOptions } from '../core/options';
 import { invalidArgType, invalidArgValue } from '../core/errors';
-import { checkedOptions, configureQuietly, whenConnected } from './connected';
+import { checkedOptions, configureQuietly, reportNotApplied, whenConnected } from './connected';
 
 /** The connection a filter decides on, known once the socket has connected. */
 export interface ConnectionTarget {
@@ -72,8 +72,14 @@ export interface KeepaliveInstallation {
 
 /** Internal: what an installation reports as it configures (the register entry's debug log). */
 export interface InstallHooks {
-  /** Called once per socket the installation configured, after configuring it. */
+  /** Called once per connection the installation configured, after configuring it. */
   onConfigured?(socket: net.Socket, target: ConnectionTarget): void;
+  /**
+   * Called once per connection the installation meant to configure and could
+   * not (already reported with a TCP_KEEPALIVE_NOT_APPLIED warning); `target`
+   * is undefined when even the peer could not be read.
+   */
+  onNotApplied?(socket: net.Socket, target: ConnectionTarget | undefined, reason: string): void;
 }
 
 const NET_CLIENT_SOCKET = 'net.client.socket';
@@ -188,13 +194,49 @@ function compileFilter(match: ConnectionFilter | undefined): (target: Connection
     (ports === undefined || ports.includes(target.port));
 }
 
+interface Peer {
+  readonly address: string;
+  readonly port: number;
+  readonly family: string;
+}
+
+/**
+ * The connected peer, or undefined for a socket without one (not IP, or
+ * closed). Node caches the peer on the socket object as it is first read,
+ * which throws on a non-extensible socket: then it is read from the handle,
+ * as Node does, without the cache. Throws only when neither can be read.
+ */
+function peerOf(socket: net.Socket): Peer | undefined {
+  let address: string | undefined;
+  let port: number | undefined;
+  let family: string | undefined;
+  try {
+    address = socket.remoteAddress;
+    port = socket.remotePort;
+    family = socket.remoteFamily;
+  } catch (error) {
+    const handle = (socket as { _handle?: { getpeername?: (out: Record<string, unknown>) => number } | null })._handle;
+    const out: Record<string, unknown> = {};
+    if (handle == null || typeof handle.getpeername !== 'function' || handle.getpeername(out) !== 0) throw error;
+    address = typeof out.address === 'string' ? out.address : undefined;
+    port = typeof out.port === 'number' ? out.port : undefined;
+    family = typeof out.family === 'string' ? out.family : undefined;
+  }
+  if (address === undefined || port === undefined) return undefined;
+  return { address, port, family: family ?? '' };
+}
+
 /**
  * Subscribes to the diagnostics channels above and configures every client
  * socket whose peer matches `options.match` once it connects. Keepalive
  * options are checked now (coded errors as configureKeepalive's); a filter
  * that throws later is reported with process.emitWarning and the connection
- * left alone — nothing is thrown into a client. Each socket is considered
- * once, whichever channels report it. Unix-domain sockets are ignored.
+ * left alone — nothing is thrown into a client; so is a connection the core
+ * refuses (a non-extensible socket, say: code TCP_KEEPALIVE_NOT_APPLIED, one
+ * warning per connection). Each connection is considered once, whichever
+ * channels report it; a socket reconnected with connect() after 'close' (the
+ * first attempt refused, or the connection dropped) is configured again at
+ * each connect. Unix-domain sockets are ignored.
  */
 export function installKeepalive(options: InstallOptions = {}): KeepaliveInstallation {
   return startInstallation(options, {});
@@ -216,10 +258,19 @@ export function startInstallation(options: InstallOptions, hooks: InstallHooks):
   let installed = true;
 
   const decide = (socket: net.Socket, channel: string, hostAsked: string | undefined): void => {
-    const address = socket.remoteAddress;
-    const port = socket.remotePort;
-    if (!installed || address === undefined || port === undefined) return;
-    const target: ConnectionTarget = { host: hostAsked ?? address, address, port, family: socket.remoteFamily ?? '', channel };
+    if (!installed) return;
+    let peer: Peer | undefined;
+    try {
+      peer = peerOf(socket);
+    } catch (error) {
+      // Nothing may be thrown here: this runs inside the socket's 'connect' emit, the client's own event.
+      const reason = `its peer could not be read: ${error instanceof Error ? error.message : String(error)}`;
+      reportNotApplied(`a connection (${channel})`, new Error(reason));
+      hooks.onNotApplied?.(socket, undefined, reason);
+      return;
+    }
+    if (peer === undefined) return; // not an IP connection (or already gone)
+    const target: ConnectionTarget = { host: hostAsked ?? peer.address, ...peer, channel };
     let accepted: boolean;
     try {
       accepted = accepts(target) === true;
@@ -231,19 +282,27 @@ export function startInstallation(options: InstallOptions, hooks: InstallHooks):
       return;
     }
     if (!accepted) return;
-    configureQuietly(socket, policy);
-    if (hooks.onConfigured !== undefined && !socket.destroyed) hooks.onConfigured(socket, target);
+    const outcome = configureQuietly(socket, policy);
+    if (outcome === 'configured') hooks.onConfigured?.(socket, target);
+    else if (typeof outcome === 'object') hooks.onNotApplied?.(socket, target, outcome.refused.message);
   };
 
-  const firstSight = (socket: unknown): socket is net.Socket => {
-    if (!(socket instanceof net.Socket) || considered.has(socket)) return false;
+  /**
+   * Each connection is considered once, whichever channels report it. A
+   * connect() of a socket that has closed (the same object reconnected after
+   * a refused or dropped connection) is a new connection: `connecting` says
+   * the report comes from inside connect().
+   */
+  const firstSight = (socket: unknown, connecting = false): socket is net.Socket => {
+    if (!(socket instanceof net.Socket)) return false;
+    if (considered.has(socket) && !(connecting && socket.destroyed)) return false;
     considered.add(socket);
     return true;
   };
 
   const onNetClientSocket = (message: unknown, channel = NET_CLIENT_SOCKET): void => {
     const socket = (message as { socket?: unknown }).socket;
-    if (!firstSight(socket)) return;
+    if (!firstSight(socket, true)) return;
     let hostAsked: string | undefined;
     const onLookup = (_error: unknown, _address: unknown, _family: unknown, host: unknown): void => {
       if (typeof host === 'string') hostAsked = host;
@@ -256,6 +315,7 @@ export function startInstallation(options: InstallOptions, hooks: InstallHooks):
         decide(socket, channel, hostAsked);
       },
       true,
+      () => socket.removeListener('lookup', onLookup),
     );
   };
 

@@ -27,12 +27,21 @@
  * An inherited socket gets no syscall but the same guarantee as a configured
  * one: a later setKeepAlive on it (your code, a library's) is followed by the
  * policy being re-applied — the first such call hands the socket to
- * configureKeepalive, which keeps it in force from then on.
+ * configureKeepalive, which keeps it in force from then on — and a partial
+ * configureKeepalive on it starts from the server's policy.
+ *
+ * Nothing is added that the application can see among its server's
+ * listeners: the `tracing:net.server.listen` channel says when a server
+ * listens (right after listen(2)), and the listening handle's `onconnection`
+ * is wrapped, so each accepted connection is met before Node makes its socket
+ * and emits 'connection'. Where Node has no listen channel, or without the
+ * addon (an accepted connection can then only be configured as a socket), a
+ * prepended 'listening' and 'connection' listener do the same.
  */
 import net from 'node:net';
 import diagnosticsChannel from 'node:diagnostics_channel';
-import { applyToFd, policyOf } from '../core/keepalive';
-import type { KeepaliveOptions, KernelConfig } from '../core/options';
+import { applyToFd, INHERITED_POLICY } from '../core/keepalive';
+import type { KeepaliveOptions, KernelConfig, PolicyConfig } from '../core/options';
 import { validateOptions } from '../core/options';
 import { currentCapabilities } from '../core/platform';
 import { invalidArgType } from '../core/errors';
@@ -62,6 +71,11 @@ interface ServerState {
   catchUp: number;
   /** The listener is not TCP (a Unix-domain socket or pipe): nothing to do. */
   notTcp: boolean;
+  /**
+   * Attached without listeners the application can see (TCP_KEEPALIVE_SERVER=1): accepted
+   * connections are met in the listening handle's `onconnection`, before Node makes their socket.
+   */
+  quiet: boolean;
 }
 
 const servers = new WeakMap<net.Server, ServerState>();
@@ -70,8 +84,20 @@ const servers = new WeakMap<net.Server, ServerState>();
 const NOT_TCP = new Set(['EAFNOSUPPORT', 'ENOTSOCK', 'EOPNOTSUPP', 'ENOPROTOOPT', 'EPROTONOSUPPORT', 'EPROTOTYPE']);
 
 interface InternalServer extends net.Server {
-  _handle?: { fd?: unknown } | null;
+  _handle?: ListeningHandle | null;
   keepAlive?: boolean;
+}
+
+/** Node's listening handle (TCP, Pipe, or a cluster worker's round-robin stand-in): it calls `onconnection` per accepted connection. */
+interface ListeningHandle {
+  fd?: unknown;
+  onconnection?: unknown;
+}
+
+/** An accepted connection's handle, before Node makes a socket of it. */
+interface AcceptedHandle {
+  fd?: unknown;
+  setKeepAlive?: unknown;
 }
 
 function listeningFd(server: net.Server): number | undefined {
@@ -121,6 +147,7 @@ function configureListener(server: net.Server, state: ServerState): void {
   state.configuredHandle = undefined;
   state.catchUp = 0;
   if (handle == null) return;
+  if (state.quiet) meetConnectionsAt(handle, server, state);
   const fd = listenerInheritance ? listeningFd(server) : undefined;
   if (fd === undefined) {
     state.hooks.onListener?.(
@@ -159,12 +186,33 @@ function inheritedSetKeepAlive(this: object): unknown {
   // eslint-disable-next-line prefer-rest-params -- the exact arguments, however many
   const result = Reflect.apply(method, this, arguments);
   const socket = ownerOfHandle(this);
-  if (socket !== undefined && policyOf(socket) === undefined) {
-    const state = servers.get((socket as net.Socket & { server?: net.Server }).server!);
+  if (socket !== undefined) {
+    const state = serverStateOf(socket);
     if (state !== undefined) configureQuietly(socket, state.policy);
   }
   return result;
 }
+
+/**
+ * The server state of the connection a quiet server is accepting right now:
+ * Node calls setKeepAlive on the accepted handle (a server's `keepAlive`
+ * option) before it sets `socket.server`.
+ */
+let accepting: ServerState | undefined;
+
+function serverStateOf(socket: net.Socket): ServerState | undefined {
+  const server = (socket as net.Socket & { server?: net.Server | null }).server;
+  return server == null ? accepting : servers.get(server); // Node sets it just before 'connection'
+}
+
+// What configureKeepalive starts from on an inherited socket, so a partial call updates the
+// server's policy instead of replacing it (the core finds this through the handle's method).
+Object.defineProperty(inheritedSetKeepAlive, INHERITED_POLICY, {
+  value: (socket: net.Socket): PolicyConfig | undefined => {
+    const state = serverStateOf(socket);
+    return state === undefined ? undefined : { ...state.config };
+  },
+});
 
 function onAccepted(server: net.Server, state: ServerState, socket: net.Socket): void {
   if (state.notTcp) return;
@@ -188,11 +236,123 @@ function onAccepted(server: net.Server, state: ServerState, socket: net.Socket):
   state.hooks.onAccepted?.(socket, inherited ? 'inherited' : 'configured');
 }
 
-/** Attaches (or re-points) the policy to `server`; returns the socket handler for callers that see a connection late. */
+/** Marks our `onconnection` wrapper, so a listening handle is wrapped once. */
+const MEETS_CONNECTIONS = Symbol('tcp-keepalive.onconnection');
+
+/**
+ * A quiet server: Node's `onconnection` of the listening handle (an own
+ * property Node sets on it at listen) is wrapped, so each accepted
+ * connection is met before Node makes its socket and emits 'connection' —
+ * the application's listeners, listenerCount and listeners() are untouched.
+ */
+function meetConnectionsAt(handle: ListeningHandle, server: net.Server, state: ServerState): void {
+  const original = handle.onconnection;
+  if (typeof original !== 'function' || (original as { [MEETS_CONNECTIONS]?: true })[MEETS_CONNECTIONS] === true) return;
+  const onconnection = function (this: unknown, error: unknown, accepted: AcceptedHandle | null | undefined): unknown {
+    // eslint-disable-next-line prefer-rest-params -- Node's exact arguments
+    const args = arguments;
+    if (error || accepted == null || typeof accepted !== 'object' || state.notTcp) return Reflect.apply(original, this, args);
+    let how: QuietAccept;
+    try {
+      how = prepareAccepted(server, state, accepted);
+    } catch {
+      how = 'failed'; // never into Node's accept: the socket is configured on its own below
+    }
+    const outer = accepting;
+    accepting = state;
+    try {
+      return Reflect.apply(original, this, args);
+    } finally {
+      accepting = outer;
+      afterAccepted(state, accepted, how);
+    }
+  };
+  Object.defineProperty(onconnection, MEETS_CONNECTIONS, { value: true });
+  handle.onconnection = onconnection;
+}
+
+type QuietAccept = AcceptedHow | 'left-alone' | 'failed';
+
+/**
+ * Before Node makes the socket: an inherited connection gets the handle's
+ * setKeepAlive follower only (one store, as on the 'connection' path); one to
+ * configure on its own (queued before the listener was configured, or no
+ * listener inheritance) gets the policy written to its fd first. With the
+ * server's `keepAlive` option, Node's own setKeepAlive call comes next and
+ * the follower hands the socket to configureKeepalive.
+ */
+function prepareAccepted(server: net.Server, state: ServerState, accepted: AcceptedHandle): QuietAccept {
+  const keepAlive = (server as InternalServer).keepAlive === true;
+  let inherited = state.configuredHandle !== undefined && state.configuredHandle === (server as InternalServer)._handle && !keepAlive;
+  if (inherited && state.catchUp > 0) {
+    state.catchUp -= 1;
+    inherited = false;
+  }
+  if (!inherited && !keepAlive) {
+    if (typeof accepted.fd !== 'number' || accepted.fd < 0) return 'failed';
+    const failure = applyToListener(accepted.fd, state.config);
+    if (failure !== undefined) return NOT_TCP.has(failure.code) ? 'left-alone' : 'failed';
+  }
+  if (typeof accepted.setKeepAlive === 'function') accepted.setKeepAlive = inheritedSetKeepAlive;
+  return inherited ? 'inherited' : 'configured';
+}
+
+/** After 'connection': a connection whose fd could not be written is configured as a socket (destroyed with the kernel's error if that fails too). */
+function afterAccepted(state: ServerState, accepted: AcceptedHandle, how: QuietAccept): void {
+  if (how === 'left-alone') return;
+  const socket = ownerOfHandle(accepted);
+  if (socket === undefined || socket.destroyed) return;
+  if (how === 'failed' && configureQuietly(socket, state.policy) !== 'configured') return;
+  try {
+    state.hooks.onAccepted?.(socket, how === 'inherited' ? 'inherited' : 'configured');
+  } catch {
+    // The debug log only; nothing may reach Node's accept.
+  }
+}
+
+const LISTEN_CHANNEL = 'tracing:net.server.listen:asyncEnd';
+
+let listenPublished: boolean | undefined;
+/** Whether this Node publishes `tracing:net.server.listen` (right after listen(2)): checked in its own source, once. */
+function nodePublishesListen(): boolean {
+  listenPublished ??=
+    /netServerListen/.test(Function.prototype.toString.call(net.Server.prototype.listen)) ||
+    /netServerListen/.test(Function.prototype.toString.call((net.Server.prototype as unknown as { _listen2: () => void })._listen2));
+  return listenPublished;
+}
+
+/**
+ * Whether a server can be attached without listeners: the listen channel
+ * tells when it listens, and the addon can write an accepted connection's fd
+ * before Node makes its socket.
+ */
+function canAttachQuietly(): boolean {
+  return addon() !== undefined && nodePublishesListen();
+}
+
+/** A quiet server listening (again: a new listening handle) is configured as it starts; one subscription for all of them. */
+function onAnyListen(message: unknown): void {
+  const server = (message as { server?: unknown }).server;
+  const state = server instanceof net.Server ? servers.get(server) : undefined;
+  if (state?.quiet === true) configureListener(server as net.Server, state);
+}
+let watchingListens = false;
+function watchListens(): void {
+  if (watchingListens) return;
+  watchingListens = true;
+  diagnosticsChannel.subscribe(LISTEN_CHANNEL, onAnyListen);
+}
+
+/**
+ * Attaches (or re-points) the policy to `server`; returns the socket handler for callers that see a connection late.
+ * Without listeners the application can see where the running Node allows it (canAttachQuietly); else with a
+ * prepended 'listening' and 'connection' listener.
+ */
 export function attachServerPolicy(
   server: net.Server,
   policy: Readonly<KeepaliveOptions>,
   hooks: ServerHooks,
+  quiet = canAttachQuietly(),
 ): (socket: net.Socket) => void {
   const known = servers.get(server);
   const config = validateOptions(policy, currentCapabilities());
@@ -204,8 +364,22 @@ export function attachServerPolicy(
     configureListener(server, known);
     return (socket) => onAccepted(server, known, socket);
   }
-  const state: ServerState = { policy, config, hooks, configuredHandle: undefined, decidedHandle: undefined, catchUp: 0, notTcp: false };
+  const state: ServerState = {
+    policy,
+    config,
+    hooks,
+    configuredHandle: undefined,
+    decidedHandle: undefined,
+    catchUp: 0,
+    notTcp: false,
+    quiet,
+  };
   servers.set(server, state);
+  if (quiet) {
+    watchListens();
+    configureListener(server, state); // a listening handle now (`listening` is only true a little later), or nothing yet
+    return (socket) => onAccepted(server, state, socket);
+  }
   // 'listening' comes on the tick after listen(2), before any connection can be accepted; a
   // server listening again (after close) has a new handle and is configured again.
   server.prependListener('listening', () => configureListener(server, state));
@@ -223,11 +397,12 @@ export function hasServerPolicy(server: net.Server): boolean {
  * Every socket `server` accepts from now on carries the policy (net.Server,
  * and so tls.Server, http.Server, https.Server, http2 servers): set on the
  * listening socket where accepted sockets inherit it (Linux), else per
- * accepted socket on 'connection' — which every one of these servers emits
- * with the raw TCP socket before any TLS or HTTP work, and where the
- * listener is prepended so your handlers already see a configured socket.
- * Works before or after listen(), for a listener handed in by fd or handle,
- * and in cluster workers. Calling it again replaces the policy. Returns the server.
+ * accepted connection before Node emits 'connection' (with the raw TCP
+ * socket, before any TLS or HTTP work), so your handlers already see a
+ * configured socket. Adds no listener to the server (see above for where
+ * Node leaves no other way). Works before or after listen(), for a listener
+ * handed in by fd or handle, and in cluster workers. Calling it again
+ * replaces the policy. Returns the server.
  */
 export function keepaliveServer<S extends net.Server>(server: S, options?: KeepaliveOptions): S {
   if (!(server instanceof net.Server)) throw invalidArgType('server', 'an instance of net.Server (or tls/http/https.Server)', server);
@@ -237,19 +412,23 @@ export function keepaliveServer<S extends net.Server>(server: S, options?: Keepa
 
 /**
  * Internal (the register entry's TCP_KEEPALIVE_SERVER=1): every server of the
- * process, as it starts listening. Node publishes `tracing:net.server.listen`
- * right after listen(2) where it has that channel (checked in its source);
- * elsewhere the first connection a server accepts (`net.server.socket`)
- * attaches the policy — that connection is configured on its own, the
- * listener from then on. Returns the uninstall function.
+ * process, as it starts listening, without a listener the application can
+ * see. Node publishes `tracing:net.server.listen` right after listen(2)
+ * (present on Node 20, 22, 24 and 26, checked in their source): the listening
+ * socket is configured there, and the listening handle's `onconnection` is
+ * wrapped so the connections to configure one by one (the catch-up, a
+ * server's `keepAlive` option, no listener inheritance) are met before Node
+ * makes their socket. Without the addon (an accepted connection can then only
+ * be configured as a socket) the policy is attached as keepaliveServer does,
+ * with 'listening' and 'connection' listeners. On a Node release without the
+ * listen channel, the first connection a server accepts (`net.server.socket`)
+ * attaches the policy that way — that connection is configured on its own.
+ * Returns the uninstall function.
  */
 export function attachToEveryServer(policy: Readonly<KeepaliveOptions>, hooks: ServerHooks): () => void {
-  const listenChannel = 'tracing:net.server.listen:asyncEnd';
-  const publishesListen =
-    /netServerListen/.test(Function.prototype.toString.call(net.Server.prototype.listen)) ||
-    /netServerListen/.test(Function.prototype.toString.call((net.Server.prototype as unknown as { _listen2: () => void })._listen2));
   const onListen = (message: unknown): void => {
     const server = (message as { server?: unknown }).server;
+    // A server known already is configured again by onAnyListen (quiet) or its 'listening' listener.
     if (server instanceof net.Server && !hasServerPolicy(server)) attachServerPolicy(server, policy, hooks);
   };
   const onServerSocket = (message: unknown): void => {
@@ -259,7 +438,7 @@ export function attachToEveryServer(policy: Readonly<KeepaliveOptions>, hooks: S
     attachServerPolicy(server, policy, hooks)(socket);
   };
   // One channel or the other: with the listen channel, accepting publishes to no subscriber of ours.
-  const [name, handler] = publishesListen ? [listenChannel, onListen] : ['net.server.socket', onServerSocket];
+  const [name, handler] = nodePublishesListen() ? [LISTEN_CHANNEL, onListen] : ['net.server.socket', onServerSocket];
   diagnosticsChannel.subscribe(name, handler);
   return () => {
     diagnosticsChannel.unsubscribe(name, handler);

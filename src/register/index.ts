@@ -59,6 +59,15 @@ function kernelState(socket: net.Socket): string {
   }
 }
 
+/** "peer -> :local" for the log; Node caches these on the socket as it reads them, which a non-extensible socket refuses. */
+function endpoints(socket: net.Socket): string {
+  try {
+    return `${socket.remoteAddress}:${socket.remotePort} -> :${socket.localPort}`;
+  } catch {
+    return 'a connection whose addresses cannot be read';
+  }
+}
+
 /** Worker threads load the register entry too (NODE_OPTIONS applies to them), each with its own installation. */
 const thread = (require('node:worker_threads') as typeof import('node:worker_threads')).threadId;
 
@@ -82,6 +91,12 @@ export function registerFromEnvironment(env: NodeJS.ProcessEnv = process.env): R
             debugLine(`configured client ${target.address}:${target.port}${name} [${target.channel}]; ${kernelState(socket)}`);
           }
         : undefined,
+      onNotApplied: debug
+        ? (_socket: net.Socket, target: ConnectionTarget | undefined, reason: string) => {
+            const where = target === undefined ? 'a client connection' : `client ${target.address}:${target.port} [${target.channel}]`;
+            debugLine(`left unconfigured: ${where}; ${reason}`);
+          }
+        : undefined,
     },
   );
   const detachServers = config.server
@@ -101,7 +116,7 @@ export function registerFromEnvironment(env: NodeJS.ProcessEnv = process.env): R
               onAccepted: (socket: net.Socket, how: AcceptedHow) => {
                 debugLine(
                   `${how === 'inherited' ? 'accepted (inherited from the listener)' : 'accepted and configured'} ` +
-                    `${socket.remoteAddress}:${socket.remotePort} -> :${socket.localPort}; ${kernelState(socket)}`,
+                    `${endpoints(socket)}; ${kernelState(socket)}`,
                 );
               },
             }

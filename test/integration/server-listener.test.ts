@@ -16,7 +16,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import tls from 'node:tls';
-import { getKeepalive } from '../../src';
+import { configureKeepalive, getKeepalive } from '../../src';
 import { applyToFd } from '../../src/core/keepalive';
 import { validateOptions } from '../../src/core/options';
 import { currentCapabilities } from '../../src/core/platform';
@@ -211,6 +211,27 @@ describeWhen(
       expectKernel(socket!, CONFIGURED);
     });
 
+    test('a partial configureKeepalive on an inherited socket is merged into the policy it inherited, and kept across setKeepAlive', async () => {
+      const server = net.createServer();
+      const seen = attach(server);
+      const port = await listening(server);
+      await pastCatchUp(server, port, seen);
+      const [socket] = await acceptFrom(server, port, 1);
+      expect(seen.map(([, how]) => how)).toEqual(['inherited']);
+      configureKeepalive(socket!, { userTimeout: 40000 }); // only what this caller cares about
+      const merged = { ...POLICY, userTimeout: 40000 };
+      const expectMerged = (): void => {
+        expect(getKeepalive(socket!)).toEqual({ enable: true, ...merged });
+        const reader = kernelReader();
+        if ('binary' in reader) expect(readFromOutside(reader.binary, tcpFd(socket!))).toEqual(expectedRaw(merged));
+      };
+      expectMerged();
+      socket!.setKeepAlive(true); // libuv: idle 1 s... unless the kept policy follows
+      expectMerged();
+      socket!.setKeepAlive(true, 5000);
+      expectMerged();
+    });
+
     test('a later setKeepAlive on the TLS socket over an inherited socket (it goes straight to the TCP handle) is followed by the policy', async () => {
       const { key, cert } = selfSignedCertificate();
       const server = tls.createServer({ key, cert }, (secure) => secure.on('error', () => undefined));
@@ -272,6 +293,21 @@ describeWhen(
       const again = await listening(late);
       await nextCheckPhase();
       expectKernel((await acceptFrom(late, again, 1))[0]!, CONFIGURED);
+    });
+
+    test("keepaliveServer adds no listener: the server's listeners, and their order, are the application's", async () => {
+      const view = (server: net.Server): string[][] =>
+        ['listening', 'connection', 'close', 'error'].map((event) => server.listeners(event).map((listener) => listener.name));
+      const server = http.createServer();
+      const before = view(server);
+      keepaliveServer(server, POLICY);
+      expect(view(server)).toEqual(before);
+      const port = await listening(server); // listening() adds the test's own 'connection' listener
+      const expected = view(server);
+      await pastCatchUp(server, port);
+      const [socket] = await acceptFrom(server, port, 1);
+      expectKernel(socket!, CONFIGURED);
+      expect(view(server)).toEqual(expected);
     });
 
     test('a Unix-domain server is left alone: no error, its connections untouched', async () => {

@@ -10,8 +10,10 @@ import net from 'node:net';
 import tls from 'node:tls';
 import { getKeepalive } from '../../src';
 import { installKeepalive } from '../../src/integrations';
+import { kernelReader, readFromOutside } from '../helpers/independent-kernel';
 import { closeAll, listen, tlsServer, track } from '../helpers/sockets';
 import { selfSignedCertificate } from '../helpers/tls-cert';
+import { expectedRaw } from './support';
 
 const POLICY = { idle: 9000, interval: 2000, count: 5, userTimeout: 12000 } as const;
 const CONFIGURED = { enable: true, ...POLICY };
@@ -36,6 +38,14 @@ function apmWrap(): { calls: number; wrapper: Connect; unwrap(): void } {
   (agent.wrapper as unknown as { __original: Connect }).__original = original;
   prototype.connect = agent.wrapper;
   return agent;
+}
+
+/** getKeepalive, and the same read from outside this process (the separately compiled reader) where it is available. */
+function expectConfigured(socket: net.Socket): void {
+  expect(getKeepalive(socket)).toEqual(CONFIGURED);
+  const reader = kernelReader();
+  const fd = (socket as unknown as { _handle: { fd: number } })._handle.fd;
+  if ('binary' in reader) expect(readFromOutside(reader.binary, fd)).toEqual(expectedRaw(POLICY));
 }
 
 async function connectedSocket(port: number): Promise<net.Socket> {
@@ -83,6 +93,45 @@ test('tls.connect, new Socket().connect and net.connect are all configured, on e
   }
   // Uninstalled: a new socket is left alone.
   expect(getKeepalive(await connectedSocket(port)).enable).toBe(false);
+});
+
+test('a socket whose first connect was refused, reconnected after close (the same object): every connect is configured', async () => {
+  const { server, port } = await listen();
+  await new Promise<void>((resolve) => server.close(() => resolve())); // nothing listens on the port yet
+  const installation = installKeepalive({ ...POLICY, match: { port } });
+  try {
+    for (const make of [() => net.connect(port, '127.0.0.1'), () => new net.Socket().connect(port, '127.0.0.1')]) {
+      const socket = track(make());
+      const errors: string[] = [];
+      socket.on('error', (error: NodeJS.ErrnoException) => errors.push(error.code ?? ''));
+      await new Promise((resolve) => socket.once('close', resolve)); // events.once would reject on the 'error'
+      for (let retry = 0; retry < 12; retry++) {
+        // A service retrying while its database starts: refused again and again, nothing left behind.
+        socket.connect(port, '127.0.0.1');
+        await new Promise((resolve) => socket.once('close', resolve));
+      }
+      expect(errors).toEqual(Array(13).fill('ECONNREFUSED'));
+      expect(['lookup', 'connect', 'close'].map((event) => socket.listenerCount(event))).toEqual([0, 0, 0]);
+      const again = track(net.createServer()); // the server comes up
+      again.listen(port, '127.0.0.1');
+      await once(again, 'listening');
+      const accepted = once(again, 'connection');
+      socket.connect(port, '127.0.0.1'); // Node's idiom: reconnect the closed socket
+      await once(socket, 'connect');
+      expectConfigured(socket);
+      // The connection drops; the same object connects a third time.
+      const [peer] = (await accepted) as [net.Socket];
+      peer.destroy();
+      await once(socket, 'close');
+      socket.connect(port, '127.0.0.1');
+      await once(socket, 'connect');
+      expectConfigured(socket);
+      socket.destroy();
+      await new Promise<void>((resolve) => again.close(() => resolve()));
+    }
+  } finally {
+    installation.uninstall();
+  }
 });
 
 const describeHook = /netClientSocketChannel/.test(Function.prototype.toString.call(nodeConnect)) ? describe.skip : describe;
