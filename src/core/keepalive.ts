@@ -25,6 +25,7 @@ import type net from 'node:net';
 import type { NativeAddon, NativeFailure } from '../native/addon';
 import { deathSubscribed, watchForDeath } from '../health/dead-channel';
 import { addon } from '../native/load';
+import { following } from './follow';
 import { type CodedError, invalidArgValue, nativeError, unavailableOnPlatform } from './errors';
 import { type KeepaliveOptions, type KernelConfig, mergeInto, optionsOf, type PolicyConfig, UNCHANGED, validateOptions } from './options';
 import { currentCapabilities } from './platform';
@@ -272,8 +273,12 @@ export function configureKeepalive<S extends net.Socket | Http2Session>(input: S
   const policy = known ?? { config: { ...config }, onConnect: reapplyOnConnect };
   if (known !== undefined) mergeInto(known.config, config);
   attach(socket, policy);
-  // The tcp-keepalive:dead channel costs nothing until someone subscribes (src/health/dead-channel.ts).
-  if (known === undefined && deathSubscribed()) watchForDeath(socket, policyOf);
+  if (known === undefined) {
+    // The tcp-keepalive:dead channel costs nothing until someone subscribes (src/health/dead-channel.ts).
+    if (deathSubscribed()) watchForDeath(socket, policyOf);
+    // Telemetry (tcp-keepalive/metrics), when started; otherwise one property read.
+    if (following.socket !== undefined) following.socket(socket, undefined);
+  }
   const raw = rawPending ?? (pending ? undefined : upgradedFrom(socket, fd));
   if (raw !== undefined) attach(raw, policy);
   return input;

@@ -31,6 +31,7 @@
  */
 import net from 'node:net';
 import diagnosticsChannel from 'node:diagnostics_channel';
+import { following } from '../core/follow';
 import { applyToFd, policyOf } from '../core/keepalive';
 import type { KeepaliveOptions, KernelConfig } from '../core/options';
 import { validateOptions } from '../core/options';
@@ -181,6 +182,7 @@ function onAccepted(server: net.Server, state: ServerState, socket: net.Socket):
     // A plain assignment: V8's store fast path, where defineProperty took ~0.7 µs more per accepted
     // connection (measured on real accepted sockets).
     handle.setKeepAlive = inheritedSetKeepAlive;
+    if (following.socket !== undefined) following.socket(socket, state.policy);
   } else {
     configureQuietly(socket, state.policy);
     if (socket.destroyed) return;
