@@ -404,7 +404,8 @@ export class Sampler {
     let port: number | undefined;
     try {
       address = socket.remoteAddress;
-      port = socket.remotePort;
+      // An accepted connection's peer port is the client's ephemeral port: one series per connection. Left out.
+      if ((socket as net.Socket & { server?: unknown }).server === undefined) port = socket.remotePort;
     } catch {
       address = undefined;
     }
