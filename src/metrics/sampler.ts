@@ -405,7 +405,7 @@ export class Sampler {
     try {
       address = socket.remoteAddress;
       // An accepted connection's peer port is the client's ephemeral port: one series per connection. Left out.
-      if ((socket as net.Socket & { server?: unknown }).server === undefined) port = socket.remotePort;
+      if ((socket as net.Socket & { server?: unknown }).server == null) port = socket.remotePort;
     } catch {
       address = undefined;
     }
