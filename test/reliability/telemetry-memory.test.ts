@@ -49,8 +49,9 @@ runs(
     expect(result.series).toBe(MAX_SERIES + 1);
     expect(result.connections).toBe(0);
     expect(result.endHeapMB - result.warmHeapMB - (control.endHeapMB - control.warmHeapMB)).toBeLessThan(HEAP_GROWTH_MB);
-    // As many closed sockets collected as without telemetry (the last batch may still be referenced at the final GC).
-    expect(result.collected).toBeGreaterThanOrEqual(Math.min(control.collected, TOTAL - BATCH) - 5);
+    // Closed sockets are collected: telemetry holds none strongly. (The last batch or two may still be
+    // referenced when the final collections run, with or without telemetry: the control shows 7 999 to 8 999.)
+    expect(result.collected).toBeGreaterThanOrEqual(TOTAL - 3 * BATCH);
   },
   240_000,
 );
