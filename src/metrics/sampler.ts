@@ -26,7 +26,8 @@ import type { KeepaliveOptions } from '../core/options';
 import { connectionHealth } from '../health/connection-health';
 import { DEAD_CHANNEL, type DeadConnectionMessage, deathSubscribed, watchForDeath } from '../health/dead-channel';
 import { readTcpInfo, type TcpInfo } from '../health/tcp-info';
-import { CAUSES, OTHER, type Series, VERDICTS } from './series';
+import { addon } from '../native/load';
+import { CAUSES, OTHER, type Series, type Verdict, VERDICTS } from './series';
 
 /** What an exporter is told; every value is already a per-series number. NaN = not reported. */
 export interface Exporter {
@@ -98,6 +99,98 @@ function handleFd(socket: net.Socket): number {
   } catch {
     return -1;
   }
+}
+
+/** The numbers one sample needs (NaN = not reported), filled by readSample or fromInfo; read right after. */
+const reading = { unacked: NaN, notSent: NaN, totalRetransmits: NaN, bytesRetransmitted: NaN, rtt: NaN, minRtt: NaN };
+
+const HEALTHY = VERDICTS.indexOf('healthy');
+
+/** Slots of the addon's TCP_INFO array, by name (tcp-info.ts checks the order once; here only these are read). */
+interface Slots {
+  readonly state: number;
+  readonly retransmits: number;
+  readonly probes: number;
+  readonly backoff: number;
+  readonly unacked: number;
+  readonly totalRetransmits: number;
+  readonly bytesRetransmitted: number;
+  readonly notSent: number;
+  readonly rtt: number;
+  readonly minRtt: number;
+}
+let slots: Slots | undefined;
+
+function slotsOf(fields: readonly string[]): Slots {
+  const at = (name: string): number => {
+    const index = fields.indexOf(name);
+    if (index < 0) throw new Error(`tcp-keepalive: the native addon has no TCP_INFO field ${name}; reinstall the package`);
+    return index;
+  };
+  return {
+    state: at('state'),
+    retransmits: at('retransmits'),
+    probes: at('probes'),
+    backoff: at('backoff'),
+    unacked: at('unacked'),
+    totalRetransmits: at('totalRetransmits'),
+    bytesRetransmitted: at('bytesRetransmitted'),
+    notSent: at('notSentBytes'),
+    rtt: at('rtt'),
+    minRtt: at('minRtt'),
+  };
+}
+
+function fromInfo(info: TcpInfo): void {
+  reading.unacked = info.unacked ?? NaN;
+  reading.notSent = info.notSentBytes ?? NaN;
+  reading.totalRetransmits = info.totalRetransmits ?? NaN;
+  reading.bytesRetransmitted = info.bytesRetransmitted ?? NaN;
+  reading.rtt = info.rtt ?? NaN;
+  reading.minRtt = info.minRtt ?? NaN;
+}
+
+/**
+ * One sample of an open connection into `reading`; returns its verdict (index into VERDICTS). Throws
+ * the library's errors when the kernel refuses.
+ *
+ * Most followed connections, most of the time, are idle and established: nothing unacknowledged, nothing
+ * waiting to be sent, no probe out, no retransmission timer running. connectionHealth can only find such
+ * a connection healthy (every other verdict needs one of those to be non-zero, or a state other than
+ * established), so for them one getsockopt into the addon's array is the whole sample, without building
+ * the TcpInfo object: about a third of connectionHealth's cost (bench section 9, docs/performance.md).
+ * Anything else is judged by connectionHealth itself, from its own read.
+ */
+function readSample(socket: net.Socket, fd: number): number {
+  const native = addon();
+  if (native !== undefined && native.capabilities.tcpInfo) {
+    const at = (slots ??= slotsOf(native.tcpInfoFields));
+    const failure = native.tcpInfo(fd);
+    if (failure === undefined) {
+      const v = native.tcpInfoValues;
+      // state 1 = established; NaN (not reported) never compares equal, so it goes to connectionHealth.
+      if (
+        v[at.state] === 1 &&
+        v[at.probes] === 0 &&
+        v[at.retransmits] === 0 &&
+        v[at.backoff] === 0 &&
+        v[at.unacked] === 0 &&
+        !(v[at.notSent]! > 0)
+      ) {
+        reading.unacked = 0;
+        reading.notSent = v[at.notSent]!;
+        reading.totalRetransmits = v[at.totalRetransmits]!;
+        reading.bytesRetransmitted = v[at.bytesRetransmitted]!;
+        reading.rtt = v[at.rtt]!;
+        reading.minRtt = v[at.minRtt]!;
+        return HEALTHY;
+      }
+    }
+  }
+  const health = connectionHealth(socket);
+  fromInfo(health.info);
+  const verdict = VERDICTS.indexOf(health.verdict as Verdict);
+  return verdict < 0 ? VERDICTS.indexOf('suspect') : verdict;
 }
 
 export class Sampler {
@@ -271,6 +364,17 @@ export class Sampler {
     if (took > this.longestTickMs) this.longestTickMs = took;
   }
 
+  /** Samples every followed connection once, now, in this call (the benchmark's per-sample measurement); returns how many. */
+  sampleAll(): number {
+    const all: Entry[] = [];
+    for (const list of this.wheel) for (const entry of list.splice(0)) all.push(entry);
+    for (const entry of all) {
+      entry.slot = -1;
+      this.sampleOpen(entry);
+    }
+    return all.length;
+  }
+
   private sampleOpen(entry: Entry): void {
     const socket = entry.socket.deref();
     if (socket === undefined || socket.destroyed) {
@@ -279,17 +383,14 @@ export class Sampler {
       else this.release(entry);
       return;
     }
-    if (socket.connecting || handleFd(socket) < 0) {
+    const fd = socket.connecting ? -1 : handleFd(socket);
+    if (fd < 0) {
       this.schedule(entry, this.tickMs);
       return;
     }
     let verdict: number;
-    let info: TcpInfo;
     try {
-      const health = connectionHealth(socket);
-      info = health.info;
-      verdict = VERDICTS.indexOf(health.verdict as (typeof VERDICTS)[number]);
-      if (verdict < 0) verdict = 1;
+      verdict = readSample(socket, fd);
     } catch {
       this.schedule(entry, this.nextDelay());
       return;
@@ -301,13 +402,13 @@ export class Sampler {
       series.connections[verdict]! += 1;
       entry.verdict = verdict;
     }
-    const unacked = info.unacked ?? 0;
-    const notSent = info.notSentBytes ?? 0;
+    const unacked = reading.unacked === reading.unacked ? reading.unacked : 0;
+    const notSent = reading.notSent === reading.notSent ? reading.notSent : 0;
     series.unacked += unacked - entry.unacked;
     series.notSent += notSent - entry.notSent;
     entry.unacked = unacked;
     entry.notSent = notSent;
-    this.record(entry, series, info);
+    this.record(entry, series);
     this.schedule(entry, this.nextDelay());
   }
 
@@ -316,26 +417,27 @@ export class Sampler {
     try {
       const fd = handleFd(socket);
       if (fd < 0 || socket.connecting) return;
-      const info = readTcpInfo(fd, 'telemetry');
+      fromInfo(readTcpInfo(fd, 'telemetry'));
       const series = (entry.series ??= this.seriesOf(socket, entry.inheritedPolicy));
-      this.record(entry, series, info);
+      this.record(entry, series);
     } catch {
       // The fd went away under us, or the kernel refused: this connection's last numbers are its previous sample's.
     }
   }
 
-  private record(entry: Entry, series: Series, info: TcpInfo): void {
+  /** Hands `reading` to the exporter: retransmissions as the change since this connection's previous sample. */
+  private record(entry: Entry, series: Series): void {
     this.samples += 1;
-    const total = info.totalRetransmits ?? entry.retransmits;
-    const bytes = info.bytesRetransmitted ?? entry.bytesRetransmitted;
+    const total = reading.totalRetransmits === reading.totalRetransmits ? reading.totalRetransmits : entry.retransmits;
+    const known = reading.bytesRetransmitted === reading.bytesRetransmitted;
+    const bytes = known ? reading.bytesRetransmitted : entry.bytesRetransmitted;
     const segments = total > entry.retransmits ? total - entry.retransmits : 0;
-    const retransmittedBytes =
-      info.bytesRetransmitted === undefined ? NaN : bytes > entry.bytesRetransmitted ? bytes - entry.bytesRetransmitted : 0;
+    const retransmittedBytes = !known ? NaN : bytes > entry.bytesRetransmitted ? bytes - entry.bytesRetransmitted : 0;
     entry.retransmits = total;
     entry.bytesRetransmitted = bytes;
-    // A connection that never carried data has no RTT estimate (0): nothing to record.
-    const rtt = info.rtt !== undefined && info.rtt > 0 ? info.rtt * SECONDS_PER_MS : NaN;
-    const minRtt = info.minRtt !== undefined && info.minRtt > 0 && info.minRtt < 4294967 ? info.minRtt * SECONDS_PER_MS : NaN;
+    // A connection that never carried data has no RTT estimate (0), and min RTT is ~0U µs until it has one.
+    const rtt = reading.rtt > 0 ? reading.rtt * SECONDS_PER_MS : NaN;
+    const minRtt = reading.minRtt > 0 && reading.minRtt < 4294967 ? reading.minRtt * SECONDS_PER_MS : NaN;
     this.exporter?.record(series, rtt, minRtt, segments, retransmittedBytes);
   }
 

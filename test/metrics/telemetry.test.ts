@@ -10,7 +10,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { metrics } from '@opentelemetry/api';
 import { DataPointType, MeterProvider, MetricReader, type ResourceMetrics } from '@opentelemetry/sdk-metrics';
 import { Registry } from 'prom-client';
-import { configureKeepalive } from '../../src';
+import { configureKeepalive, connectionHealth } from '../../src';
 import { following } from '../../src/core/follow';
 import { keepaliveServer } from '../../src/integrations';
 import { startTelemetry, type Telemetry } from '../../src/metrics';
@@ -106,6 +106,25 @@ describe('startTelemetry with OpenTelemetry', () => {
     expect(sumOf(after.get('tcp.keepalive.dead_connections'))).toBe(0);
     expect(telemetry.connections).toBe(0);
   });
+
+  onLinux(
+    'every sample agrees with connectionHealth: a peer that closed (close-wait) counts dead, then leaves the gauge at close',
+    async () => {
+      const reader = new TestReader();
+      telemetry = startTelemetry({ exporter: 'otel', meterProvider: new MeterProvider({ readers: [reader] }), interval: 200 });
+      const { client, accepted } = await connection();
+      configureKeepalive(client, { idle: 5000 });
+      await until(async () => sumOf((await read(reader)).get('tcp.keepalive.connections'), { verdict: 'healthy' }) === 1);
+      client.pause();
+      accepted.write(Buffer.alloc(100 * 1024)); // over the high-water mark: Node stops reading, so the end stays unread
+      await sleep(50);
+      accepted.end();
+      await until(async () => sumOf((await read(reader)).get('tcp.keepalive.connections'), { verdict: 'dead' }) === 1);
+      expect(connectionHealth(client).verdict).toBe('dead');
+      client.destroy();
+      await until(async () => sumOf((await read(reader)).get('tcp.keepalive.connections')) === 0);
+    },
+  );
 
   onLinux('a MeterProvider registered globally after start-up receives the instruments', async () => {
     telemetry = startTelemetry({ exporter: 'otel', interval: 200 });
