@@ -26,6 +26,7 @@ import type { KeepaliveOptions } from '../core/options';
 import { connectionHealth } from '../health/connection-health';
 import { DEAD_CHANNEL, type DeadConnectionMessage, deathSubscribed, watchForDeath } from '../health/dead-channel';
 import { readTcpInfo, type TcpInfo } from '../health/tcp-info';
+import type { NativeAddon } from '../native/addon';
 import { addon } from '../native/load';
 import { CAUSES, OTHER, type Series, type Verdict, VERDICTS } from './series';
 
@@ -119,7 +120,6 @@ interface Slots {
   readonly rtt: number;
   readonly minRtt: number;
 }
-let slots: Slots | undefined;
 
 function slotsOf(fields: readonly string[]): Slots {
   const at = (name: string): number => {
@@ -162,35 +162,40 @@ function fromInfo(info: TcpInfo): void {
  * Anything else is judged by connectionHealth itself, from its own read.
  */
 function readSample(socket: net.Socket, fd: number): number {
-  const native = addon();
-  if (native !== undefined && native.capabilities.tcpInfo) {
-    const at = (slots ??= slotsOf(native.tcpInfoFields));
-    const failure = native.tcpInfo(fd);
-    if (failure === undefined) {
-      const v = native.tcpInfoValues;
-      // state 1 = established; NaN (not reported) never compares equal, so it goes to connectionHealth.
-      if (
-        v[at.state] === 1 &&
-        v[at.probes] === 0 &&
-        v[at.retransmits] === 0 &&
-        v[at.backoff] === 0 &&
-        v[at.unacked] === 0 &&
-        !(v[at.notSent]! > 0)
-      ) {
-        reading.unacked = 0;
-        reading.notSent = v[at.notSent]!;
-        reading.totalRetransmits = v[at.totalRetransmits]!;
-        reading.bytesRetransmitted = v[at.bytesRetransmitted]!;
-        reading.rtt = v[at.rtt]!;
-        reading.minRtt = v[at.minRtt]!;
-        return HEALTHY;
-      }
+  const raw = (rawRead ??= rawReader());
+  if (raw !== false && raw.native.tcpInfo(fd) === undefined) {
+    const v = raw.values;
+    const at = raw.slots;
+    // state 1 = established; NaN (not reported) never compares equal, so it goes to connectionHealth.
+    if (
+      v[at.state] === 1 &&
+      v[at.probes] === 0 &&
+      v[at.retransmits] === 0 &&
+      v[at.backoff] === 0 &&
+      v[at.unacked] === 0 &&
+      !(v[at.notSent]! > 0)
+    ) {
+      reading.unacked = 0;
+      reading.notSent = v[at.notSent]!;
+      reading.totalRetransmits = v[at.totalRetransmits]!;
+      reading.bytesRetransmitted = v[at.bytesRetransmitted]!;
+      reading.rtt = v[at.rtt]!;
+      reading.minRtt = v[at.minRtt]!;
+      return HEALTHY;
     }
   }
   const health = connectionHealth(socket);
   fromInfo(health.info);
   const verdict = VERDICTS.indexOf(health.verdict as Verdict);
   return verdict < 0 ? VERDICTS.indexOf('suspect') : verdict;
+}
+
+/** The addon, its output array and slots, looked up once (the addon's properties are accessors); false without TCP_INFO. */
+let rawRead: { native: NativeAddon; values: Float64Array; slots: Slots } | false | undefined;
+function rawReader(): { native: NativeAddon; values: Float64Array; slots: Slots } | false {
+  const native = addon();
+  if (native === undefined || !native.capabilities.tcpInfo) return false;
+  return { native, values: native.tcpInfoValues, slots: slotsOf(native.tcpInfoFields) };
 }
 
 export class Sampler {
@@ -210,8 +215,9 @@ export class Sampler {
   open = 0;
   /** Samples taken, close samples included. */
   samples = 0;
-  /** The longest tick so far, ms. */
+  /** The longest tick so far, and all ticks together, ms (the benchmark's measure of pauses and cost). */
   longestTickMs = 0;
+  busyMs = 0;
 
   constructor(options: SamplerOptions) {
     this.interval = options.interval;
@@ -361,13 +367,18 @@ export class Sampler {
       this.schedule(entry, this.tickMs);
     }
     const took = performance.now() - start;
+    this.busyMs += took;
     if (took > this.longestTickMs) this.longestTickMs = took;
   }
 
   /** Samples every followed connection once, now, in this call (the benchmark's per-sample measurement); returns how many. */
   sampleAll(): number {
     const all: Entry[] = [];
-    for (const list of this.wheel) for (const entry of list.splice(0)) all.push(entry);
+    for (const list of this.wheel) {
+      if (list.length === 0) continue;
+      for (const entry of list) all.push(entry);
+      list.length = 0;
+    }
     for (const entry of all) {
       entry.slot = -1;
       this.sampleOpen(entry);
