@@ -73,6 +73,9 @@ interface Entry {
   /** The socket's own `_destroy` before ours (undefined: it used the prototype's). */
   readonly previousDestroy: PropertyDescriptor | undefined;
   wrapper: ((this: net.Socket, error: Error | null, callback: (error?: Error | null) => void) => void) | undefined;
+  /** The handle the fd was read from, and that fd: a connected handle keeps its fd, a reconnect brings a new handle. */
+  handle: object | undefined;
+  fd: number;
 }
 
 const SECONDS_PER_MS = 0.001;
@@ -218,6 +221,8 @@ export class Sampler {
   /** The longest tick so far, and all ticks together, ms (the benchmark's measure of pauses and cost). */
   longestTickMs = 0;
   busyMs = 0;
+  /** The longest tick in CPU time (process.cpuUsage: without the time the process was not running), ms. */
+  longestTickCpuMs = 0;
 
   constructor(options: SamplerOptions) {
     this.interval = options.interval;
@@ -287,6 +292,8 @@ export class Sampler {
       done: false,
       previousDestroy: Object.getOwnPropertyDescriptor(socket, '_destroy'),
       wrapper: undefined,
+      handle: undefined,
+      fd: -1,
     };
     const inner = current as (this: net.Socket, error: Error | null, callback: (error?: Error | null) => void) => void;
     const closing = (): void => this.sampleClosing(entry, socket);
@@ -340,6 +347,7 @@ export class Sampler {
 
   private tick(): void {
     const start = performance.now();
+    const cpuStart = process.cpuUsage();
     try {
       this.exporter?.tick?.();
     } catch {
@@ -369,6 +377,9 @@ export class Sampler {
     const took = performance.now() - start;
     this.busyMs += took;
     if (took > this.longestTickMs) this.longestTickMs = took;
+    const cpu = process.cpuUsage(cpuStart);
+    const cpuMs = (cpu.user + cpu.system) / 1000;
+    if (cpuMs > this.longestTickCpuMs) this.longestTickCpuMs = cpuMs;
   }
 
   /** Samples every followed connection once, now, in this call (the benchmark's per-sample measurement); returns how many. */
@@ -394,7 +405,16 @@ export class Sampler {
       else this.release(entry);
       return;
     }
-    const fd = socket.connecting ? -1 : handleFd(socket);
+    let fd = -1;
+    if (!socket.connecting) {
+      const handle = (socket as unknown as { _handle?: object | null })._handle ?? undefined;
+      if (handle !== undefined && handle === entry.handle) fd = entry.fd;
+      else {
+        fd = handleFd(socket);
+        entry.handle = fd < 0 ? undefined : handle;
+        entry.fd = fd;
+      }
+    }
     if (fd < 0) {
       this.schedule(entry, this.tickMs);
       return;
