@@ -41,6 +41,7 @@ doctor says which values it could not read and shows what /proc gives.
                              idle timeouts (350s, 10m, or ms), or preset=<timeout>; comma-separated
   --detect-within <duration> a dead peer must be noticed within this (default 2m); 60s, 2m, 90000
   --json                     machine-readable output (schema in docs/cli.md)
+  --watch <interval>         redraw every interval (2s) with RTT and retransmissions since the last redraw
   -h, --help                 this help
 
 Exit codes: 0 every connection ok, 1 some at risk, 2 could not inspect (some values
