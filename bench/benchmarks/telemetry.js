@@ -261,8 +261,8 @@ async function run({ plan, forks, connections, intervalMs }) {
       `Telemetry's share of one core: ${(coreShare * 100).toFixed(3)} % (${scale.sampled.busyMs.toFixed(0)} ms inside the sampler's ticks over ` +
         `${(scale.sampled.wallMs / 1000).toFixed(1)} s, ${scale.sampled.samples} samples; the longest tick ${scale.sampled.longestTickMs.toFixed(2)} ms of wall time, ` +
         `${scale.sampled.longestTickCpuMs.toFixed(2)} ms of CPU time. ` +
-        `Process CPU with telemetry minus without: ${extraCpuMs.toFixed(0)} ms, noisier on a shared machine. ` +
-        'every connection is first sampled on the ticks right after it is followed, then after a random 10–110 % of the interval, ' +
+        `Process CPU with telemetry minus without: ${extraCpuMs.toFixed(0)} ms, noisier on a shared machine. Every ` +
+        'connection is first sampled on the ticks right after it is followed, then after a random 10–110 % of the interval, ' +
         'so a connection is sampled about 1.7 times per interval on average).',
     ].join('\n'),
     targets: [
