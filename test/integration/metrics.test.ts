@@ -192,3 +192,45 @@ describeService('zero-code: TCP_KEEPALIVE_METRICS=prometheus:<port>, PostgreSQL 
     expect((await get(port, '/')).status).toBe(404);
   });
 });
+
+describe('zero-code: TCP_KEEPALIVE_METRICS=otel, a MeterProvider the application registers after start-up', () => {
+  test('the provider registered later receives the instruments, with the loopback connection counted', async () => {
+    assertBuilt();
+    const app = `
+      const net = require('node:net');
+      const { metrics } = require('@opentelemetry/api');
+      const { MeterProvider, MetricReader } = require('@opentelemetry/sdk-metrics');
+      class Reader extends MetricReader { onForceFlush() { return Promise.resolve(); } onShutdown() { return Promise.resolve(); } }
+      const server = net.createServer((socket) => socket.resume()).listen(0, '127.0.0.1', () => {
+        const client = net.connect(server.address().port, '127.0.0.1', async () => {
+          await new Promise((resolve) => setTimeout(resolve, 300));
+          const reader = new Reader();
+          metrics.setGlobalMeterProvider(new MeterProvider({ readers: [reader] }));
+          await new Promise((resolve) => setTimeout(resolve, 1000));
+          const { resourceMetrics } = await reader.collect();
+          const metric = resourceMetrics.scopeMetrics.flatMap((scope) => scope.metrics).find((m) => m.descriptor.name === 'tcp.keepalive.connections');
+          const points = (metric ? metric.dataPoints : []).map((point) => [point.attributes.verdict, point.value, point.attributes['network.peer.port']]);
+          process.stdout.write(JSON.stringify({ port: server.address().port, points }) + '\\n');
+          process.exit(0);
+        });
+      });
+    `;
+    const child = spawn(process.execPath, ['-e', app], {
+      cwd: root,
+      env: {
+        ...process.env,
+        NODE_OPTIONS: `--require ${path.join(root, 'dist', 'register', 'index.js')}`,
+        TCP_KEEPALIVE: 'idle=30s',
+        TCP_KEEPALIVE_METRICS: 'otel',
+        TCP_KEEPALIVE_METRICS_INTERVAL: '200ms',
+      },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    let stdout = '';
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+    const [code] = (await within(15_000, 'the app to report', once(child, 'exit'))) as [number];
+    expect(code).toBe(0);
+    const { port, points } = JSON.parse(stdout.trim()) as { port: number; points: Array<[string, number, number]> };
+    expect(points).toContainEqual(['healthy', 1, port]);
+  });
+});

@@ -200,6 +200,20 @@ describe('startTelemetry with prom-client', () => {
   });
 });
 
+describe('startTelemetry with prom-client, OpenMetrics', () => {
+  onLinux('a registry in OpenMetrics format gets the counters as OpenMetrics names them', async () => {
+    const registry = new (Registry as unknown as new (contentType: string) => Registry)(Registry.OPENMETRICS_CONTENT_TYPE);
+    telemetry = startTelemetry({ exporter: 'prometheus', registry, interval: 200, policyName: 'api' });
+    const { client } = await connection();
+    configureKeepalive(client, { idle: 10_000 });
+    await until(async () => (await registry.metrics()).includes('verdict="healthy"} 1'));
+    const text = await registry.metrics();
+    expect(text).toContain('# TYPE tcp_connection_retransmitted_segments counter');
+    expect(text).toMatch(/^tcp_connection_retransmitted_segments_total\{network_peer_address="127\.0\.0\.1",.*\} 0$/m);
+    expect(text.trimEnd().endsWith('# EOF')).toBe(true);
+  });
+});
+
 describe('startTelemetry options and cost when off', () => {
   test('importing the entry starts nothing; the core hook is set only while telemetry runs', () => {
     expect(following.socket).toBeUndefined();

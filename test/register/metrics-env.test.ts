@@ -62,3 +62,30 @@ test.each([
 ])('%j: %s', (env, message) => {
   expect(errorOf(env)).toBe(message);
 });
+
+test('a missing exporter package stops the register entry with one line naming the variable and the package', () => {
+  jest.isolateModules(() => {
+    jest.doMock('prom-client', () => {
+      throw Object.assign(new Error("Cannot find module 'prom-client' from 'src/metrics/environment.ts'"), { code: 'MODULE_NOT_FOUND' });
+    });
+    // Required inside isolateModules so that registering from this environment sees the mock; nothing is installed
+    // when it throws (telemetry is started before the installations).
+    (globalThis as Record<symbol, unknown>)[Symbol.for('tcp-keepalive.register')] = { config: {} };
+    try {
+      const { registerFromEnvironment } = require('../../src/register') as typeof import('../../src/register');
+      let message = '';
+      try {
+        registerFromEnvironment({ TCP_KEEPALIVE_METRICS: 'prometheus:9464' });
+      } catch (error) {
+        expect(error).toBeInstanceOf(require('../../src/register/env').RegisterConfigError);
+        message = (error as Error).message;
+      }
+      expect(message).toBe(
+        'TCP_KEEPALIVE_METRICS: TCP_KEEPALIVE_METRICS=prometheus needs the package prom-client, which is not installed: npm install prom-client',
+      );
+    } finally {
+      delete (globalThis as Record<symbol, unknown>)[Symbol.for('tcp-keepalive.register')];
+      jest.dontMock('prom-client');
+    }
+  });
+});
