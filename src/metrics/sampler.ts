@@ -161,8 +161,9 @@ function fromInfo(info: TcpInfo): void {
  * waiting to be sent, no probe out, no retransmission timer running. connectionHealth can only find such
  * a connection healthy (every other verdict needs one of those to be non-zero, or a state other than
  * established), so for them one getsockopt into the addon's array is the whole sample, without building
- * the TcpInfo object: about a third of connectionHealth's cost (bench section 9, docs/performance.md).
- * Anything else is judged by connectionHealth itself, from its own read.
+ * the TcpInfo object (docs/performance.md, section 9). Anything else is judged by connectionHealth
+ * itself, from its own read. A new rule in connectionHealth that can find such a connection unhealthy
+ * must be reflected here.
  */
 function readSample(socket: net.Socket, fd: number): number {
   const raw = (rawRead ??= rawReader());
