@@ -8,6 +8,7 @@
  * labels on every observe.
  */
 import type * as PromClient from 'prom-client';
+import { invalidArgValue } from '../core/errors';
 import type { Exporter, Sampler } from './sampler';
 import { ATTRIBUTES, CAUSES, INSTRUMENTS, RTT_BUCKETS, type Series, VERDICTS } from './series';
 import { requirePeer } from './peer';
@@ -178,7 +179,11 @@ export function prometheusExporter(sampler: Sampler, registry: PromClient.Regist
   // Checked before any is registered: a name taken by another metric leaves the registry as it was.
   for (const metric of collectors) {
     if (target.getSingleMetric(metric.name) !== undefined) {
-      throw new Error(`tcp-keepalive: the prom-client registry already has a metric named ${metric.name} (is telemetry started twice?)`);
+      throw invalidArgValue(
+        'options.registry',
+        `already has a metric named ${metric.name} (telemetry started twice on one registry? stop() the first)`,
+        target,
+      );
     }
   }
   for (const metric of collectors) target.registerMetric(metric as unknown as PromClient.Metric);

@@ -238,6 +238,21 @@ describe('startTelemetry options and cost when off', () => {
     expect(following.socket).toBeUndefined();
   });
 
+  test('a second telemetry on the same prom-client registry is refused, the first left as it was', () => {
+    const registry = new Registry();
+    telemetry = startTelemetry({ exporter: 'prometheus', registry });
+    expect(() => startTelemetry({ exporter: 'prometheus', registry })).toThrow(
+      expect.objectContaining({
+        code: 'ERR_INVALID_ARG_VALUE',
+        message: expect.stringContaining('already has a metric named tcp_connection_rtt_seconds'),
+      }),
+    );
+    expect(registry.getSingleMetric('tcp_keepalive_connections')).toBeDefined();
+    telemetry.stop();
+    telemetry = undefined;
+    expect(following.socket).toBeUndefined();
+  });
+
   test('a missing exporter package is a coded error naming it', () => {
     jest.isolateModules(() => {
       jest.doMock('prom-client', () => {
