@@ -152,6 +152,16 @@ async function main() {
       }),
     ],
     [
+      'telemetry (tcp-keepalive/metrics)',
+      () =>
+        require('./benchmarks/telemetry').run({
+          plan: quick ? plan : { rounds: 15, warmupRounds: 3, roundMs: 20 },
+          forks: quick ? 2 : 3,
+          connections: quick ? 2000 : 10_000,
+          intervalMs: quick ? 10_000 : 60_000,
+        }),
+    ],
+    [
       'zero-code (process start, CPU per connection)',
       () =>
         require('./benchmarks/zero-code').run({

@@ -45,6 +45,7 @@ doctor says which values it could not read and shows what /proc gives.
                              for the plan that fixes what is at risk: the longest a live peer may stop
                              reading before its connection may be ended (default: --detect-within)
   --json                     machine-readable output (schema in docs/cli.md)
+  --watch <interval>         redraw every interval (2s) with RTT and retransmissions since the last redraw
   -h, --help                 this help
 
 Exit codes: 0 every connection ok, 1 some at risk, 2 could not inspect (some values

@@ -26,8 +26,13 @@ export function main(argv: readonly string[], io: Io): number {
   const [command, ...rest] = argv;
   try {
     switch (command) {
-      case 'doctor':
-        return (require('./doctor') as typeof import('./doctor')).runDoctor(rest, io);
+      case 'doctor': {
+        const { runDoctor } = require('./doctor') as typeof import('./doctor');
+        if (rest.some((arg) => arg === '--watch' || arg.startsWith('--watch='))) {
+          return (require('./watch') as typeof import('./watch')).runDoctorWatch(rest, io, runDoctor);
+        }
+        return runDoctor(rest, io);
+      }
       case 'plan':
         return (require('./plan') as typeof import('./plan')).runPlan(rest, io);
       case undefined:

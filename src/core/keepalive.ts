@@ -24,6 +24,7 @@ import type { Http2Session } from 'node:http2';
 import type net from 'node:net';
 import type { NativeAddon, NativeFailure } from '../native/addon';
 import { addon } from '../native/load';
+import { following } from './follow';
 import { type CodedError, invalidArgValue, nativeError, unavailableOnPlatform } from './errors';
 import { type KeepaliveOptions, type KernelConfig, mergeInto, optionsOf, type PolicyConfig, UNCHANGED, validateOptions } from './options';
 import { currentCapabilities } from './platform';
@@ -327,8 +328,12 @@ export function configureKeepalive<S extends net.Socket | Http2Session>(input: S
   const policy = known ?? { config: { ...config }, onConnect: reapplyOnConnect };
   if (known !== undefined) mergeInto(known.config, config);
   attach(socket, policy);
-  // The tcp-keepalive:dead channel costs nothing until someone subscribes (src/health/dead-channel.ts).
-  if (known === undefined && deathChannel.hasSubscribers) deathWatch.watch(socket, policyOf);
+  if (known === undefined) {
+    // The tcp-keepalive:dead channel costs nothing until someone subscribes (src/health/dead-channel.ts).
+    if (deathChannel.hasSubscribers) deathWatch.watch(socket, policyOf);
+    // Telemetry (tcp-keepalive/metrics), when started; otherwise one property read.
+    if (following.socket !== undefined) following.socket(socket, undefined);
+  }
   const raw = rawPending ?? (pending ? undefined : upgradedFrom(socket, fd));
   if (raw !== undefined) attach(raw, policy);
   return input;

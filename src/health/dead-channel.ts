@@ -235,6 +235,11 @@ function reportDeath(
   deadChannel().publish(message);
 }
 
+/** Is anyone subscribed to `tcp-keepalive:dead` right now? (For watchers other than src/core's, such as telemetry's.) */
+export function deathSubscribed(): boolean {
+  return deadChannel().hasSubscribers;
+}
+
 /**
  * Watches a socket src/core has just configured for the first time: gives it
  * an own `_destroy` that reads the kernel's evidence before Node's closes the

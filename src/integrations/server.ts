@@ -40,6 +40,7 @@
  */
 import net from 'node:net';
 import diagnosticsChannel from 'node:diagnostics_channel';
+import { following } from '../core/follow';
 import { applyToFd, INHERITED_POLICY } from '../core/keepalive';
 import type { KeepaliveOptions, KernelConfig, PolicyConfig } from '../core/options';
 import { validateOptions } from '../core/options';
@@ -229,6 +230,7 @@ function onAccepted(server: net.Server, state: ServerState, socket: net.Socket):
     // A plain assignment: V8's store fast path, where defineProperty took ~0.7 µs more per accepted
     // connection (measured on real accepted sockets).
     handle.setKeepAlive = inheritedSetKeepAlive;
+    if (following.socket !== undefined) following.socket(socket, state.policy);
   } else {
     configureQuietly(socket, state.policy);
     if (socket.destroyed) return;
@@ -303,6 +305,8 @@ function afterAccepted(state: ServerState, accepted: AcceptedHandle, how: QuietA
   const socket = ownerOfHandle(accepted);
   if (socket === undefined || socket.destroyed) return;
   if (how === 'failed' && configureQuietly(socket, state.policy) !== 'configured') return;
+  // Telemetry (tcp-keepalive/metrics) follows what the kernel gave this connection; configureQuietly already did for 'failed'.
+  if (how !== 'failed' && following.socket !== undefined) following.socket(socket, state.policy);
   try {
     state.hooks.onAccepted?.(socket, how === 'inherited' ? 'inherited' : 'configured');
   } catch {

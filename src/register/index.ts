@@ -24,12 +24,17 @@ import { checkedOptions } from '../integrations/connected';
 import { type ConnectionTarget, type KeepaliveInstallation, startInstallation } from '../integrations/process-wide';
 import { type AcceptedHow, attachToEveryServer } from '../integrations/server';
 import type * as Planner from '../planner';
-import { parseEnvironment, type RegisterConfig } from './env';
+import type * as EnvironmentTelemetryModule from '../metrics/environment';
+import { parseEnvironment, RegisterConfigError, type RegisterConfig } from './env';
+import { type MetricsConfig, parseMetricsEnvironment } from './metrics-env';
 
 export interface Registration {
   /** What the environment asked for. */
   readonly config: RegisterConfig;
   readonly clients: KeepaliveInstallation;
+  /** TCP_KEEPALIVE_METRICS: what was asked for, and the running telemetry (undefined when off, or in a worker thread with prometheus). */
+  readonly metrics: MetricsConfig | undefined;
+  readonly telemetry: EnvironmentTelemetryModule.EnvironmentTelemetry | undefined;
   /** Stops configuring new client and server sockets (configured ones keep their policy). */
   uninstall(): void;
 }
@@ -82,6 +87,8 @@ export function registerFromEnvironment(env: NodeJS.ProcessEnv = process.env): R
     check: (options) => checkedOptions(options),
   });
   const debug = config.debug;
+  const metrics = parseMetricsEnvironment(env);
+  const telemetry = startMetrics(metrics, debug);
   const clients = startInstallation(
     { ...config.options, ...(config.match === undefined ? {} : { match: config.match }) },
     {
@@ -134,11 +141,42 @@ export function registerFromEnvironment(env: NodeJS.ProcessEnv = process.env): R
   return {
     config,
     clients,
+    metrics,
+    telemetry,
     uninstall(): void {
       clients.uninstall();
       detachServers();
+      telemetry?.stop();
     },
   };
+}
+
+/**
+ * TCP_KEEPALIVE_METRICS, started before the installations so it follows their first socket. A missing
+ * exporter package is a configuration error like a malformed variable. With prometheus, only the main
+ * thread serves /metrics (a worker thread cannot listen on the same port); worker threads say so under debug.
+ */
+function startMetrics(metrics: MetricsConfig | undefined, debug: boolean): EnvironmentTelemetryModule.EnvironmentTelemetry | undefined {
+  if (metrics === undefined) return undefined;
+  if (metrics.exporter === 'prometheus' && thread !== 0) {
+    if (debug)
+      debugLine('TCP_KEEPALIVE_METRICS=prometheus: connections of worker threads are not sampled (only the main thread serves /metrics)');
+    return undefined;
+  }
+  const { startFromEnvironment } = require('../metrics/environment') as typeof EnvironmentTelemetryModule;
+  try {
+    const telemetry = startFromEnvironment(metrics, (line) => process.stderr.write(`tcp-keepalive/register: ${line}\n`));
+    if (debug) {
+      const where = metrics.exporter === 'otel' ? 'the global MeterProvider' : `/metrics on ${metrics.host ?? ''}:${metrics.port}`;
+      debugLine(`telemetry: ${metrics.exporter}, ${where}, every ${metrics.interval / 1000}s on average`);
+    }
+    return telemetry;
+  } catch (error) {
+    if ((error as { code?: unknown }).code === 'ERR_TCP_KEEPALIVE_MISSING_PEER') {
+      throw new RegisterConfigError('TCP_KEEPALIVE_METRICS', (error as Error).message);
+    }
+    throw error;
+  }
 }
 
 type Global = typeof globalThis & { [REGISTERED]?: Registration };

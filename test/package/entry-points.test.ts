@@ -10,7 +10,7 @@ const root = path.join(__dirname, '..', '..');
 const node = (args: string[]): string => execFileSync(process.execPath, args, { cwd: root, encoding: 'utf8', timeout: 30_000 }).trim();
 
 // Entry points that have no side effect on import (tcp-keepalive/register patches Node by design).
-const ENTRY_POINTS = ['tcp-keepalive', 'tcp-keepalive/planner', 'tcp-keepalive/integrations'];
+const ENTRY_POINTS = ['tcp-keepalive', 'tcp-keepalive/planner', 'tcp-keepalive/integrations', 'tcp-keepalive/metrics'];
 
 // Each export's name and type, sorted; `default` exists on the ESM side only and
 // `__esModule` is TypeScript's marker, not an export.

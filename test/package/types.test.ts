@@ -19,6 +19,7 @@ const consumer = `
   import { DEFAULT_COUNT, IDLE_TIMEOUT_PRESETS, planKeepalive as planOnly, type PlanRequest } from 'tcp-keepalive/planner';
   import { keepaliveOnEvent, withKeepalive } from 'tcp-keepalive/integrations';
   import type * as Register from 'tcp-keepalive/register';
+  import { startTelemetry, type Telemetry, type TelemetryOptions } from 'tcp-keepalive/metrics';
 
   const options: KeepaliveOptions = { idle: 30_000, interval: 5_000, count: 3, userTimeout: 45_000 };
   const socket: net.Socket = configureKeepalive(new net.Socket(), options);
@@ -38,6 +39,11 @@ const consumer = `
   export const connect = withKeepalive(() => new net.Socket(), options);
   export const onEvent: typeof keepaliveOnEvent = keepaliveOnEvent;
   export type RegisterModule = typeof Register;
+
+  export const telemetryOptions: TelemetryOptions = { exporter: 'prometheus', interval: 60_000, maxSeries: 50, policyName: (s) => String(s.remotePort) };
+  export const start: (options: TelemetryOptions) => Telemetry = startTelemetry;
+  // @ts-expect-error the exporter is 'otel' or 'prometheus'
+  export const wrong: TelemetryOptions = { exporter: 'statsd' };
 `;
 
 const MODES: Array<{ name: string; file: string; flags: string[] }> = [

@@ -1,0 +1,572 @@
+/**
+ * The sampler behind startTelemetry: follows the sockets the library
+ * configures or inherits (src/core/follow.ts), reads each one's TCP_INFO from
+ * ONE timer, and once more just before it closes, and hands the numbers to an
+ * exporter.
+ *
+ * Scheduling, as gRPC's TCP telemetry proposal (A80) and Envoy's tcp_stats do
+ * it: a socket is sampled on the first tick after it is followed, then again
+ * after a random 10–110 % of the interval, so 10 000 connections opened at
+ * once spread over the interval instead of all waking together. The timer
+ * ticks every interval/64 (at most once a second) and works through one slot
+ * of a timing wheel; a slot that would take longer than TICK_BUDGET_MS leaves
+ * its rest to the next tick, so no tick pauses the event loop for long.
+ *
+ * Memory: a socket is held through a WeakRef only; its entry leaves the wheel
+ * and every map when the socket closes (the last sample is taken in its
+ * `_destroy`, before Node closes the fd, the same place as the
+ * tcp-keepalive:dead channel reads its evidence).
+ */
+import diagnosticsChannel from 'node:diagnostics_channel';
+import type net from 'node:net';
+import { performance } from 'node:perf_hooks';
+import { following } from '../core/follow';
+import { policyOf } from '../core/keepalive';
+import type { KeepaliveOptions } from '../core/options';
+import { connectionHealth } from '../health/connection-health';
+import { DEAD_CHANNEL, type DeadConnectionMessage, deathSubscribed, watchForDeath } from '../health/dead-channel';
+import { readTcpInfo, type TcpInfo } from '../health/tcp-info';
+import type { NativeAddon } from '../native/addon';
+import { addon } from '../native/load';
+import { CAUSES, OTHER, type Series, type Verdict, VERDICTS } from './series';
+
+/** What an exporter is told; every value is already a per-series number. NaN = not reported. */
+export interface Exporter {
+  /** One sample of a connection in `series`: RTT and min RTT in seconds, retransmissions since its previous sample. */
+  record(series: Series, rttSeconds: number, minRttSeconds: number, retransmittedSegments: number, retransmittedBytes: number): void;
+  /** A connection in `series` was ended by the kernel; cause index into CAUSES. */
+  dead(series: Series, cause: number): void;
+  /** Once per tick, before sampling (the OpenTelemetry exporter looks for a newly set global MeterProvider). */
+  tick?(): void;
+  stop(): void;
+}
+
+export interface SamplerOptions {
+  /** ms between two samples of a connection, on average (each is 10–110 % of it). */
+  interval: number;
+  /** Distinct (address, port, policy) series before everything new goes to the `other` series. */
+  maxSeries: number;
+  /** The policy attribute of a socket; undefined = described from the policy. */
+  policyName: ((socket: net.Socket, policy: Readonly<KeepaliveOptions> | undefined) => string) | undefined;
+}
+
+/** The longest a tick may sample before leaving the rest of its slot to the next tick, ms. */
+export const TICK_BUDGET_MS = 4;
+
+interface Entry {
+  readonly socket: WeakRef<net.Socket>;
+  readonly inheritedPolicy: Readonly<KeepaliveOptions> | undefined;
+  series: Series | undefined;
+  /** Index into VERDICTS of the last sample; -1 before the first. */
+  verdict: number;
+  /** The kernel's totals at the last sample. */
+  retransmits: number;
+  bytesRetransmitted: number;
+  /** What this connection adds to its series' sums. */
+  unacked: number;
+  notSent: number;
+  /** Wheel slot and index in it; slot -1 when not scheduled. */
+  slot: number;
+  index: number;
+  /** Set when the entry is gone (closed, or the sampler stopped): its _destroy wrapper only passes through. */
+  done: boolean;
+  /** The socket's own `_destroy` before ours (undefined: it used the prototype's). */
+  readonly previousDestroy: PropertyDescriptor | undefined;
+  wrapper: ((this: net.Socket, error: Error | null, callback: (error?: Error | null) => void) => void) | undefined;
+  /** The handle the fd was read from, and that fd: a connected handle keeps its fd, a reconnect brings a new handle. */
+  handle: object | undefined;
+  fd: number;
+}
+
+const SECONDS_PER_MS = 0.001;
+
+/** `idle=30s,interval=10s,count=3,userTimeout=60s`: the policy attribute when no name is given. */
+export function describePolicy(policy: Readonly<KeepaliveOptions> | undefined): string {
+  if (policy === undefined) return 'none';
+  const parts: string[] = [];
+  if (policy.enable === false) parts.push('enable=false');
+  const seconds = (ms: number): string => (ms % 1000 === 0 ? `${ms / 1000}s` : `${ms}ms`);
+  if (policy.idle !== undefined) parts.push(`idle=${seconds(policy.idle)}`);
+  if (policy.interval !== undefined) parts.push(`interval=${seconds(policy.interval)}`);
+  if (policy.count !== undefined) parts.push(`count=${policy.count}`);
+  if (policy.userTimeout !== undefined) parts.push(`userTimeout=${seconds(policy.userTimeout)}`);
+  return parts.length === 0 ? 'default' : parts.join(',');
+}
+
+/** The fd of a socket, from its handle's native accessor (TLS: the TCP fd under it); -1 if none. */
+function handleFd(socket: net.Socket): number {
+  const handle = (socket as unknown as { _handle?: { readonly fd?: unknown } | null })._handle;
+  if (handle == null) return -1;
+  try {
+    const fd = handle.fd;
+    return typeof fd === 'number' ? fd : -1;
+  } catch {
+    return -1;
+  }
+}
+
+/** The numbers one sample needs (NaN = not reported), filled by readSample or fromInfo; read right after. */
+const reading = { unacked: NaN, notSent: NaN, totalRetransmits: NaN, bytesRetransmitted: NaN, rtt: NaN, minRtt: NaN };
+
+const HEALTHY = VERDICTS.indexOf('healthy');
+
+/** Slots of the addon's TCP_INFO array, by name (tcp-info.ts checks the order once; here only these are read). */
+interface Slots {
+  readonly state: number;
+  readonly retransmits: number;
+  readonly probes: number;
+  readonly backoff: number;
+  readonly unacked: number;
+  readonly totalRetransmits: number;
+  readonly bytesRetransmitted: number;
+  readonly notSent: number;
+  readonly rtt: number;
+  readonly minRtt: number;
+}
+
+function slotsOf(fields: readonly string[]): Slots {
+  const at = (name: string): number => {
+    const index = fields.indexOf(name);
+    if (index < 0) throw new Error(`tcp-keepalive: the native addon has no TCP_INFO field ${name}; reinstall the package`);
+    return index;
+  };
+  return {
+    state: at('state'),
+    retransmits: at('retransmits'),
+    probes: at('probes'),
+    backoff: at('backoff'),
+    unacked: at('unacked'),
+    totalRetransmits: at('totalRetransmits'),
+    bytesRetransmitted: at('bytesRetransmitted'),
+    notSent: at('notSentBytes'),
+    rtt: at('rtt'),
+    minRtt: at('minRtt'),
+  };
+}
+
+function fromInfo(info: TcpInfo): void {
+  reading.unacked = info.unacked ?? NaN;
+  reading.notSent = info.notSentBytes ?? NaN;
+  reading.totalRetransmits = info.totalRetransmits ?? NaN;
+  reading.bytesRetransmitted = info.bytesRetransmitted ?? NaN;
+  reading.rtt = info.rtt ?? NaN;
+  reading.minRtt = info.minRtt ?? NaN;
+}
+
+/**
+ * One sample of an open connection into `reading`; returns its verdict (index into VERDICTS). Throws
+ * the library's errors when the kernel refuses.
+ *
+ * Most followed connections, most of the time, are idle and established: nothing unacknowledged, nothing
+ * waiting to be sent, no probe out, no retransmission timer running. connectionHealth can only find such
+ * a connection healthy (every other verdict needs one of those to be non-zero, or a state other than
+ * established), so for them one getsockopt into the addon's array is the whole sample, without building
+ * the TcpInfo object (docs/performance.md, section 9). Anything else is judged by connectionHealth
+ * itself, from its own read. A new rule in connectionHealth that can find such a connection unhealthy
+ * must be reflected here.
+ */
+function readSample(socket: net.Socket, fd: number): number {
+  const raw = (rawRead ??= rawReader());
+  if (raw !== false && raw.native.tcpInfo(fd) === undefined) {
+    const v = raw.values;
+    const at = raw.slots;
+    // state 1 = established; NaN (not reported) never compares equal, so it goes to connectionHealth.
+    if (
+      v[at.state] === 1 &&
+      v[at.probes] === 0 &&
+      v[at.retransmits] === 0 &&
+      v[at.backoff] === 0 &&
+      v[at.unacked] === 0 &&
+      !(v[at.notSent]! > 0)
+    ) {
+      reading.unacked = 0;
+      reading.notSent = v[at.notSent]!;
+      reading.totalRetransmits = v[at.totalRetransmits]!;
+      reading.bytesRetransmitted = v[at.bytesRetransmitted]!;
+      reading.rtt = v[at.rtt]!;
+      reading.minRtt = v[at.minRtt]!;
+      return HEALTHY;
+    }
+  }
+  const health = connectionHealth(socket);
+  fromInfo(health.info);
+  const verdict = VERDICTS.indexOf(health.verdict as Verdict);
+  return verdict < 0 ? VERDICTS.indexOf('suspect') : verdict;
+}
+
+/** The addon, its output array and slots, looked up once (the addon's properties are accessors); false without TCP_INFO. */
+let rawRead: { native: NativeAddon; values: Float64Array; slots: Slots } | false | undefined;
+function rawReader(): { native: NativeAddon; values: Float64Array; slots: Slots } | false {
+  const native = addon();
+  if (native === undefined || !native.capabilities.tcpInfo) return false;
+  return { native, values: native.tcpInfoValues, slots: slotsOf(native.tcpInfoFields) };
+}
+
+export class Sampler {
+  readonly interval: number;
+  readonly tickMs: number;
+  private readonly maxSeries: number;
+  private readonly policyName: SamplerOptions['policyName'];
+  private exporter: Exporter | undefined;
+  private readonly entries = new WeakMap<net.Socket, Entry>();
+  private readonly series = new Map<string, Series>();
+  private other: Series | undefined;
+  private readonly wheel: Entry[][];
+  private cursor = 0;
+  private timer: NodeJS.Timeout | undefined;
+  private readonly onDead = (message: unknown): void => this.countDeath(message as DeadConnectionMessage);
+  /** Followed connections now open (for tests and the bench). */
+  open = 0;
+  /** Samples taken, close samples included. */
+  samples = 0;
+  /** The longest tick so far, and all ticks together, ms (the benchmark's measure of pauses and cost). */
+  longestTickMs = 0;
+  busyMs = 0;
+  /** The longest tick in CPU time (process.cpuUsage: without the time the process was not running), ms. */
+  longestTickCpuMs = 0;
+
+  constructor(options: SamplerOptions) {
+    this.interval = options.interval;
+    this.maxSeries = options.maxSeries;
+    this.policyName = options.policyName;
+    this.tickMs = Math.min(1000, Math.max(10, Math.floor(options.interval / 64)));
+    const slots = Math.ceil((1.1 * options.interval) / this.tickMs) + 2;
+    this.wheel = Array.from({ length: slots }, () => []);
+  }
+
+  /** Starts following and sampling; the exporter is told everything from now on. */
+  start(exporter: Exporter): void {
+    this.exporter = exporter;
+    diagnosticsChannel.subscribe(DEAD_CHANNEL, this.onDead);
+    this.timer = setInterval(() => this.tick(), this.tickMs);
+    this.timer.unref();
+    followers.add(this);
+    following.socket = followAll;
+  }
+
+  stop(): void {
+    if (this.exporter === undefined) return;
+    followers.delete(this);
+    if (followers.size === 0) following.socket = undefined;
+    clearInterval(this.timer);
+    diagnosticsChannel.unsubscribe(DEAD_CHANNEL, this.onDead);
+    for (const slot of this.wheel) {
+      for (const entry of slot) this.release(entry);
+      slot.length = 0;
+    }
+    this.series.clear();
+    this.other = undefined;
+    this.open = 0;
+    const exporter = this.exporter;
+    this.exporter = undefined;
+    exporter.stop();
+  }
+
+  /** Every series now, for the exporters' up-down instruments (read at collection time). */
+  forEachSeries(callback: (series: Series) => void): void {
+    for (const series of this.series.values()) callback(series);
+    if (this.other !== undefined) callback(this.other);
+  }
+
+  /** How many distinct series exist (the `other` series included). */
+  get seriesCount(): number {
+    return this.series.size + (this.other === undefined ? 0 : 1);
+  }
+
+  follow(socket: net.Socket, inheritedPolicy: Readonly<KeepaliveOptions> | undefined): void {
+    if (this.entries.has(socket) || socket.destroyed || !Object.isExtensible(socket)) return;
+    const current = (socket as unknown as { _destroy?: unknown })._destroy;
+    if (typeof current !== 'function') return;
+    // An inherited socket was never configureKeepalive'd, so its death is not watched yet: watch it with the server's policy.
+    if (inheritedPolicy !== undefined && deathSubscribed()) watchForDeath(socket, (s) => policyOf(s) ?? inheritedPolicy);
+    const entry: Entry = {
+      socket: new WeakRef(socket),
+      inheritedPolicy,
+      series: undefined,
+      verdict: -1,
+      retransmits: 0,
+      bytesRetransmitted: 0,
+      unacked: 0,
+      notSent: 0,
+      slot: -1,
+      index: -1,
+      done: false,
+      previousDestroy: Object.getOwnPropertyDescriptor(socket, '_destroy'),
+      wrapper: undefined,
+      handle: undefined,
+      fd: -1,
+    };
+    const inner = current as (this: net.Socket, error: Error | null, callback: (error?: Error | null) => void) => void;
+    const closing = (): void => this.sampleClosing(entry, socket);
+    const forget = (): void => this.forget(entry, socket);
+    entry.wrapper = function _destroy(this: net.Socket, error: Error | null, callback: (error?: Error | null) => void): void {
+      if (entry.done) {
+        inner.call(this, error, callback);
+        return;
+      }
+      closing();
+      try {
+        inner.call(this, error, callback);
+      } finally {
+        forget();
+      }
+    };
+    try {
+      Object.defineProperty(socket, '_destroy', { configurable: true, writable: true, value: entry.wrapper });
+    } catch {
+      return;
+    }
+    this.entries.set(socket, entry);
+    this.schedule(entry, this.tickMs);
+  }
+
+  private schedule(entry: Entry, delayMs: number): void {
+    const slots = this.wheel.length;
+    const ahead = Math.min(slots - 1, Math.max(1, Math.round(delayMs / this.tickMs)));
+    const slot = (this.cursor + ahead) % slots;
+    const list = this.wheel[slot]!;
+    entry.slot = slot;
+    entry.index = list.length;
+    list.push(entry);
+  }
+
+  private unschedule(entry: Entry): void {
+    if (entry.slot < 0) return;
+    const list = this.wheel[entry.slot]!;
+    const last = list.pop()!;
+    if (last !== entry) {
+      list[entry.index] = last;
+      last.index = entry.index;
+    }
+    entry.slot = -1;
+  }
+
+  /** The next sample of a connection: a random 10–110 % of the interval from now. */
+  private nextDelay(): number {
+    return this.interval * (0.1 + Math.random());
+  }
+
+  private tick(): void {
+    const start = performance.now();
+    const cpuStart = process.cpuUsage();
+    try {
+      this.exporter?.tick?.();
+    } catch {
+      // An exporter's trouble must not stop sampling.
+    }
+    const slots = this.wheel.length;
+    this.cursor = (this.cursor + 1) % slots;
+    const list = this.wheel[this.cursor]!;
+    if (list.length === 0) return;
+    this.wheel[this.cursor] = [];
+    let index = 0;
+    for (; index < list.length; index++) {
+      const entry = list[index]!;
+      entry.slot = -1;
+      this.sampleOpen(entry);
+      if ((index & 31) === 31 && performance.now() - start > TICK_BUDGET_MS) {
+        index++;
+        break;
+      }
+    }
+    // Left over: the next slot, ahead of what it already holds.
+    for (; index < list.length; index++) {
+      const entry = list[index]!;
+      entry.slot = -1;
+      this.schedule(entry, this.tickMs);
+    }
+    const took = performance.now() - start;
+    this.busyMs += took;
+    if (took > this.longestTickMs) this.longestTickMs = took;
+    const cpu = process.cpuUsage(cpuStart);
+    const cpuMs = (cpu.user + cpu.system) / 1000;
+    if (cpuMs > this.longestTickCpuMs) this.longestTickCpuMs = cpuMs;
+  }
+
+  /** Samples every followed connection once, now, in this call (the benchmark's per-sample measurement); returns how many. */
+  sampleAll(): number {
+    const all: Entry[] = [];
+    for (const list of this.wheel) {
+      if (list.length === 0) continue;
+      for (const entry of list) all.push(entry);
+      list.length = 0;
+    }
+    for (const entry of all) {
+      entry.slot = -1;
+      this.sampleOpen(entry);
+    }
+    return all.length;
+  }
+
+  private sampleOpen(entry: Entry): void {
+    const socket = entry.socket.deref();
+    if (socket === undefined || socket.destroyed) {
+      // Collected or destroyed without its _destroy (a subclass that replaced it): nothing more to read.
+      if (socket !== undefined) this.forget(entry, socket);
+      else this.release(entry);
+      return;
+    }
+    let fd = -1;
+    if (!socket.connecting) {
+      const handle = (socket as unknown as { _handle?: object | null })._handle ?? undefined;
+      if (handle !== undefined && handle === entry.handle) fd = entry.fd;
+      else {
+        fd = handleFd(socket);
+        entry.handle = fd < 0 ? undefined : handle;
+        entry.fd = fd;
+      }
+    }
+    if (fd < 0) {
+      this.schedule(entry, this.tickMs);
+      return;
+    }
+    let verdict: number;
+    try {
+      verdict = readSample(socket, fd);
+    } catch {
+      this.schedule(entry, this.nextDelay());
+      return;
+    }
+    const series = (entry.series ??= this.seriesOf(socket, entry.inheritedPolicy));
+    if (verdict !== entry.verdict) {
+      if (entry.verdict >= 0) series.connections[entry.verdict]! -= 1;
+      else this.open += 1;
+      series.connections[verdict]! += 1;
+      entry.verdict = verdict;
+    }
+    const unacked = reading.unacked === reading.unacked ? reading.unacked : 0;
+    const notSent = reading.notSent === reading.notSent ? reading.notSent : 0;
+    series.unacked += unacked - entry.unacked;
+    series.notSent += notSent - entry.notSent;
+    entry.unacked = unacked;
+    entry.notSent = notSent;
+    this.record(entry, series);
+    this.schedule(entry, this.nextDelay());
+  }
+
+  /** The last sample, in the socket's _destroy: the fd is still open. Never throws. */
+  private sampleClosing(entry: Entry, socket: net.Socket): void {
+    try {
+      const fd = handleFd(socket);
+      if (fd < 0 || socket.connecting) return;
+      fromInfo(readTcpInfo(fd, 'telemetry'));
+      const series = (entry.series ??= this.seriesOf(socket, entry.inheritedPolicy));
+      this.record(entry, series);
+    } catch {
+      // The fd went away under us, or the kernel refused: this connection's last numbers are its previous sample's.
+    }
+  }
+
+  /** Hands `reading` to the exporter: retransmissions as the change since this connection's previous sample. */
+  private record(entry: Entry, series: Series): void {
+    this.samples += 1;
+    const total = reading.totalRetransmits === reading.totalRetransmits ? reading.totalRetransmits : entry.retransmits;
+    const known = reading.bytesRetransmitted === reading.bytesRetransmitted;
+    const bytes = known ? reading.bytesRetransmitted : entry.bytesRetransmitted;
+    const segments = total > entry.retransmits ? total - entry.retransmits : 0;
+    const retransmittedBytes = !known ? NaN : bytes > entry.bytesRetransmitted ? bytes - entry.bytesRetransmitted : 0;
+    entry.retransmits = total;
+    entry.bytesRetransmitted = bytes;
+    // A connection that never carried data has no RTT estimate (0), and min RTT is ~0U µs until it has one.
+    const rtt = reading.rtt > 0 ? reading.rtt * SECONDS_PER_MS : NaN;
+    const minRtt = reading.minRtt > 0 && reading.minRtt < 4294967 ? reading.minRtt * SECONDS_PER_MS : NaN;
+    this.exporter?.record(series, rtt, minRtt, segments, retransmittedBytes);
+  }
+
+  /** The connection closed: its entry leaves the wheel and its series' up-down sums. */
+  private forget(entry: Entry, socket: net.Socket): void {
+    if (entry.done) return;
+    const series = entry.series;
+    if (series !== undefined) {
+      if (entry.verdict >= 0) {
+        series.connections[entry.verdict]! -= 1;
+        this.open -= 1;
+      }
+      series.unacked -= entry.unacked;
+      series.notSent -= entry.notSent;
+    }
+    this.entries.delete(socket);
+    this.release(entry);
+  }
+
+  /** Unschedules the entry and takes its _destroy off the socket if it is still on top. */
+  private release(entry: Entry): void {
+    entry.done = true;
+    this.unschedule(entry);
+    entry.series = undefined;
+    const socket = entry.socket.deref();
+    if (socket === undefined) return;
+    this.entries.delete(socket);
+    try {
+      const own = Object.getOwnPropertyDescriptor(socket, '_destroy');
+      if (own?.value === entry.wrapper) {
+        if (entry.previousDestroy === undefined) delete (socket as unknown as { _destroy?: unknown })._destroy;
+        else Object.defineProperty(socket, '_destroy', entry.previousDestroy);
+      }
+    } catch {
+      // Left in place: a done wrapper only passes through.
+    }
+  }
+
+  private countDeath(message: DeadConnectionMessage): void {
+    const exporter = this.exporter;
+    if (exporter === undefined) return;
+    try {
+      const socket = message.socket;
+      const entry = this.entries.get(socket);
+      const series = entry?.series ?? this.seriesOf(socket, entry?.inheritedPolicy ?? message.policy);
+      const cause = CAUSES.indexOf(message.cause);
+      exporter.dead(series, cause < 0 ? CAUSES.indexOf('unknown') : cause);
+    } catch {
+      // diagnostics_channel would report a subscriber's throw as uncaught: never from telemetry.
+    }
+  }
+
+  private seriesOf(socket: net.Socket, inheritedPolicy: Readonly<KeepaliveOptions> | undefined): Series {
+    const policy = policyOf(socket) ?? inheritedPolicy;
+    let name: string | undefined;
+    if (this.policyName !== undefined) {
+      try {
+        const given = this.policyName(socket, policy);
+        if (typeof given === 'string' && given !== '') name = given;
+      } catch {
+        name = undefined;
+      }
+    }
+    name ??= describePolicy(policy);
+    let address: string | undefined;
+    let port: number | undefined;
+    try {
+      address = socket.remoteAddress;
+      // An accepted connection's peer port is the client's ephemeral port: one series per connection. Left out.
+      if ((socket as net.Socket & { server?: unknown }).server == null) port = socket.remotePort;
+    } catch {
+      address = undefined;
+    }
+    address ??= 'unknown';
+    const key = `${address}\u0000${port ?? ''}\u0000${name}`;
+    let series = this.series.get(key);
+    if (series !== undefined) return series;
+    if (this.series.size >= this.maxSeries) return (this.other ??= newSeries(OTHER, undefined, OTHER));
+    series = newSeries(address, port, name);
+    this.series.set(key, series);
+    return series;
+  }
+}
+
+function newSeries(address: string, port: number | undefined, policy: string): Series {
+  return { address, port, policy, connections: [0, 0, 0, 0], unacked: 0, notSent: 0, slot: undefined };
+}
+
+/** Every running sampler; the core's hook is set while there is one. */
+const followers = new Set<Sampler>();
+
+function followAll(socket: net.Socket, inheritedPolicy: Readonly<KeepaliveOptions> | undefined): void {
+  for (const sampler of followers) {
+    try {
+      sampler.follow(socket, inheritedPolicy);
+    } catch {
+      // Never into configureKeepalive's caller or a server's 'connection'.
+    }
+  }
+}
