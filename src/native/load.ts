@@ -3,8 +3,9 @@
  * which needs no addon (the planner, the error classes, type imports) loads
  * under `--no-addons` or a permission model without `--allow-addons`.
  *
- * Where the addon cannot be loaded (Windows, where Node exposes no fd; addons
- * disabled; no prebuild and no compiler at install), the library runs on
+ * Where the addon cannot be loaded (Windows, where Node exposes no fd; Deno,
+ * whose node:net handles have none either; addons disabled; no prebuild and
+ * no compiler at install), the library runs on
  * Node's own socket.setKeepAlive: `capabilities` says so, and an option that
  * strategy cannot honour is an ERR_FEATURE_UNAVAILABLE_ON_PLATFORM error that
  * names the reason — never a silent no-op.
@@ -19,6 +20,10 @@ export const packageRoot = path.resolve(__dirname, '..', '..');
 /** Read once, at import: the platform the package was loaded on. */
 const platform = process.platform;
 
+/** The JavaScript runtime, from the version its process object reports (Bun and Deno add their own). */
+export const runtime: 'node' | 'bun' | 'deno' =
+  typeof process.versions.bun === 'string' ? 'bun' : typeof process.versions.deno === 'string' ? 'deno' : 'node';
+
 export type AddonLoad =
   | { readonly addon: NativeAddon; readonly file: string }
   | { readonly addon: undefined; readonly reason: string };
@@ -28,7 +33,8 @@ function describeFailure(cause: unknown): string {
   if (code === 'ERR_DLOPEN_DISABLED' || code === 'ERR_ACCESS_DENIED') {
     return 'native addons are disabled in this process (--no-addons, or --permission without --allow-addons)';
   }
-  const message = cause instanceof Error ? cause.message : String(cause);
+  // One line: loaders' messages carry line breaks (node-gyp-build's "\n    loaded from: <dir>\n").
+  const message = (cause instanceof Error ? cause.message : String(cause)).replace(/\s+/g, ' ').trim().replace(/[.:]$/, '');
   return `no working build of the native addon for ${process.platform}-${process.arch} (Node ${process.version}, ` +
     `N-API ${process.versions.napi}) in ${packageRoot}: ${message}. Reinstall the package where a compiler is available ` +
     '(npm rebuild tcp-keepalive), or use a platform with a prebuild';
@@ -50,6 +56,12 @@ function candidates(): string[] {
 
 function load(): AddonLoad {
   if (platform === 'win32') return { addon: undefined, reason: 'Node.js exposes no socket file descriptor on Windows' };
+  if (runtime === 'deno') {
+    return {
+      addon: undefined,
+      reason: "Deno's node:net exposes no socket file descriptor (its TCP handles have no fd), so the native addon cannot be used; Deno's setKeepAlive sets the idle time only",
+    };
+  }
   let firstFailure: unknown;
   for (const file of candidates()) {
     if (!fs.existsSync(file)) continue;
