@@ -39,6 +39,7 @@ afterEach(closeAll);
 
 test('capabilities: idle always; interval and count only where Node has them (26.4+); never userTimeout or read-back', () => {
   expect(windows.capabilities).toEqual({
+    runtime: 'node',
     strategy: 'node-setKeepAlive',
     idle: true,
     interval: nodeHasIntervalAndCount,
