@@ -49,23 +49,25 @@ export function reportNotApplied(what: string, error: unknown): void {
   process.emitWarning(`tcp-keepalive: ${what} was left without the keepalive policy: ${message}`, { code: 'TCP_KEEPALIVE_NOT_APPLIED' });
 }
 
-/** Applies the policy, reporting instead of throwing (see the channel above). */
-export function configureQuietly(socket: net.Socket, options: Readonly<KeepaliveOptions>): void {
+/** Applies the policy, reporting instead of throwing (see the channel above); true when the socket now has it. */
+export function configureQuietly(socket: net.Socket, options: Readonly<KeepaliveOptions>): boolean {
   try {
-    if (socket.destroyed) return;
+    if (socket.destroyed) return false;
     configureKeepalive(socket, options);
+    return true;
   } catch (error) {
     const code = (error as { code?: unknown }).code;
-    if (code === 'ERR_SOCKET_CLOSED' || (typeof code === 'string' && NOT_TCP.has(code))) return;
+    if (code === 'ERR_SOCKET_CLOSED' || (typeof code === 'string' && NOT_TCP.has(code))) return false;
     if (typeof code === 'string' && REFUSED.has(code)) {
       reportNotApplied('a socket', error);
-      return;
+      return false;
     }
     try {
       socket.destroy(error as Error);
     } catch (destroyError) {
       reportNotApplied('a socket that could not be destroyed either', destroyError);
     }
+    return false;
   }
 }
 
@@ -104,5 +106,7 @@ export function whenConnected(socket: net.Socket, then: () => void, connectUnder
 
 /** Configures `socket` (now or when it connects) if it turns out to be TCP. */
 export function configureOnConnect(socket: net.Socket, options: Readonly<KeepaliveOptions>): void {
-  whenConnected(socket, () => configureQuietly(socket, options));
+  whenConnected(socket, () => {
+    configureQuietly(socket, options);
+  });
 }

@@ -231,8 +231,8 @@ export function startInstallation(options: InstallOptions, hooks: InstallHooks):
       return;
     }
     if (!accepted) return;
-    configureQuietly(socket, policy);
-    if (hooks.onConfigured !== undefined && !socket.destroyed) hooks.onConfigured(socket, target);
+    // Reported as configured only when it was: a refusal was already reported, as a warning or the socket's error.
+    if (configureQuietly(socket, policy) && hooks.onConfigured !== undefined) hooks.onConfigured(socket, target);
   };
 
   const firstSight = (socket: unknown): socket is net.Socket => {

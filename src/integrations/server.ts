@@ -182,8 +182,7 @@ function onAccepted(server: net.Server, state: ServerState, socket: net.Socket):
     // connection (measured on real accepted sockets).
     handle.setKeepAlive = inheritedSetKeepAlive;
   } else {
-    configureQuietly(socket, state.policy);
-    if (socket.destroyed) return;
+    if (!configureQuietly(socket, state.policy)) return;
   }
   state.hooks.onAccepted?.(socket, inherited ? 'inherited' : 'configured');
 }
