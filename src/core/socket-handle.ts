@@ -182,8 +182,11 @@ export function ownFd(socket: net.Socket, pending = false): number {
 
 /** The socket a genuine handle names as its owner, or undefined. */
 export function ownerOfHandle(handle: object): net.Socket | undefined {
-  if (ownerSymbol === undefined) return undefined;
-  const owner = (handle as InternalHandle)[ownerSymbol];
+  const symbol = fdlessHandles
+    ? Object.getOwnPropertySymbols(handle).find((candidate) => candidate.description === 'ownerSymbol')
+    : ownerSymbol;
+  if (symbol === undefined) return undefined;
+  const owner = (handle as InternalHandle)[symbol];
   return owner instanceof socketClass() ? owner : undefined;
 }
 

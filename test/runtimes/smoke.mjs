@@ -9,9 +9,12 @@
 // PROJECT: a directory where this package is installed (node_modules/tcp-keepalive, not a symlink: Deno then
 // reads its files as CommonJS); READER: the compiled kernel reader.
 import { execFileSync, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import net from 'node:net';
+import os from 'node:os';
 import path from 'node:path';
+import tls from 'node:tls';
 import { fileURLToPath } from 'node:url';
 import { inspect } from 'node:util';
 
@@ -133,6 +136,48 @@ check('console.log shows values, not getters', !/Getter/.test(inspect(caps)) && 
     check('connectionHealth reads TCP_INFO', health === undefined || typeof health.verdict === 'string', inspect(health));
   }
   socket.destroy();
+}
+
+// 2b. TLS: the policy reaches the TCP socket under the TLS socket.
+{
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tcpka-smoke-'));
+  execFileSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-subj',
+      '/CN=localhost',
+      '-days',
+      '1',
+      '-keyout',
+      path.join(dir, 'key.pem'),
+      '-out',
+      path.join(dir, 'cert.pem'),
+    ],
+    { stdio: 'ignore' },
+  );
+  const tlsServer = tls.createServer(
+    { key: fs.readFileSync(path.join(dir, 'key.pem')), cert: fs.readFileSync(path.join(dir, 'cert.pem')) },
+    (socket) => socket.on('error', () => {}),
+  );
+  await new Promise((resolve) => tlsServer.listen(0, '127.0.0.1', resolve));
+  const socket = tls.connect({ port: tlsServer.address().port, host: '127.0.0.1', rejectUnauthorized: false });
+  await new Promise((resolve, reject) => socket.once('secureConnect', resolve).once('error', reject));
+  const outcome = codeOf(() => ka.configureKeepalive(socket, fdless ? { idle: 24_000 } : { idle: 24_000, interval: 6000, count: 2 }));
+  const want = fdless ? { idle: 24_000, interval: defaults.interval, count: defaults.count } : { idle: 24_000, interval: 6000, count: 2 };
+  const held = kernel(socket);
+  check(
+    'a TLS socket: the TCP socket under it holds the policy',
+    outcome === 'accepted' && same({ idle: held.idle, interval: held.interval, count: held.count }, want),
+    `${outcome} ${inspect(held)}`,
+  );
+  socket.destroy();
+  tlsServer.close();
+  fs.rmSync(dir, { recursive: true, force: true });
 }
 
 // 3. A socket configured while still connecting gets the policy at connect.
