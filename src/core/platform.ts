@@ -5,13 +5,14 @@
  * - "node-setKeepAlive": where the addon is not used (Windows, where Node
  *   exposes no fd; Deno, whose node:net handles have no fd; addons disabled;
  *   no build for this platform): only what the TCP handle's own setKeepAlive
- *   can do (interval and count from Node 26.4; idle only on Deno).
+ *   can do (interval and count from Node 26.4 and 24.22; idle only on Deno).
  * Decided on first use, when the addon is loaded, never at import.
  */
 import fs from 'node:fs';
 import { addonLoad, runtime } from '../native/load';
 import { unavailableOnPlatform } from './errors';
 import type { OptionSupport } from './options';
+import { socketClass } from './socket-handle';
 
 export interface Capabilities extends OptionSupport {
   /** The JavaScript runtime running the library: Node.js, or Bun or Deno through their node:net. */
@@ -30,16 +31,24 @@ export interface Capabilities extends OptionSupport {
 /** Read once, at import: the platform the package was loaded on. */
 const platform = process.platform;
 
+/**
+ * Whether Node's TCP handle's setKeepAlive takes interval and count: Node 26.4, and the lines it was
+ * backported to (24.22 has it; 22.23 does not). socket.setKeepAlive gained its two parameters in the same change, so
+ * its declared length tells; the version covers a prototype method an APM shim has wrapped. A line
+ * without it ignores the extra arguments and answers 0, so this must never say yes by mistake.
+ */
 function nodeHasKeepaliveIntervalAndCount(version: string): boolean {
   const [major, minor] = version.slice(1).split('.').map(Number) as [number, number];
-  return major > 26 || (major === 26 && minor >= 4);
+  if (major > 26 || (major === 26 && minor >= 4)) return true;
+  // Not before 24: a shim's four-parameter wrapper on Node 22 must not pass for the feature.
+  return major >= 24 && socketClass().prototype.setKeepAlive.length >= 4;
 }
 
 function detectCapabilities(): Capabilities {
   const load = addonLoad();
   if (load.addon === undefined) {
-    // Deno reports a Node version, but its handle's setKeepAlive takes the idle time only.
-    const extended = runtime !== 'deno' && nodeHasKeepaliveIntervalAndCount(process.version);
+    // Deno and Bun report a Node version; Deno's handle takes the idle time only, and Bun's is not measured.
+    const extended = runtime === 'node' && nodeHasKeepaliveIntervalAndCount(process.version);
     return {
       runtime,
       strategy: 'node-setKeepAlive',

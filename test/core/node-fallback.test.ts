@@ -8,13 +8,14 @@
  */
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
 import { kernelReader, type RawKernelState } from '../helpers/independent-kernel';
 
 const root = path.resolve(__dirname, '..', '..');
 const [major, minor] = process.versions.node.split('.').map(Number) as [number, number];
-/** Node 26.4 added interval and count to setKeepAlive. */
-const full = major > 26 || (major === 26 && minor >= 4);
+/** Node 26.4 added interval and count to setKeepAlive (backported: 24.22 has them); the kernel readings check the claim. */
+const full = major > 26 || (major === 26 && minor >= 4) || (major >= 24 && net.Socket.prototype.setKeepAlive.length >= 4);
 
 type Options = { enable?: boolean; idle?: number; interval?: number; count?: number; userTimeout?: number };
 type Step = { configure: Options | null } | { setKeepAlive: unknown[] };

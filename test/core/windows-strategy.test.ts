@@ -5,7 +5,7 @@
  * socket.setKeepAlive. The kernel is then read with the real addon, which the
  * strategy under test never touches.
  */
-import type net from 'node:net';
+import net from 'node:net';
 import { addon } from '../../src/native/load';
 import { closeAll, connection } from '../helpers/sockets';
 
@@ -33,7 +33,9 @@ function kernel(socket: net.Socket): { enable: boolean; idle: number; interval: 
 
 const windows = loadAsWindows();
 const [major, minor] = process.versions.node.split('.').map(Number) as [number, number];
-const nodeHasIntervalAndCount = major > 26 || (major === 26 && minor >= 4);
+// Node 26.4 added them; backported to 24.22 (the socket method's two new parameters show it).
+const nodeHasIntervalAndCount =
+  major > 26 || (major === 26 && minor >= 4) || (major >= 24 && net.Socket.prototype.setKeepAlive.length >= 4);
 
 afterEach(closeAll);
 
