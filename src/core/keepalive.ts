@@ -138,7 +138,7 @@ function writeFd(native: NativeAddon, fd: number, config: KernelConfig, operatio
 
 /**
  * Without the addon: the TCP handle's own setKeepAlive (libuv's
- * uv_tcp_keepalive_ex on Node 26.4+), called directly so its answer can be
+ * uv_tcp_keepalive_ex on Node 26.4+ and 24.22), called directly so its answer can be
  * checked: Node's socket.setKeepAlive drops it. libuv writes SO_KEEPALIVE,
  * then idle, interval and count together, in seconds, each at least 1 (a 0 is
  * EINVAL after SO_KEEPALIVE is already on, and an idle-only call resets
@@ -146,7 +146,7 @@ function writeFd(native: NativeAddon, fd: number, config: KernelConfig, operatio
  * whole policy: this call's options over the kept ones, and for an option
  * never given the value an unconfigured socket holds (untouchedKeepalive).
  * Every value is checked before the one call, and a refusal is a coded error.
- * Before Node 26.4, and on Deno, the handle takes the idle time only.
+ * On earlier lines (capabilities.interval false), and on Deno, the handle takes the idle time only.
  */
 function writeWithNode(socket: net.Socket, config: KernelConfig): void {
   const kept = policyRecord(socket)?.config;
