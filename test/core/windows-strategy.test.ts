@@ -90,3 +90,20 @@ test('enable: false turns keepalive off through Node', async () => {
   windows.configureKeepalive(client, { enable: false });
   expect(kernel(client).enable).toBe(false);
 });
+
+test("a refusal from the handle's setKeepAlive is a coded error, and no policy is kept", async () => {
+  const { client } = await connection();
+  const proto = Object.getPrototypeOf((client as unknown as { _handle: object })._handle) as { setKeepAlive: unknown };
+  const native = proto.setKeepAlive;
+  proto.setKeepAlive = (): number => -22; // what libuv answers for a value it cannot write (EINVAL)
+  try {
+    expect(() => windows.configureKeepalive(client, { idle: 5000 })).toThrow(
+      expect.objectContaining({ code: 'EINVAL', errno: -22, syscall: 'setsockopt', message: expect.stringMatching(/idle 5 s/) }),
+    );
+  } finally {
+    proto.setKeepAlive = native;
+  }
+  // No policy was kept: a client's own call stands, nothing re-applies idle 5 s over it.
+  client.setKeepAlive(true, 9000);
+  expect(kernel(client)).toMatchObject({ enable: true, idle: 9000 });
+});
