@@ -41,6 +41,18 @@ function describeFailure(cause: unknown): string {
 }
 
 /**
+ * fs.existsSync, except that a path the permission model does not let this process read is absent:
+ * Node 26's existsSync throws ERR_ACCESS_DENIED there (e.g. /etc with only the app's directory readable).
+ */
+function exists(file: string): boolean {
+  try {
+    return fs.existsSync(file);
+  } catch {
+    return false;
+  }
+}
+
+/**
  * The local build, then the prebuild for this platform (and C library) by its known path
  * (about 1.5 ms cheaper than node-gyp-build's directory search, bench
  * section 4), then node-gyp-build, which also knows musl and other tags.
@@ -48,7 +60,7 @@ function describeFailure(cause: unknown): string {
  */
 function candidates(): string[] {
   // Alpine's musl: its own prebuild (a glibc one might load through gcompat), as node-gyp-build decides it.
-  const musl = platform === 'linux' && fs.existsSync('/etc/alpine-release');
+  const musl = platform === 'linux' && exists('/etc/alpine-release');
   const list = [path.join(packageRoot, 'prebuilds', `${process.platform}-${process.arch}`, musl ? 'tcp-keepalive.musl.node' : 'tcp-keepalive.node')];
   if (!process.env.PREBUILDS_ONLY) list.unshift(path.join(packageRoot, 'build', 'Release', 'tcp_keepalive.node'));
   return list;
@@ -64,7 +76,7 @@ function load(): AddonLoad {
   }
   let firstFailure: unknown;
   for (const file of candidates()) {
-    if (!fs.existsSync(file)) continue;
+    if (!exists(file)) continue;
     try {
       return { addon: require(file) as NativeAddon, file };
     } catch (cause) {

@@ -31,20 +31,22 @@ interface Report {
 }
 
 const sysctl = (name: string): number => Number(fs.readFileSync(`/proc/sys/net/ipv4/${name}`, 'utf8'));
-const defaults = { idle: sysctl('tcp_keepalive_time'), interval: sysctl('tcp_keepalive_intvl'), count: sysctl('tcp_keepalive_probes') };
+type Defaults = { idle: number; interval: number; count: number };
+/** What a socket nobody configured holds, in seconds: the sysctls. */
+const sysctls: Defaults = {
+  idle: sysctl('tcp_keepalive_time'),
+  interval: sysctl('tcp_keepalive_intvl'),
+  count: sysctl('tcp_keepalive_probes'),
+};
+/** Where /proc cannot be read (the permission model), the library falls back to the kernel's built-in defaults. */
+const builtIn: Defaults = { idle: 7200, interval: 75, count: 9 };
 
-function runChild(cases: Step[][]): Report {
+function runChild(cases: Step[][], flags: readonly string[]): Report {
   const reader = kernelReader();
   if (!('binary' in reader)) throw new Error(`the outside kernel reader is needed: ${reader.unavailable}`);
   const result = spawnSync(
     process.execPath,
-    [
-      '--no-addons',
-      path.join(__dirname, '..', 'helpers', 'fallback-child.js'),
-      path.join(root, 'dist'),
-      reader.binary,
-      JSON.stringify(cases),
-    ],
+    [...flags, path.join(__dirname, '..', 'helpers', 'fallback-child.js'), path.join(root, 'dist'), reader.binary, JSON.stringify(cases)],
     { encoding: 'utf8', timeout: 60_000 },
   );
   if (result.status !== 0) throw new Error(`the child failed (${result.status ?? result.signal}): ${result.stderr}`);
@@ -56,7 +58,11 @@ function runChild(cases: Step[][]): Report {
  * (merged field by field), the system default for a field never given, keepalive off changing nothing
  * else; before Node 26.4 an idle-only write, which libuv follows with interval 1 s and count 10.
  */
-function expected(before: RawKernelState, steps: Step[]): Array<{ ok: boolean; code?: string; kernel: RawKernelState }> {
+function expected(
+  before: RawKernelState,
+  steps: Step[],
+  defaults: Defaults,
+): Array<{ ok: boolean; code?: string; kernel: RawKernelState }> {
   const kept: Options = {};
   let kernel = { ...before };
   return steps.map((step) => {
@@ -85,12 +91,13 @@ function expected(before: RawKernelState, steps: Step[]): Array<{ ok: boolean; c
   });
 }
 
-function check(cases: Step[][]): void {
-  const report = runChild(cases);
+function check(cases: Step[][], flags: readonly string[] = ['--no-addons'], defaults: Defaults = sysctls): void {
+  const report = runChild(cases, flags);
   expect(report.capabilities).toMatchObject({ strategy: 'node-setKeepAlive', interval: full, count: full, userTimeout: false });
+  expect(report.capabilities.reason).toMatch(/^native addons are disabled in this process/);
   report.results.forEach((result, index) => {
     const got = result.steps.map((step) => ({ ok: step.ok, ...(step.ok ? {} : { code: step.code }), kernel: step.kernel }));
-    expect({ case: cases[index], steps: got }).toEqual({ case: cases[index], steps: expected(result.before, cases[index]!) });
+    expect({ case: cases[index], steps: got }).toEqual({ case: cases[index], steps: expected(result.before, cases[index]!, defaults) });
   });
 }
 
@@ -148,3 +155,23 @@ test('what Node cannot do is a coded error, and the kernel keeps what it held', 
     ...(full ? [] : [[{ configure: { idle: 15_000 } }, { configure: { count: 3 } }, { configure: { interval: 4000 } }]]),
   ]);
 });
+
+// The permission model's flag was --experimental-permission before Node 22.13; Node 26 also guards the network.
+// Only the package is readable: no addon, and no /proc/sys either.
+const permissionFlags = [['--permission', '--allow-net'], ['--permission'], ['--experimental-permission']]
+  .map((flags) => [...flags, `--allow-fs-read=${root}`, '--allow-child-process'])
+  .find((flags) => spawnSync(process.execPath, [...flags, '-e', '0'], { timeout: 10_000 }).status === 0);
+(permissionFlags ? test : test.skip)(
+  `under ${permissionFlags?.[0] ?? '--permission'} with only the package readable: the kernel's built-in defaults fill what was never given`,
+  () => {
+    check(
+      [
+        [{ configure: { count: 3 } }],
+        [{ configure: { idle: 20_000 } }, { configure: null }],
+        subsets.slice(1).map((options) => ({ configure: options })),
+      ],
+      permissionFlags,
+      builtIn,
+    );
+  },
+);
