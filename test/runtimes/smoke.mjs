@@ -75,6 +75,15 @@ async function connected() {
   return socket;
 }
 
+/** Runs one group of checks; an exception in it is one failed check, and the others still run. */
+async function section(name, body) {
+  try {
+    await body();
+  } catch (error) {
+    check(`${name}: no exception`, false, error?.stack ?? String(error));
+  }
+}
+
 // 1. capabilities: the running runtime and what it can do, printed as values.
 const caps = ka.capabilities;
 const fdless = runtime === 'deno';
@@ -100,7 +109,7 @@ check(
 check('console.log shows values, not getters', !/Getter/.test(inspect(caps)) && inspect(caps).includes(caps.strategy), inspect(caps));
 
 // 2. configure: the kernel holds it; a partial call keeps the rest; a client's setKeepAlive does not undo it.
-{
+await section('configure', async () => {
   const socket = await connected();
   if (fdless) {
     ka.configureKeepalive(socket, { idle: 21_000 });
@@ -121,6 +130,10 @@ check('console.log shows values, not getters', !/Getter/.test(inspect(caps)) && 
       'getKeepalive is refused with ERR_FEATURE_UNAVAILABLE_ON_PLATFORM',
       codeOf(() => ka.getKeepalive(socket)) === 'ERR_FEATURE_UNAVAILABLE_ON_PLATFORM',
     );
+    check(
+      'tcpInfo is refused with ERR_FEATURE_UNAVAILABLE_ON_PLATFORM',
+      codeOf(() => ka.tcpInfo(socket)) === 'ERR_FEATURE_UNAVAILABLE_ON_PLATFORM',
+    );
   } else {
     const policy = { idle: 21_000, interval: 4000, count: 3, userTimeout: 9000 };
     ka.configureKeepalive(socket, policy);
@@ -136,10 +149,10 @@ check('console.log shows values, not getters', !/Getter/.test(inspect(caps)) && 
     check('connectionHealth reads TCP_INFO', health === undefined || typeof health.verdict === 'string', inspect(health));
   }
   socket.destroy();
-}
+});
 
 // 2b. TLS: the policy reaches the TCP socket under the TLS socket.
-{
+await section('TLS', async () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tcpka-smoke-'));
   execFileSync(
     'openssl',
@@ -178,10 +191,10 @@ check('console.log shows values, not getters', !/Getter/.test(inspect(caps)) && 
   socket.destroy();
   tlsServer.close();
   fs.rmSync(dir, { recursive: true, force: true });
-}
+});
 
 // 3. A socket configured while still connecting gets the policy at connect.
-{
+await section('a connecting socket', async () => {
   const socket = net.connect(port, '127.0.0.1');
   ka.configureKeepalive(socket, { idle: 23_000 });
   await new Promise((resolve, reject) => socket.once('connect', resolve).once('error', reject));
@@ -192,10 +205,10 @@ check('console.log shows values, not getters', !/Getter/.test(inspect(caps)) && 
     inspect(kernel(socket)),
   );
   socket.destroy();
-}
+});
 
 // 4. Zero-code: the register entry preloaded by the runtime's own flag, the policy from TCP_KEEPALIVE.
-{
+await section('zero-code', async () => {
   const policy = fdless ? 'idle=22s' : 'idle=22s,interval=4s,count=3,userTimeout=9s';
   const want = fdless
     ? { enable: true, idle: 22_000, interval: defaults.interval, count: defaults.count, userTimeout: 0 }
@@ -228,7 +241,7 @@ check('console.log shows values, not getters', !/Getter/.test(inspect(caps)) && 
     /tcp-keepalive: configured client 127\.0\.0\.1:/.test(child.stderr),
     child.stderr.trim(),
   );
-}
+});
 
 server.close();
 console.log(`${runtime} ${process.versions[runtime]}: ${passed} passed, ${failed} failed`);
