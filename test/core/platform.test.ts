@@ -5,6 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { inspect } from 'node:util';
 import { capabilities, systemDefaults } from '../../src';
+import { untouchedKeepalive } from '../../src/core/platform';
 
 test('Linux: every option is supported and read back', () => {
   expect(capabilities).toEqual({
@@ -28,6 +29,15 @@ test('systemDefaults() agrees with sysctl', () => {
     interval: sysctl('net.ipv4.tcp_keepalive_intvl') * 1000,
     count: sysctl('net.ipv4.tcp_keepalive_probes'),
     retries2: sysctl('net.ipv4.tcp_retries2'),
+  });
+});
+
+test('an unconfigured socket holds the sysctls: what the fallback writes for options never given', () => {
+  const defaults = systemDefaults();
+  expect(untouchedKeepalive()).toEqual({
+    idleSeconds: defaults.idle / 1000,
+    intervalSeconds: defaults.interval / 1000,
+    count: defaults.count,
   });
 });
 

@@ -107,3 +107,13 @@ test("a refusal from the handle's setKeepAlive is a coded error, and no policy i
   client.setKeepAlive(true, 9000);
   expect(kernel(client)).toMatchObject({ enable: true, idle: 9000 });
 });
+
+test("options never given are written as Windows' own defaults (2 h, 1 s, 10): Node sets them together", async () => {
+  const { client } = await connection();
+  windows.configureKeepalive(client);
+  expect(kernel(client)).toEqual({ enable: true, idle: 7_200_000, interval: 1000, count: 10 });
+  if (nodeHasIntervalAndCount) {
+    windows.configureKeepalive(client, { count: 3 });
+    expect(kernel(client)).toEqual({ enable: true, idle: 7_200_000, interval: 1000, count: 3 });
+  }
+});
