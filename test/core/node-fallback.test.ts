@@ -11,6 +11,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { kernelReader, type RawKernelState } from '../helpers/independent-kernel';
+import { closeAll, connection } from '../helpers/sockets';
 
 const root = path.resolve(__dirname, '..', '..');
 const [major, minor] = process.versions.node.split('.').map(Number) as [number, number];
@@ -175,3 +176,42 @@ const permissionFlags = [['--permission', '--allow-net'], ['--permission'], ['--
     );
   },
 );
+
+afterEach(closeAll);
+
+test('a system default that setsockopt cannot take is refused before anything is written', async () => {
+  const { addon } = jest.requireActual<typeof import('../../src/native/load')>('../../src/native/load');
+  const { client } = await connection();
+  const fd = (client as unknown as { _handle: { fd: number } })._handle.fd;
+  expect(addon()!.read(fd)).toBeUndefined();
+  const before = [...addon()!.keepaliveValues];
+  // A machine whose tcp_keepalive_time is above what setsockopt takes (32767 s).
+  const realRead = fs.readFileSync;
+  const read = jest
+    .spyOn(fs, 'readFileSync')
+    .mockImplementation(((file: fs.PathOrFileDescriptor, options?: unknown) =>
+      String(file).endsWith('tcp_keepalive_time') ? '40000\n' : realRead(file, options as BufferEncoding)) as typeof fs.readFileSync);
+  try {
+    jest.isolateModules(() => {
+      // The package as it runs without the addon.
+      jest.doMock('../../src/native/load', () => ({
+        ...jest.requireActual<object>('../../src/native/load'),
+        addonLoad: () => ({ addon: undefined, reason: 'native addons are disabled in this process (test)' }),
+        addon: () => undefined,
+      }));
+      const pkg = require('../../src') as typeof import('../../src');
+      expect(pkg.capabilities.strategy).toBe('node-setKeepAlive');
+      expect(() => pkg.configureKeepalive(client)).toThrow(
+        expect.objectContaining({
+          code: 'ERR_OUT_OF_RANGE',
+          message: expect.stringMatching(/system default for options\.idle.*pass options\.idle.*40000/),
+        }),
+      );
+      jest.dontMock('../../src/native/load');
+    });
+  } finally {
+    read.mockRestore();
+  }
+  expect(addon()!.read(fd)).toBeUndefined();
+  expect([...addon()!.keepaliveValues]).toEqual(before);
+});
