@@ -25,9 +25,20 @@ import type net from 'node:net';
 import type { NativeAddon, NativeFailure } from '../native/addon';
 import { addon } from '../native/load';
 import { following } from './follow';
-import { type CodedError, invalidArgValue, nativeError, unavailableOnPlatform } from './errors';
-import { type KeepaliveOptions, type KernelConfig, mergeInto, optionsOf, type PolicyConfig, UNCHANGED, validateOptions } from './options';
-import { currentCapabilities } from './platform';
+import { getSystemErrorName } from 'node:util';
+import { type CodedError, invalidArgValue, nativeError, outOfRange, systemError, unavailableOnPlatform } from './errors';
+import {
+  COUNT_MAX,
+  type KeepaliveOptions,
+  type KernelConfig,
+  mergeInto,
+  optionsOf,
+  type PolicyConfig,
+  SECONDS_MAX,
+  UNCHANGED,
+  validateOptions,
+} from './options';
+import { currentCapabilities, untouchedKeepalive } from './platform';
 import {
   assertNotProxy,
   isPending,
@@ -151,21 +162,68 @@ function writeFd(native: NativeAddon, fd: number, config: KernelConfig, operatio
   if (result !== undefined) throw failure(fd, result, operation);
 }
 
-/** Without the addon: Node's own setKeepAlive (capabilities already refused what it cannot do). */
+/**
+ * Without the addon: the TCP handle's own setKeepAlive (libuv's
+ * uv_tcp_keepalive_ex on Node 26.4+ and 24.22), called directly so its answer can be
+ * checked: Node's socket.setKeepAlive drops it. libuv writes SO_KEEPALIVE,
+ * then idle, interval and count together, in seconds, each at least 1 (a 0 is
+ * EINVAL after SO_KEEPALIVE is already on, and an idle-only call resets
+ * interval and count to 1 s and 10). So every write carries the socket's
+ * whole policy: this call's options over the kept ones, and for an option
+ * never given the value an unconfigured socket holds (untouchedKeepalive).
+ * Every value is checked before the one call, and a refusal is a coded error.
+ * On earlier lines (capabilities.interval false), and on Deno, the handle takes the idle time only.
+ */
 function writeWithNode(socket: net.Socket, config: KernelConfig): void {
-  const idleMs = config.idleSeconds === UNCHANGED ? 0 : config.idleSeconds * 1000;
-  const extra =
-    config.intervalSeconds === UNCHANGED && config.count === UNCHANGED
-      ? []
-      : [config.intervalSeconds === UNCHANGED ? 0 : config.intervalSeconds * 1000, config.count === UNCHANGED ? 0 : config.count];
-  // The prototype's method, not an own wrapper on the socket (an APM shim's, say). It ends at the
-  // handle's setKeepAlive, which must not re-apply the policy it is in the middle of writing.
-  writing = true;
-  try {
-    (socketClass().prototype.setKeepAlive as (...args: unknown[]) => net.Socket).call(socket, config.enable === 1, idleMs, ...extra);
-  } finally {
-    writing = false;
+  const kept = policyRecord(socket)?.config;
+  const support = currentCapabilities();
+  const pick = (field: 'idleSeconds' | 'intervalSeconds' | 'count', name: string, max: number): number => {
+    let value = config[field];
+    if (value === UNCHANGED && kept !== undefined) value = kept[field];
+    if (value !== UNCHANGED) return value; // validated when it was given
+    value = untouchedKeepalive()[field];
+    if (!(Number.isInteger(value) && value >= 1 && value <= max)) {
+      throw outOfRange(
+        `the system default for options.${name}`,
+        `an integer >= 1 && <= ${max} to be written through Node's setKeepAlive, which sets idle, interval and count together; ` +
+          `pass options.${name}`,
+        value,
+      );
+    }
+    return value;
+  };
+  const idle = pick('idleSeconds', 'idle', SECONDS_MAX);
+  const full = support.interval && support.count;
+  const interval = full ? pick('intervalSeconds', 'interval', SECONDS_MAX) : UNCHANGED;
+  const count = full ? pick('count', 'count', COUNT_MAX) : UNCHANGED;
+  const handle = tcpHandleOf(socket);
+  const native =
+    handle === undefined ? undefined : (Reflect.get(Object.getPrototypeOf(handle) as object, 'setKeepAlive', handle) as unknown);
+  if (typeof native !== 'function') throw unavailableOnPlatform('configureKeepalive()', "the socket's handle has no setKeepAlive");
+  const enable = config.enable === 1;
+  const args = full ? [enable, idle, interval, count] : [enable, idle];
+  // The prototype's native method, not the sticky wrapper: it must not re-apply the policy it is writing.
+  const status: unknown = Reflect.apply(native as (...args: unknown[]) => unknown, handle, args);
+  if (status !== 0) throw nodeRefused(status, enable, idle, interval, count);
+}
+
+/** A non-zero answer from the handle's setKeepAlive, as a system error (libuv's negative errno). */
+function nodeRefused(status: unknown, enable: boolean, idle: number, interval: number, count: number): Error & CodedError {
+  let code = 'UNKNOWN';
+  if (typeof status === 'number' && Number.isInteger(status) && status < 0) {
+    try {
+      code = getSystemErrorName(status);
+    } catch {
+      // not an errno this Node knows
+    }
   }
+  const asked = `keepalive ${enable ? 'on' : 'off'}, idle ${idle} s${interval === UNCHANGED ? '' : `, interval ${interval} s, count ${count}`}`;
+  return systemError(
+    code,
+    typeof status === 'number' ? status : 0,
+    'setsockopt',
+    `cannot configure keepalive: the TCP handle's setKeepAlive (${asked}) answered ${String(status)} (${code}) instead of 0`,
+  );
 }
 
 /**
@@ -227,9 +285,6 @@ interface TcpHandle {
   [owner: symbol]: unknown;
 }
 
-/** Set while Node's own setKeepAlive writes the policy (no addon: writeWithNode), so the wrapper does not loop. */
-let writing = false;
-
 /**
  * The TCP handle's setKeepAlive, as the handle has it (Node's native method,
  * looked up on the prototype at each call), then the policy of the socket
@@ -241,7 +296,7 @@ function stickySetKeepAlive(this: TcpHandle): unknown {
   // eslint-disable-next-line prefer-rest-params -- the exact arguments, however many
   const result = Reflect.apply(native, this, arguments);
   const owner = ownerOfHandle(this);
-  if (!writing && owner !== undefined) reapply(owner);
+  if (owner !== undefined) reapply(owner);
   return result;
 }
 Object.defineProperty(stickySetKeepAlive, STICKY, { value: true });

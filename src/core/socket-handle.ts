@@ -78,6 +78,21 @@ function owns(owner: object, handle: InternalHandle): boolean {
   return handle[ownerSymbol!] === owner;
 }
 
+/**
+ * Deno's node:net: TCP handles with no fd at all (the library then only calls
+ * the handle's own setKeepAlive, so no fd can be misdirected). What is checked
+ * is what stops a copied handle, the one thing that could configure another
+ * socket: not a Proxy, and exactly one own symbol described 'ownerSymbol'
+ * (Deno's name for Node's owner_symbol) that names this socket.
+ */
+const fdlessHandles = typeof process.versions.deno === 'string';
+
+function ownsFdless(owner: object, handle: InternalHandle): boolean {
+  if (types.isProxy(handle)) return false;
+  const named = Object.getOwnPropertySymbols(handle).filter((symbol) => symbol.description === 'ownerSymbol');
+  return named.length === 1 && handle[named[0]!] === owner;
+}
+
 const PROXY_HINT =
   "pass the socket itself, not a Proxy of it (for HTTP/2, pass the session or the socket from its 'connect' or 'connection' event)";
 
@@ -141,6 +156,10 @@ export function ownFd(socket: net.Socket, pending = false): number {
   if (socket.destroyed) throw socketClosed('the socket has been destroyed');
   const handle = (socket as WithHandle)._handle;
   if (handle == null) return -1;
+  if (fdlessHandles) {
+    if (!ownsFdless(socket, handle)) throw notOwned(socket);
+    return -1;
+  }
   if (!owns(socket, handle)) throw notOwned(socket);
   let fd: unknown;
   try {
@@ -163,8 +182,11 @@ export function ownFd(socket: net.Socket, pending = false): number {
 
 /** The socket a genuine handle names as its owner, or undefined. */
 export function ownerOfHandle(handle: object): net.Socket | undefined {
-  if (ownerSymbol === undefined) return undefined;
-  const owner = (handle as InternalHandle)[ownerSymbol];
+  const symbol = fdlessHandles
+    ? Object.getOwnPropertySymbols(handle).find((candidate) => candidate.description === 'ownerSymbol')
+    : ownerSymbol;
+  if (symbol === undefined) return undefined;
+  const owner = (handle as InternalHandle)[symbol];
   return owner instanceof socketClass() ? owner : undefined;
 }
 
@@ -232,7 +254,7 @@ export function socketFd(socket: unknown, operation: string): number {
 /** The listening fd of a server that owns its handle; undefined while it is not listening. */
 export function serverFd(server: net.Server): number | undefined {
   const handle = (server as unknown as WithHandle)._handle;
-  if (handle == null) return undefined;
+  if (handle == null || fdlessHandles) return undefined;
   if (!owns(server, handle)) throw invalidArgType('server', 'a server that owns its Node.js handle', server);
   const fd = handle.fd;
   return typeof fd === 'number' && fd >= 0 ? fd : undefined;

@@ -126,5 +126,7 @@ export function whenConnected(socket: net.Socket, then: () => void, connectUnder
 
 /** Configures `socket` (now or when it connects) if it turns out to be TCP. */
 export function configureOnConnect(socket: net.Socket, options: Readonly<KeepaliveOptions>): void {
-  whenConnected(socket, () => configureQuietly(socket, options));
+  whenConnected(socket, () => {
+    configureQuietly(socket, options);
+  });
 }

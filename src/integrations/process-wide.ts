@@ -282,6 +282,7 @@ export function startInstallation(options: InstallOptions, hooks: InstallHooks):
       return;
     }
     if (!accepted) return;
+    // Reported as configured only when it was: a refusal was already reported, as a warning or the socket's error.
     const outcome = configureQuietly(socket, policy);
     if (outcome === 'configured') hooks.onConfigured?.(socket, target);
     else if (typeof outcome === 'object') hooks.onNotApplied?.(socket, target, outcome.refused.message);

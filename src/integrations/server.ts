@@ -232,8 +232,7 @@ function onAccepted(server: net.Server, state: ServerState, socket: net.Socket):
     handle.setKeepAlive = inheritedSetKeepAlive;
     if (following.socket !== undefined) following.socket(socket, state.policy);
   } else {
-    configureQuietly(socket, state.policy);
-    if (socket.destroyed) return;
+    if (configureQuietly(socket, state.policy) !== 'configured') return;
   }
   state.hooks.onAccepted?.(socket, inherited ? 'inherited' : 'configured');
 }

@@ -3,8 +3,9 @@
  * which needs no addon (the planner, the error classes, type imports) loads
  * under `--no-addons` or a permission model without `--allow-addons`.
  *
- * Where the addon cannot be loaded (Windows, where Node exposes no fd; addons
- * disabled; no prebuild for this platform and no source build), the library runs on
+ * Where the addon cannot be loaded (Windows, where Node exposes no fd; Deno,
+ * whose node:net handles have none either; addons disabled; no prebuild for
+ * this platform and no source build), the library runs on
  * Node's own socket.setKeepAlive: `capabilities` says so, and an option that
  * strategy cannot honour is an ERR_FEATURE_UNAVAILABLE_ON_PLATFORM error that
  * names the reason — never a silent no-op.
@@ -19,6 +20,10 @@ export const packageRoot = path.resolve(__dirname, '..', '..');
 /** Read once, at import: the platform the package was loaded on. */
 const platform = process.platform;
 
+/** The JavaScript runtime, from the version its process object reports (Bun and Deno add their own). */
+export const runtime: 'node' | 'bun' | 'deno' =
+  typeof process.versions.bun === 'string' ? 'bun' : typeof process.versions.deno === 'string' ? 'deno' : 'node';
+
 export type AddonLoad =
   | { readonly addon: NativeAddon; readonly file: string }
   | { readonly addon: undefined; readonly reason: string };
@@ -28,10 +33,23 @@ function describeFailure(cause: unknown): string {
   if (code === 'ERR_DLOPEN_DISABLED' || code === 'ERR_ACCESS_DENIED') {
     return 'native addons are disabled in this process (--no-addons, or --permission without --allow-addons)';
   }
-  const message = cause instanceof Error ? cause.message : String(cause);
+  // One line: loaders' messages carry line breaks (node-gyp-build's "\n    loaded from: <dir>\n").
+  const message = (cause instanceof Error ? cause.message : String(cause)).replace(/\s+/g, ' ').trim().replace(/[.:]$/, '');
   return `no working build of the native addon for ${process.platform}-${process.arch} (Node ${process.version}, ` +
     `N-API ${process.versions.napi}) in ${packageRoot}: ${message}. To build it from source, run "npx node-gyp rebuild" in ` +
     `${packageRoot} (python3, make and a C++ compiler needed), or use a platform with a prebuild`;
+}
+
+/**
+ * fs.existsSync, except that a path the permission model does not let this process read is absent:
+ * Node 26's existsSync throws ERR_ACCESS_DENIED there (e.g. /etc with only the app's directory readable).
+ */
+function exists(file: string): boolean {
+  try {
+    return fs.existsSync(file);
+  } catch {
+    return false;
+  }
 }
 
 /**
@@ -42,7 +60,7 @@ function describeFailure(cause: unknown): string {
  */
 function candidates(): string[] {
   // Alpine's musl: its own prebuild (a glibc one might load through gcompat), as node-gyp-build decides it.
-  const musl = platform === 'linux' && fs.existsSync('/etc/alpine-release');
+  const musl = platform === 'linux' && exists('/etc/alpine-release');
   const list = [path.join(packageRoot, 'prebuilds', `${process.platform}-${process.arch}`, musl ? 'tcp-keepalive.musl.node' : 'tcp-keepalive.node')];
   if (!process.env.PREBUILDS_ONLY) list.unshift(path.join(packageRoot, 'build', 'Release', 'tcp_keepalive.node'));
   return list;
@@ -50,9 +68,15 @@ function candidates(): string[] {
 
 function load(): AddonLoad {
   if (platform === 'win32') return { addon: undefined, reason: 'Node.js exposes no socket file descriptor on Windows' };
+  if (runtime === 'deno') {
+    return {
+      addon: undefined,
+      reason: "Deno's node:net exposes no socket file descriptor (its TCP handles have no fd), so the native addon cannot be used; Deno's setKeepAlive sets the idle time only",
+    };
+  }
   let firstFailure: unknown;
   for (const file of candidates()) {
-    if (!fs.existsSync(file)) continue;
+    if (!exists(file)) continue;
     try {
       return { addon: require(file) as NativeAddon, file };
     } catch (cause) {

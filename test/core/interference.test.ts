@@ -507,9 +507,10 @@ describe('9. clear load errors', () => {
     const report = JSON.parse(result.stdout);
     expect(report).toMatchObject({ strategy: 'node-setKeepAlive', planned: 30000, idleOnly: 'accepted' });
     expect(report.reason).toMatch(/native addons are disabled in this process \(--no-addons/);
+    const [major, minor] = process.versions.node.split('.').map(Number) as [number, number];
+    // Node 26.4 added them; backported to 24.22 (the socket method's two new parameters show it).
     const nodeHasIntervalAndCount =
-      Number(process.versions.node.split('.')[0]) > 26 ||
-      (process.versions.node.startsWith('26.') && Number(process.versions.node.split('.')[1]) >= 4);
+      major > 26 || (major === 26 && minor >= 4) || (major >= 24 && net.Socket.prototype.setKeepAlive.length >= 4);
     if (!nodeHasIntervalAndCount) expect(report.interval).toMatch(/^ERR_FEATURE_UNAVAILABLE_ON_PLATFORM: .*native addons are disabled/);
     expect(report.read).toMatch(/^ERR_FEATURE_UNAVAILABLE_ON_PLATFORM: getKeepalive\(\).*native addons are disabled/);
   });

@@ -5,7 +5,7 @@
  * socket.setKeepAlive. The kernel is then read with the real addon, which the
  * strategy under test never touches.
  */
-import type net from 'node:net';
+import net from 'node:net';
 import { addon } from '../../src/native/load';
 import { closeAll, connection } from '../helpers/sockets';
 
@@ -33,12 +33,15 @@ function kernel(socket: net.Socket): { enable: boolean; idle: number; interval: 
 
 const windows = loadAsWindows();
 const [major, minor] = process.versions.node.split('.').map(Number) as [number, number];
-const nodeHasIntervalAndCount = major > 26 || (major === 26 && minor >= 4);
+// Node 26.4 added them; backported to 24.22 (the socket method's two new parameters show it).
+const nodeHasIntervalAndCount =
+  major > 26 || (major === 26 && minor >= 4) || (major >= 24 && net.Socket.prototype.setKeepAlive.length >= 4);
 
 afterEach(closeAll);
 
 test('capabilities: idle always; interval and count only where Node has them (26.4+); never userTimeout or read-back', () => {
   expect(windows.capabilities).toEqual({
+    runtime: 'node',
     strategy: 'node-setKeepAlive',
     idle: true,
     interval: nodeHasIntervalAndCount,
@@ -86,4 +89,31 @@ test('enable: false turns keepalive off through Node', async () => {
   windows.configureKeepalive(client, { idle: 7000 });
   windows.configureKeepalive(client, { enable: false });
   expect(kernel(client).enable).toBe(false);
+});
+
+test("a refusal from the handle's setKeepAlive is a coded error, and no policy is kept", async () => {
+  const { client } = await connection();
+  const proto = Object.getPrototypeOf((client as unknown as { _handle: object })._handle) as { setKeepAlive: unknown };
+  const native = proto.setKeepAlive;
+  proto.setKeepAlive = (): number => -22; // what libuv answers for a value it cannot write (EINVAL)
+  try {
+    expect(() => windows.configureKeepalive(client, { idle: 5000 })).toThrow(
+      expect.objectContaining({ code: 'EINVAL', errno: -22, syscall: 'setsockopt', message: expect.stringMatching(/idle 5 s/) }),
+    );
+  } finally {
+    proto.setKeepAlive = native;
+  }
+  // No policy was kept: a client's own call stands, nothing re-applies idle 5 s over it.
+  client.setKeepAlive(true, 9000);
+  expect(kernel(client)).toMatchObject({ enable: true, idle: 9000 });
+});
+
+test("options never given are written as Windows' own defaults (2 h, 1 s, 10): Node sets them together", async () => {
+  const { client } = await connection();
+  windows.configureKeepalive(client);
+  expect(kernel(client)).toEqual({ enable: true, idle: 7_200_000, interval: 1000, count: 10 });
+  if (nodeHasIntervalAndCount) {
+    windows.configureKeepalive(client, { count: 3 });
+    expect(kernel(client)).toEqual({ enable: true, idle: 7_200_000, interval: 1000, count: 3 });
+  }
 });
