@@ -7,11 +7,12 @@
 // here are only for a direct caller of the raw binding who passes the wrong
 // types: the JS layer validates everything before calling.
 //
-// Registration and argument reading are plain N-API: node-addon-api's
-// Napi::CallbackInfo copies six argument slots a call, and its failure paths
-// abort a Worker that is terminated while the addon loads
-// (test/reliability/workers.test.ts).
-#include <napi.h>
+// Plain N-API (node_api.h), not node-addon-api's wrappers: their failure paths
+// end in a fatal error (Napi::Error::New), which aborted Workers terminated
+// while the addon loads (test/reliability/workers.test.ts), and
+// Napi::CallbackInfo copies six argument slots a call where apply() runs next to
+// five syscalls. docs/platforms.md ("The native addon") has the layout.
+#include <node_api.h>
 
 #include "keepalive.h"
 
@@ -23,13 +24,25 @@
 
 namespace {
 
-// { errno, syscall, option } for a failed syscall; errno is positive, as the C library reports it.
-napi_value Failure(napi_env env, const ka_error_t& failure) {
-  Napi::Object object = Napi::Object::New(env);
-  object.Set("errno", Napi::Number::New(env, failure.err));
-  object.Set("syscall", Napi::String::New(env, failure.syscall));
-  object.Set("option", Napi::String::New(env, failure.option));
-  return object;
+napi_status SetString(napi_env env, napi_value object, const char* key, const char* value) {
+  napi_value string;
+  napi_status status = napi_create_string_utf8(env, value, NAPI_AUTO_LENGTH, &string);
+  return status == napi_ok ? napi_set_named_property(env, object, key, string) : status;
+}
+
+// { errno, syscall, option } for a failed syscall; errno is positive, as the C
+// library reports it. Out of line: only failures come here. If the object
+// cannot be built (a terminating environment), an Error is thrown instead, so
+// a failure never reads as success.
+[[gnu::cold, gnu::noinline]] napi_value Failure(napi_env env, const ka_error_t& failure) {
+  napi_value object, number;
+  if (napi_create_object(env, &object) == napi_ok && napi_create_int32(env, failure.err, &number) == napi_ok &&
+      napi_set_named_property(env, object, "errno", number) == napi_ok &&
+      SetString(env, object, "syscall", failure.syscall) == napi_ok &&
+      SetString(env, object, "option", failure.option) == napi_ok)
+    return object;
+  napi_throw_error(env, nullptr, "tcp-keepalive: a system call failed and its failure could not be reported");
+  return nullptr;
 }
 
 // The call's first N arguments as int32 (a TypeError naming the first that is

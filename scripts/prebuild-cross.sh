@@ -26,7 +26,6 @@ echo "prebuild-cross: zig $("$zig" version)" >&2
 # N-API headers: js_native_api.h and node_api.h are the same for every Node line at NAPI_VERSION=8.
 node_headers="${TCPKA_NODE_HEADERS:-$(node -p "require('path').join(process.execPath, '..', '..', 'include', 'node')")}"
 [ -f "$node_headers/node_api.h" ] || { echo "prebuild-cross: no node_api.h in $node_headers (set TCPKA_NODE_HEADERS)" >&2; exit 1; }
-addon_api="$(node -p "require('node-addon-api').include_dir")"
 source_hash="$(node native/source-hash.js)"
 
 # The sources and defines binding.gyp gives node-gyp on POSIX systems, read from binding.gyp itself.
@@ -61,8 +60,8 @@ build() {
     case "$source" in
       *.c) "$zig" cc -target "$triple" -std=gnu11 "${flags[@]}" "${defines[@]}" -I "$node_headers" -c "$source" -o "$object" ;;
       *.cc | *.cpp)
-        # node-addon-api's headers, if the glue uses them; libc++ is then linked in statically.
-        "$zig" c++ -target "$triple" -std=gnu++17 -fno-exceptions -fno-rtti "${flags[@]}" "${defines[@]}" -I "$node_headers" -I "$addon_api" \
+        # The glue (plain N-API, no exceptions or RTTI); libc++ is then linked in statically.
+        "$zig" c++ -target "$triple" -std=gnu++17 -fno-exceptions -fno-rtti "${flags[@]}" "${defines[@]}" -I "$node_headers" \
           -c "$source" -o "$object"
         linker=c++ ;;
       *) echo "prebuild-cross: do not know how to compile $source" >&2; exit 1 ;;
