@@ -13,6 +13,7 @@
 // Napi::CallbackInfo copies six argument slots a call where apply() runs next to
 // five syscalls. docs/platforms.md ("The native addon") has the layout.
 #include <node_api.h>
+#include <stdlib.h>
 
 #include "keepalive.h"
 
@@ -74,12 +75,13 @@ bool ReadInts(napi_env env, napi_callback_info info, const char* const (&names)[
 // arguments, but napi_get_typedarray_info on every call (a chain of type tests,
 // then the buffer and its length) was ~470 of a tcpInfo()'s ~2760 instructions
 // (docs/performance.md). The references keep both arrays alive as long as the
-// environment, whatever JavaScript drops.
+// environment, whatever JavaScript drops. Allocated with calloc (all null),
+// not new: the glue then needs no C++ runtime library at all.
 struct Outputs {
-  int32_t* keepalive = nullptr;
-  double* tcp_info = nullptr;
-  napi_ref keepalive_array = nullptr;
-  napi_ref tcp_info_array = nullptr;
+  int32_t* keepalive;
+  double* tcp_info;
+  napi_ref keepalive_array;
+  napi_ref tcp_info_array;
 };
 
 // The environment's outputs, or nullptr (and a thrown Error) where the addon never finished loading.
@@ -215,7 +217,7 @@ void DeleteOutputs(napi_env env, void* data, void* /* hint */) {
   Outputs* outputs = static_cast<Outputs*>(data);
   if (outputs->keepalive_array != nullptr) napi_delete_reference(env, outputs->keepalive_array);
   if (outputs->tcp_info_array != nullptr) napi_delete_reference(env, outputs->tcp_info_array);
-  delete outputs;
+  free(outputs);
 }
 
 napi_value Init(napi_env env, napi_value exports) {
@@ -257,9 +259,13 @@ napi_value Init(napi_env env, napi_value exports) {
   RETURN_IF_FAILED(SetFunction(env, exports, "duplicateFd", DuplicateFd));
   RETURN_IF_FAILED(SetFunction(env, exports, "closeFd", CloseFd));
   RETURN_IF_FAILED(napi_set_named_property(env, exports, "tcpInfoFields", field_names));
-  Outputs* outputs = new Outputs();
+  Outputs* outputs = static_cast<Outputs*>(calloc(1, sizeof(Outputs)));
+  if (outputs == nullptr) {
+    napi_throw_error(env, nullptr, "tcp-keepalive: out of memory while loading the addon");
+    return nullptr;
+  }
   if (napi_set_instance_data(env, outputs, DeleteOutputs, nullptr) != napi_ok) {
-    delete outputs;
+    free(outputs);
     return nullptr;
   }
   void* keepalive = nullptr;
