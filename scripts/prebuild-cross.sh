@@ -50,7 +50,7 @@ build() {
   local link=(-shared -s)
   case "$triple" in
     *-macos*) link+=(-Wl,-undefined,dynamic_lookup) ;;
-    # Only the module's entry points are exported: the statically linked libc++ stays private.
+    # Only the module's entry points are exported: the C core's functions stay private.
     *) printf '{ global: napi_register_module_v1; node_api_module_get_api_version_v1; local: *; };\n' >"$work/exports.map"
        link+=("-Wl,--version-script=$work/exports.map") ;;
   esac
@@ -60,7 +60,7 @@ build() {
     case "$source" in
       *.c) "$zig" cc -target "$triple" -std=gnu11 "${flags[@]}" "${defines[@]}" -I "$node_headers" -c "$source" -o "$object" ;;
       *.cc | *.cpp)
-        # The glue (plain N-API, no exceptions or RTTI); libc++ is then linked in statically.
+        # The glue (plain N-API, no exceptions or RTTI). It uses no C++ runtime, so nothing of libc++ is linked in.
         "$zig" c++ -target "$triple" -std=gnu++17 -fno-exceptions -fno-rtti "${flags[@]}" "${defines[@]}" -I "$node_headers" \
           -c "$source" -o "$object"
         linker=c++ ;;
