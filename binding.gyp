@@ -3,8 +3,13 @@
     {
       "target_name": "tcp_keepalive",
       "sources": ["native/binding.cc", "native/tcp_info_names.c"],
+      "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": [
         "NAPI_VERSION=8",
+        "NAPI_DISABLE_CPP_EXCEPTIONS",
+        "NODE_ADDON_API_ENABLE_MAYBE",
+        "NODE_ADDON_API_DISABLE_DEPRECATED",
+        "NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS",
         "TCPKA_SOURCE_HASH=<!(node native/source-hash.js)"
       ],
       "cflags": ["-Wall", "-Wextra"],

@@ -21,9 +21,11 @@ const TARGETS = {
   'darwin-arm64': { file: 'prebuilds/darwin-arm64/tcp-keepalive.node', format: 'Mach-O arm64', libc: 'darwin' },
 };
 
-// What an addon may import besides N-API: the C library, nothing else. The glue uses no C++ runtime
-// (docs/platforms.md, "The native addon"), so an import from libstdc++ or libc++ is a new dependency the
-// user's system may not have.
+// What an addon may import besides N-API: the C library and, for glibc builds, C++'s operator new and
+// delete from libstdc++ (node-addon-api allocates with them: the per-environment outputs, a
+// Napi::CallbackInfo for more than six arguments; docs/platforms.md, "The native addon"). The musl and
+// macOS builds carry that part of libc++ inside. Anything else means a dependency the user's system may
+// not have.
 const LIBC = new Set(
   (
     '__errno_location __error abort aligned_alloc calloc close dl_iterate_phdr dladdr fflush fprintf fputc free fwrite ' +
@@ -61,6 +63,7 @@ function check(name) {
     .filter(Boolean);
   const imports = undefinedSymbols.map((symbol) => symbol.replace(/@.*/, ''));
   const versions = undefinedSymbols.filter((symbol) => symbol.includes('@')).map((symbol) => symbol.replace(/^[^@]*@+/, ''));
+  const cxxRuntime = (symbol) => target.libc === 'glibc' && /^(_Zn[wa]m|_Zd[la]Pvm?|__cxa_pure_virtual)$/.test(symbol);
   // Mach-O records where each import comes from: libSystem (Apple's libc), or looked up at load time (N-API, from node).
   const unexpected =
     target.libc === 'darwin'
@@ -69,7 +72,9 @@ function check(name) {
           .filter((line) => line.trim() !== '')
           .filter((line) => !/\(from libSystem\)$/.test(line) && !/ _(napi|node_api)_\w+ \(dynamically looked up\)$/.test(line))
           .map((line) => line.trim().split(/\s+/)[2])
-      : imports.filter((symbol) => !/^napi_|^node_api_/.test(strip(symbol)) && !LIBC.has(strip(symbol)) && !LIBC.has(symbol));
+      : imports.filter(
+          (symbol) => !/^napi_|^node_api_/.test(strip(symbol)) && !LIBC.has(strip(symbol)) && !LIBC.has(symbol) && !cxxRuntime(symbol),
+        );
   if (unexpected.length) problems.push(`imports outside N-API and libc: ${unexpected.join(' ')}`);
   if (target.libc === 'musl' && versions.some((version) => version.startsWith('GLIBC')))
     problems.push(`glibc symbol versions in a musl build: ${versions.join(' ')}`);
@@ -83,7 +88,7 @@ function check(name) {
   // (llvm-readobj lists a Mach-O dylib's own install name among them: not a dependency.)
   const libraries = [...needed.matchAll(/^\s+(\S+\.(?:so[.\d]*|dylib))\s*$/gm)].map((match) => match[1]);
   const allowed = {
-    glibc: /^libc\.so\.6$/,
+    glibc: /^(libc\.so\.6|libstdc\+\+\.so\.6)$/,
     musl: /^libc\.so$/,
     darwin: /^\/usr\/lib\/libSystem\.B\.dylib$/,
   }[target.libc];

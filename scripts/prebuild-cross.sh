@@ -26,6 +26,7 @@ echo "prebuild-cross: zig $("$zig" version)" >&2
 # N-API headers: js_native_api.h and node_api.h are the same for every Node line at NAPI_VERSION=8.
 node_headers="${TCPKA_NODE_HEADERS:-$(node -p "require('path').join(process.execPath, '..', '..', 'include', 'node')")}"
 [ -f "$node_headers/node_api.h" ] || { echo "prebuild-cross: no node_api.h in $node_headers (set TCPKA_NODE_HEADERS)" >&2; exit 1; }
+addon_api="$(node -p "require('node-addon-api').include_dir")"
 source_hash="$(node native/source-hash.js)"
 
 # The sources and defines binding.gyp gives node-gyp on POSIX systems, read from binding.gyp itself.
@@ -50,7 +51,7 @@ build() {
   local link=(-shared -s)
   case "$triple" in
     *-macos*) link+=(-Wl,-undefined,dynamic_lookup) ;;
-    # Only the module's entry points are exported: the C core's functions stay private.
+    # Only the module's entry points are exported: the statically linked libc++ stays private.
     *) printf '{ global: napi_register_module_v1; node_api_module_get_api_version_v1; local: *; };\n' >"$work/exports.map"
        link+=("-Wl,--version-script=$work/exports.map") ;;
   esac
@@ -60,8 +61,8 @@ build() {
     case "$source" in
       *.c) "$zig" cc -target "$triple" -std=gnu11 "${flags[@]}" "${defines[@]}" -I "$node_headers" -c "$source" -o "$object" ;;
       *.cc | *.cpp)
-        # The glue (plain N-API, no exceptions or RTTI). It uses no C++ runtime, so nothing of libc++ is linked in.
-        "$zig" c++ -target "$triple" -std=gnu++17 -fno-exceptions -fno-rtti "${flags[@]}" "${defines[@]}" -I "$node_headers" \
+        # The glue, with node-addon-api's headers; the little of libc++ it uses (operator new and delete) is linked in statically.
+        "$zig" c++ -target "$triple" -std=gnu++17 -fno-exceptions -fno-rtti "${flags[@]}" "${defines[@]}" -I "$node_headers" -I "$addon_api" \
           -c "$source" -o "$object"
         linker=c++ ;;
       *) echo "prebuild-cross: do not know how to compile $source" >&2; exit 1 ;;
