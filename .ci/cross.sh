@@ -133,14 +133,17 @@ arm64_suite() {
 win32() {
   local mingw=x86_64-w64-mingw32
   need "$mingw-gcc" gcc-mingw-w64-x86-64
+  # The -posix flavour: node-addon-api needs std::mutex, which the -win32 thread model lacks.
   need "$mingw-g++-posix" g++-mingw-w64-x86-64
-  local out="$work/win32" headers
+  local out="$work/win32" headers addon_api
   rm -rf "$out" && mkdir -p "$out"
   headers="$(ka_node_headers "$(command -v node)")/include/node"
-  local defines=(-DNAPI_VERSION=8 "-DTCPKA_SOURCE_HASH=$(node "$KA_REPO_ROOT/native/source-hash.js")")
+  addon_api="$(node -p "require('$KA_REPO_ROOT/node_modules/node-addon-api').include_dir")"
+  local defines=(-DNAPI_VERSION=8 -DNAPI_DISABLE_CPP_EXCEPTIONS -DNODE_ADDON_API_ENABLE_MAYBE -DNODE_ADDON_API_DISABLE_DEPRECATED
+    -DNODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS "-DTCPKA_SOURCE_HASH=$(node "$KA_REPO_ROOT/native/source-hash.js")")
   "$mingw-gcc" -Wall -Wextra -Werror -O2 -c "$KA_REPO_ROOT/native/keepalive_win32.c" -o "$out/keepalive_win32.o" || ka_die "win32: keepalive_win32.c"
   "$mingw-gcc" -Wall -Wextra -Werror -O2 -c "$KA_REPO_ROOT/native/tcp_info_names.c" -o "$out/tcp_info_names.o" || ka_die "win32: tcp_info_names.c"
-  "$mingw-g++-posix" -Wall -Wextra -Werror -O2 -std=c++17 "${defines[@]}" "-I$headers" \
+  "$mingw-g++-posix" -Wall -Wextra -Werror -O2 -std=c++17 "${defines[@]}" "-I$headers" "-I$addon_api" \
     -c "$KA_REPO_ROOT/native/binding.cc" -o "$out/binding.o" || ka_die "win32: binding.cc"
   # node.exe exports N-API; an import library for exactly the functions the objects use.
   { echo 'LIBRARY node.exe'; echo 'EXPORTS'; "$mingw-nm" -u "$out"/*.o | awk '$2 ~ /^napi_/ { print $2 }' | sort -u; } >"$out/node.def"

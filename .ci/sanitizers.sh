@@ -92,7 +92,7 @@ asan_suite() {
 }
 
 # An error block in valgrind's log belongs to the addon if any frame is in its
-# binary or its sources (native/*).
+# binary or its sources (native/*, node-addon-api's inline headers).
 count_errors_involving() {
   PATTERN="$2" awk '
     BEGIN { pattern = ENVIRON["PATTERN"] }
@@ -130,7 +130,7 @@ valgrind_run() {
   grep -qxF "addon: $copy/build/Release/tcp_keepalive.node" "$work/memcheck.out" ||
     ka_die "the workload did not load the -g build from $copy/build/Release"
   [ $status -eq 0 ] || { tail -40 "$log" >&2; ka_die "the workload failed under valgrind (exit $status)"; }
-  local addon_pattern='tcp_keepalive\.node|/native/[a-z_]+\.(c|cc|h):'
+  local addon_pattern='tcp_keepalive\.node|/native/[a-z_]+\.(c|cc|h):|node-addon-api/napi'
   local addon_errors all_errors
   addon_errors="$(count_errors_involving "$log" "$addon_pattern")"
   all_errors="$(sed -n 's/.*ERROR SUMMARY: \([0-9]*\) errors.*/\1/p' "$log" | tail -1)"

@@ -1,6 +1,6 @@
 /**
  * The raw native addon, as loaded by src/native/load.ts: native/binding.cc
- * (plain N-API) over the portable C core declared in native/keepalive.h. Each
+ * (node-addon-api) over the portable C core declared in native/keepalive.h. Each
  * member below names the C function or table it reaches.
  *
  * Every function takes plain arguments and returns `undefined` on success or a
