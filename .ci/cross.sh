@@ -139,7 +139,8 @@ win32() {
   rm -rf "$out" && mkdir -p "$out"
   headers="$(ka_node_headers "$(command -v node)")/include/node"
   addon_api="$(node -p "require('$KA_REPO_ROOT/node_modules/node-addon-api').include_dir")"
-  local defines=(-DNAPI_VERSION=8 -DNAPI_DISABLE_CPP_EXCEPTIONS "-DTCPKA_SOURCE_HASH=$(node "$KA_REPO_ROOT/native/source-hash.js")")
+  local defines=(-DNAPI_VERSION=8 -DNAPI_DISABLE_CPP_EXCEPTIONS -DNODE_ADDON_API_ENABLE_MAYBE -DNODE_ADDON_API_DISABLE_DEPRECATED
+    -DNODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS "-DTCPKA_SOURCE_HASH=$(node "$KA_REPO_ROOT/native/source-hash.js")")
   "$mingw-gcc" -Wall -Wextra -Werror -O2 -c "$KA_REPO_ROOT/native/keepalive_win32.c" -o "$out/keepalive_win32.o" || ka_die "win32: keepalive_win32.c"
   "$mingw-gcc" -Wall -Wextra -Werror -O2 -c "$KA_REPO_ROOT/native/tcp_info_names.c" -o "$out/tcp_info_names.o" || ka_die "win32: tcp_info_names.c"
   "$mingw-g++-posix" -Wall -Wextra -Werror -O2 -std=c++17 "${defines[@]}" "-I$headers" "-I$addon_api" \

@@ -64,50 +64,65 @@ int ka_read(int fd, ka_state_t *state, ka_error_t *error);
  * TCP_INFO (Linux) or TCP_CONNECTION_INFO (macOS), one getsockopt, decoded
  * into values[KA_TCP_INFO_FIELD_COUNT] in the library's units (ms, bytes,
  * packets). A field the running kernel did not return (an older, shorter
- * struct) or this platform lacks is left as NaN. Names: ka_tcp_info_names.
+ * struct) or this platform lacks is left as NaN.
+ *
+ * The fields, declared once, in slot order. Each row expands to the slot
+ * KA_TI_<SLOT>, its name as JavaScript sees it (ka_tcp_info_names, the addon's
+ * tcpInfoFields) and, on Linux, where its value comes from:
+ *   LINUX(SLOT, name, member, divisor): struct tcp_info's `member` / divisor
+ *   OTHER(SLOT, name): no Linux member; another platform's branch fills it
+ * tcp_info.c reads the Linux members by this table; the macOS branch there
+ * fills its subset by slot.
  */
-enum {
-  KA_TI_STATE, /* Linux numbering: 1 established ... 11 closing; macOS mapped onto it */
-  KA_TI_CA_STATE,
-  KA_TI_RETRANSMITS,
-  KA_TI_PROBES,
-  KA_TI_BACKOFF,
-  KA_TI_RTO,
-  KA_TI_ATO,
-  KA_TI_SEND_MSS,
-  KA_TI_RECEIVE_MSS,
-  KA_TI_UNACKED,
-  KA_TI_SACKED,
-  KA_TI_LOST,
-  KA_TI_RETRANS_OUT,
-  KA_TI_LAST_DATA_SENT,
-  KA_TI_LAST_DATA_RECEIVED,
-  KA_TI_LAST_ACK_RECEIVED,
-  KA_TI_PMTU,
-  KA_TI_RTT,
-  KA_TI_RTT_VARIANCE,
-  KA_TI_SEND_CWND,
-  KA_TI_SEND_SSTHRESH,
-  KA_TI_REORDERING,
-  KA_TI_RECEIVE_RTT,
-  KA_TI_RECEIVE_SPACE,
-  KA_TI_TOTAL_RETRANSMITS,
-  KA_TI_BYTES_ACKED,
-  KA_TI_BYTES_RECEIVED,
-  KA_TI_BYTES_SENT,
-  KA_TI_BYTES_RETRANSMITTED,
-  KA_TI_SEGMENTS_OUT,
-  KA_TI_SEGMENTS_IN,
-  KA_TI_NOT_SENT_BYTES,
-  KA_TI_MIN_RTT,
-  KA_TI_DELIVERY_RATE,
-  KA_TI_BUSY_TIME,
-  KA_TI_SEND_WINDOW,
-  KA_TI_SEND_QUEUE,
-  KA_TI_RECEIVE_WINDOW,
-  KA_TCP_INFO_FIELD_COUNT
-};
+#define KA_TCP_INFO_FIELDS(LINUX, OTHER)                                                          \
+  LINUX(STATE, state, state, 1) /* Linux numbering: 1 established ... 11 closing; macOS mapped */ \
+  LINUX(CA_STATE, caState, ca_state, 1)                                                           \
+  LINUX(RETRANSMITS, retransmits, retransmits, 1)                                                 \
+  LINUX(PROBES, probes, probes, 1)                                                                \
+  LINUX(BACKOFF, backoff, backoff, 1)                                                             \
+  LINUX(RTO, rto, rto, KA_US_PER_MS)                                                              \
+  LINUX(ATO, ato, ato, KA_US_PER_MS)                                                              \
+  LINUX(SEND_MSS, sendMss, snd_mss, 1)                                                            \
+  LINUX(RECEIVE_MSS, receiveMss, rcv_mss, 1)                                                      \
+  LINUX(UNACKED, unacked, unacked, 1)                                                             \
+  LINUX(SACKED, sacked, sacked, 1)                                                                \
+  LINUX(LOST, lost, lost, 1)                                                                      \
+  LINUX(RETRANS_OUT, retransOut, retrans, 1)                                                      \
+  LINUX(LAST_DATA_SENT, lastDataSent, last_data_sent, 1)                                          \
+  LINUX(LAST_DATA_RECEIVED, lastDataReceived, last_data_recv, 1)                                  \
+  LINUX(LAST_ACK_RECEIVED, lastAckReceived, last_ack_recv, 1)                                     \
+  LINUX(PMTU, pmtu, pmtu, 1)                                                                      \
+  LINUX(RTT, rtt, rtt, KA_US_PER_MS)                                                              \
+  LINUX(RTT_VARIANCE, rttVariance, rttvar, KA_US_PER_MS)                                          \
+  LINUX(SEND_CWND, sendCwnd, snd_cwnd, 1)                                                         \
+  LINUX(SEND_SSTHRESH, sendSsthresh, snd_ssthresh, 1)                                             \
+  LINUX(REORDERING, reordering, reordering, 1)                                                    \
+  LINUX(RECEIVE_RTT, receiveRtt, rcv_rtt, KA_US_PER_MS)                                           \
+  LINUX(RECEIVE_SPACE, receiveSpace, rcv_space, 1)                                                \
+  LINUX(TOTAL_RETRANSMITS, totalRetransmits, total_retrans, 1)                                    \
+  LINUX(BYTES_ACKED, bytesAcked, bytes_acked, 1)                                                  \
+  LINUX(BYTES_RECEIVED, bytesReceived, bytes_received, 1)                                         \
+  LINUX(BYTES_SENT, bytesSent, bytes_sent, 1)                                                     \
+  LINUX(BYTES_RETRANSMITTED, bytesRetransmitted, bytes_retrans, 1)                                \
+  LINUX(SEGMENTS_OUT, segmentsOut, segs_out, 1)                                                   \
+  LINUX(SEGMENTS_IN, segmentsIn, segs_in, 1)                                                      \
+  LINUX(NOT_SENT_BYTES, notSentBytes, notsent_bytes, 1)                                           \
+  LINUX(MIN_RTT, minRtt, min_rtt, KA_US_PER_MS)                                                   \
+  LINUX(DELIVERY_RATE, deliveryRate, delivery_rate, 1)                                            \
+  LINUX(BUSY_TIME, busyTime, busy_time, KA_US_PER_MS)                                             \
+  LINUX(SEND_WINDOW, sendWindow, snd_wnd, 1)                                                      \
+  OTHER(SEND_QUEUE, sendQueue) /* macOS only */                                                   \
+  LINUX(RECEIVE_WINDOW, receiveWindow, rcv_wnd, 1)
+
+#define KA_TI_LINUX_SLOT_(slot, name, member, divisor) KA_TI_##slot,
+#define KA_TI_OTHER_SLOT_(slot, name) KA_TI_##slot,
+enum { KA_TCP_INFO_FIELDS(KA_TI_LINUX_SLOT_, KA_TI_OTHER_SLOT_) KA_TCP_INFO_FIELD_COUNT };
+#undef KA_TI_LINUX_SLOT_
+#undef KA_TI_OTHER_SLOT_
+
+/* Slot i's name, as JavaScript sees it (tcp_info_names.c). */
 extern const char *const ka_tcp_info_names[KA_TCP_INFO_FIELD_COUNT];
+
 int ka_tcp_info(int fd, double *values, ka_error_t *error);
 
 /*

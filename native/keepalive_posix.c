@@ -1,5 +1,5 @@
 /* Linux, macOS and the BSDs. */
-#include "keepalive.h"
+#include "ka_internal.h"
 
 #include <errno.h>
 #include <netinet/in.h>
@@ -15,16 +15,9 @@
 #define KA_IDLE_OPTION_NAME "TCP_KEEPIDLE"
 #endif
 
-static int fail(ka_error_t *error, int err, const char *syscall, const char *option) {
-  error->err = err;
-  error->syscall = syscall;
-  error->option = option;
-  return -1;
-}
-
 static int set_int(int fd, int level, int name, int value, const char *option, ka_error_t *error) {
   if (setsockopt(fd, level, name, &value, (socklen_t)sizeof value) != 0) {
-    return fail(error, errno, "setsockopt", option);
+    return ka_fail(error, errno, "setsockopt", option);
   }
   return 0;
 }
@@ -32,7 +25,7 @@ static int set_int(int fd, int level, int name, int value, const char *option, k
 static int get_int(int fd, int level, int name, int *value, const char *option, ka_error_t *error) {
   socklen_t length = (socklen_t)sizeof *value;
   if (getsockopt(fd, level, name, value, &length) != 0) {
-    return fail(error, errno, "getsockopt", option);
+    return ka_fail(error, errno, "getsockopt", option);
   }
   return 0;
 }
@@ -68,7 +61,7 @@ unsigned ka_capabilities(void) {
 int ka_check_tcp(int fd, ka_error_t *error) {
   int type = 0;
   if (get_int(fd, SOL_SOCKET, SO_TYPE, &type, "SO_TYPE", error) != 0) return -1;
-  if (type != SOCK_STREAM) return fail(error, EPROTOTYPE, "getsockopt", "SO_TYPE");
+  if (type != SOCK_STREAM) return ka_fail(error, EPROTOTYPE, "getsockopt", "SO_TYPE");
 
 #ifdef SO_DOMAIN
   int family = 0;
@@ -77,19 +70,19 @@ int ka_check_tcp(int fd, ka_error_t *error) {
   struct sockaddr_storage address;
   socklen_t length = (socklen_t)sizeof address;
   if (getsockname(fd, (struct sockaddr *)&address, &length) != 0) {
-    return fail(error, errno, "getsockname", "SO_DOMAIN");
+    return ka_fail(error, errno, "getsockname", "SO_DOMAIN");
   }
   int family = address.ss_family;
 #endif
   if (family != AF_INET && family != AF_INET6) {
-    return fail(error, EAFNOSUPPORT, "getsockopt", "SO_DOMAIN");
+    return ka_fail(error, EAFNOSUPPORT, "getsockopt", "SO_DOMAIN");
   }
 
 #ifdef SO_PROTOCOL
   /* SCTP also offers SOCK_STREAM over INET; its keepalive options differ. */
   int protocol = 0;
   if (get_int(fd, SOL_SOCKET, SO_PROTOCOL, &protocol, "SO_PROTOCOL", error) != 0) return -1;
-  if (protocol != IPPROTO_TCP) return fail(error, EPROTONOSUPPORT, "getsockopt", "SO_PROTOCOL");
+  if (protocol != IPPROTO_TCP) return ka_fail(error, EPROTONOSUPPORT, "getsockopt", "SO_PROTOCOL");
 #endif
   return 0;
 }
@@ -97,7 +90,7 @@ int ka_check_tcp(int fd, ka_error_t *error) {
 /* Writes one TCP-level option unless it is KA_UNCHANGED; ENOPROTOOPT where the headers lack it (name < 0). */
 static int set_tuning(int fd, int name, int value, const char *option, ka_error_t *error) {
   if (value == KA_UNCHANGED) return 0;
-  if (name < 0) return fail(error, ENOPROTOOPT, "setsockopt", option);
+  if (name < 0) return ka_fail(error, ENOPROTOOPT, "setsockopt", option);
   return set_int(fd, IPPROTO_TCP, name, value, option, error);
 }
 

@@ -4,19 +4,15 @@
  * only answers "unsupported". It exists so that a source build succeeds.
  */
 #include <errno.h>
-#include <math.h>
 
-#include "keepalive.h"
+#include "ka_internal.h"
 
 unsigned ka_capabilities(void) {
   return 0;
 }
 
 static int unsupported(ka_error_t *error, const char *syscall, const char *option) {
-  error->err = ENOSYS;
-  error->syscall = syscall;
-  error->option = option;
-  return -1;
+  return ka_fail(error, ENOSYS, syscall, option);
 }
 
 int ka_check_tcp(int fd, ka_error_t *error) {
@@ -38,7 +34,7 @@ int ka_read(int fd, ka_state_t *state, ka_error_t *error) {
 
 int ka_tcp_info(int fd, double *values, ka_error_t *error) {
   (void)fd;
-  for (int i = 0; i < KA_TCP_INFO_FIELD_COUNT; i++) values[i] = NAN;
+  ka_tcp_info_clear(values);
   return unsupported(error, "getsockopt", "TCP_INFO");
 }
 

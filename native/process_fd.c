@@ -6,7 +6,7 @@
 #include <errno.h>
 #include <unistd.h>
 
-#include "keepalive.h"
+#include "ka_internal.h"
 
 #if defined(__linux__)
 #include <sys/syscall.h>
@@ -19,33 +19,26 @@
 #endif
 #endif
 
-static int fail(ka_error_t *error, int err, const char *syscall) {
-  error->err = err;
-  error->syscall = syscall;
-  error->option = "";
-  return -1;
-}
-
 int ka_duplicate_fd(int pid, int target_fd, int *out, ka_error_t *error) {
 #if defined(SYS_pidfd_open) && defined(SYS_pidfd_getfd)
   int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
-  if (pidfd < 0) return fail(error, errno, "pidfd_open");
+  if (pidfd < 0) return ka_fail(error, errno, "pidfd_open", "");
   /* The new descriptor has close-on-exec set (pidfd_getfd(2)). */
   int fd = (int)syscall(SYS_pidfd_getfd, pidfd, target_fd, 0);
   int saved = errno;
   close(pidfd);
-  if (fd < 0) return fail(error, saved, "pidfd_getfd");
+  if (fd < 0) return ka_fail(error, saved, "pidfd_getfd", "");
   *out = fd;
   return 0;
 #else
   (void)pid;
   (void)target_fd;
   (void)out;
-  return fail(error, ENOSYS, "pidfd_getfd");
+  return ka_fail(error, ENOSYS, "pidfd_getfd", "");
 #endif
 }
 
 int ka_close_fd(int fd, ka_error_t *error) {
-  if (close(fd) != 0) return fail(error, errno, "close");
+  if (close(fd) != 0) return ka_fail(error, errno, "close", "");
   return 0;
 }

@@ -1,6 +1,6 @@
 'use strict';
 // One hash over every file the native build reads: binding.gyp compiles it
-// into the addon and test/prebuild.test.ts recomputes it, so a prebuild that
+// into the addon and test/core/prebuild.test.ts recomputes it, so a prebuild that
 // is not rebuilt after a native change fails the tests.
 const crypto = require('node:crypto');
 const fs = require('node:fs');

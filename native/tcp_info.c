@@ -1,10 +1,10 @@
 /*
  * TCP_INFO (Linux) and TCP_CONNECTION_INFO (macOS): one getsockopt, decoded
- * into the library's units. Each platform's branch is a plain list of
- * "this kernel field goes to that slot, in this unit".
+ * into the library's units. Linux's branch is expanded from the field table
+ * (KA_TCP_INFO_FIELDS, keepalive.h); macOS's is a plain list of "this kernel
+ * field goes to that slot, in this unit".
  */
 #include <errno.h>
-#include <math.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <netinet/in.h>
@@ -12,18 +12,7 @@
 #include <sys/socket.h>
 #include <sys/types.h>
 
-#include "keepalive.h"
-
-static int fail(ka_error_t *error, int err, const char *syscall, const char *option) {
-  error->err = err;
-  error->syscall = syscall;
-  error->option = option;
-  return -1;
-}
-
-static void clear(double *values) {
-  for (int i = 0; i < KA_TCP_INFO_FIELD_COUNT; i++) values[i] = NAN;
-}
+#include "ka_internal.h"
 
 #if defined(__linux__)
 
@@ -53,62 +42,30 @@ struct ka_linux_tcp_info {
   uint32_t snd_wnd, rcv_wnd;
 };
 
-/* values[slot] = member / divisor, if the kernel's struct reaches that member. */
-#define KA_PUT(slot, member, divisor)                                              \
+/* One LINUX row of the table: the slot gets member / divisor, if the kernel's struct reaches that member. */
+#define KA_PUT_LINUX_(slot, name, member, divisor)                                 \
   if (offsetof(struct ka_linux_tcp_info, member) + sizeof info.member <= length) { \
-    values[slot] = (double)info.member / (divisor);                                \
+    values[KA_TI_##slot] = (double)info.member / (divisor);                        \
   }
+/* An OTHER row: Linux has no such member, the slot stays NaN. */
+#define KA_SKIP_OTHER_(slot, name)
 /* Divided, not multiplied by 0.001: 13 µs is then exactly 0.013 ms, as ss prints it. */
-#define US_PER_MS 1000.0
+#define KA_US_PER_MS 1000.0
 
 int ka_tcp_info(int fd, double *values, ka_error_t *error) {
   struct ka_linux_tcp_info info = {0};
   socklen_t length = (socklen_t)sizeof info;
-  if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &info, &length) != 0) return fail(error, errno, "getsockopt", "TCP_INFO");
-  clear(values);
-  KA_PUT(KA_TI_STATE, state, 1)
-  KA_PUT(KA_TI_CA_STATE, ca_state, 1)
-  KA_PUT(KA_TI_RETRANSMITS, retransmits, 1)
-  KA_PUT(KA_TI_PROBES, probes, 1)
-  KA_PUT(KA_TI_BACKOFF, backoff, 1)
-  KA_PUT(KA_TI_RTO, rto, US_PER_MS)
-  KA_PUT(KA_TI_ATO, ato, US_PER_MS)
-  KA_PUT(KA_TI_SEND_MSS, snd_mss, 1)
-  KA_PUT(KA_TI_RECEIVE_MSS, rcv_mss, 1)
-  KA_PUT(KA_TI_UNACKED, unacked, 1)
-  KA_PUT(KA_TI_SACKED, sacked, 1)
-  KA_PUT(KA_TI_LOST, lost, 1)
-  KA_PUT(KA_TI_RETRANS_OUT, retrans, 1)
-  KA_PUT(KA_TI_LAST_DATA_SENT, last_data_sent, 1)
-  KA_PUT(KA_TI_LAST_DATA_RECEIVED, last_data_recv, 1)
-  KA_PUT(KA_TI_LAST_ACK_RECEIVED, last_ack_recv, 1)
-  KA_PUT(KA_TI_PMTU, pmtu, 1)
-  KA_PUT(KA_TI_RTT, rtt, US_PER_MS)
-  KA_PUT(KA_TI_RTT_VARIANCE, rttvar, US_PER_MS)
-  KA_PUT(KA_TI_SEND_CWND, snd_cwnd, 1)
-  KA_PUT(KA_TI_SEND_SSTHRESH, snd_ssthresh, 1)
-  KA_PUT(KA_TI_REORDERING, reordering, 1)
-  KA_PUT(KA_TI_RECEIVE_RTT, rcv_rtt, US_PER_MS)
-  KA_PUT(KA_TI_RECEIVE_SPACE, rcv_space, 1)
-  KA_PUT(KA_TI_TOTAL_RETRANSMITS, total_retrans, 1)
-  KA_PUT(KA_TI_BYTES_ACKED, bytes_acked, 1)
-  KA_PUT(KA_TI_BYTES_RECEIVED, bytes_received, 1)
-  KA_PUT(KA_TI_BYTES_SENT, bytes_sent, 1)
-  KA_PUT(KA_TI_BYTES_RETRANSMITTED, bytes_retrans, 1)
-  KA_PUT(KA_TI_SEGMENTS_OUT, segs_out, 1)
-  KA_PUT(KA_TI_SEGMENTS_IN, segs_in, 1)
-  KA_PUT(KA_TI_NOT_SENT_BYTES, notsent_bytes, 1)
-  KA_PUT(KA_TI_MIN_RTT, min_rtt, US_PER_MS)
-  KA_PUT(KA_TI_DELIVERY_RATE, delivery_rate, 1)
-  KA_PUT(KA_TI_BUSY_TIME, busy_time, US_PER_MS)
-  KA_PUT(KA_TI_SEND_WINDOW, snd_wnd, 1)
-  KA_PUT(KA_TI_RECEIVE_WINDOW, rcv_wnd, 1)
+  if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &info, &length) != 0) {
+    return ka_fail(error, errno, "getsockopt", "TCP_INFO");
+  }
+  ka_tcp_info_clear(values);
+  KA_TCP_INFO_FIELDS(KA_PUT_LINUX_, KA_SKIP_OTHER_)
   return 0;
 }
 
 #elif defined(__APPLE__) && defined(TCP_CONNECTION_INFO)
 
-/* XNU's TCPS_* states, in Linux's numbering (the order of ka_tcp_info_names' "state"). */
+/* XNU's TCPS_* states, in Linux's numbering (the "state" row of KA_TCP_INFO_FIELDS). */
 static double linux_state(uint8_t xnu_state) {
   static const double map[] = {
       7,  /* TCPS_CLOSED -> close */
@@ -131,9 +88,9 @@ int ka_tcp_info(int fd, double *values, ka_error_t *error) {
   struct tcp_connection_info info;
   socklen_t length = (socklen_t)sizeof info;
   if (getsockopt(fd, IPPROTO_TCP, TCP_CONNECTION_INFO, &info, &length) != 0) {
-    return fail(error, errno, "getsockopt", "TCP_CONNECTION_INFO");
+    return ka_fail(error, errno, "getsockopt", "TCP_CONNECTION_INFO");
   }
-  clear(values);
+  ka_tcp_info_clear(values);
   values[KA_TI_STATE] = linux_state(info.tcpi_state);
   values[KA_TI_RTO] = info.tcpi_rto;
   values[KA_TI_SEND_MSS] = info.tcpi_maxseg;
@@ -157,8 +114,8 @@ int ka_tcp_info(int fd, double *values, ka_error_t *error) {
 
 int ka_tcp_info(int fd, double *values, ka_error_t *error) {
   (void)fd;
-  clear(values);
-  return fail(error, ENOPROTOOPT, "getsockopt", "TCP_INFO");
+  ka_tcp_info_clear(values);
+  return ka_fail(error, ENOPROTOOPT, "getsockopt", "TCP_INFO");
 }
 
 #endif

@@ -21,8 +21,11 @@ const TARGETS = {
   'darwin-arm64': { file: 'prebuilds/darwin-arm64/tcp-keepalive.node', format: 'Mach-O arm64', libc: 'darwin' },
 };
 
-// What an addon may import besides N-API: the C library (and, for glibc builds, libstdc++ and the
-// C++ runtime helpers g++ emits). Anything else means a dependency the user's system may not have.
+// What an addon may import besides N-API: the C library and, for glibc builds, C++'s operator new and
+// delete from libstdc++ (node-addon-api allocates with them: the per-environment outputs, a
+// Napi::CallbackInfo for more than six arguments; docs/platforms.md, "The native addon"). The musl and
+// macOS builds carry that part of libc++ inside. Anything else means a dependency the user's system may
+// not have.
 const LIBC = new Set(
   (
     '__errno_location __error abort aligned_alloc calloc close dl_iterate_phdr dladdr fflush fprintf fputc free fwrite ' +
@@ -31,7 +34,7 @@ const LIBC = new Set(
     'pthread_getspecific pthread_key_create pthread_mutex_lock pthread_mutex_unlock pthread_once pthread_rwlock_rdlock ' +
     'pthread_rwlock_unlock pthread_rwlock_wrlock pthread_setspecific dyld_stub_binder _tlv_bootstrap __cxa_finalize ' +
     '__cxa_atexit __stack_chk_fail __stack_chk_guard __memcpy_chk __snprintf_chk __vfprintf_chk __fprintf_chk bzero __bzero ' +
-    '_Unwind_Resume __gxx_personality_v0 _ITM_deregisterTMCloneTable _ITM_registerTMCloneTable __gmon_start__ sysconf ' +
+    '_ITM_deregisterTMCloneTable _ITM_registerTMCloneTable __gmon_start__ sysconf ' +
     'vsnprintf fputs puts write'
   ).split(/\s+/),
 );
@@ -60,7 +63,7 @@ function check(name) {
     .filter(Boolean);
   const imports = undefinedSymbols.map((symbol) => symbol.replace(/@.*/, ''));
   const versions = undefinedSymbols.filter((symbol) => symbol.includes('@')).map((symbol) => symbol.replace(/^[^@]*@+/, ''));
-  const cxxRuntime = (symbol) => target.libc === 'glibc' && /^_Z|^__cxa_|^__gxx_/.test(symbol);
+  const cxxRuntime = (symbol) => target.libc === 'glibc' && /^(_Zn[wa]m|_Zd[la]Pvm?|__cxa_pure_virtual)$/.test(symbol);
   // Mach-O records where each import comes from: libSystem (Apple's libc), or looked up at load time (N-API, from node).
   const unexpected =
     target.libc === 'darwin'
@@ -85,9 +88,9 @@ function check(name) {
   // (llvm-readobj lists a Mach-O dylib's own install name among them: not a dependency.)
   const libraries = [...needed.matchAll(/^\s+(\S+\.(?:so[.\d]*|dylib))\s*$/gm)].map((match) => match[1]);
   const allowed = {
-    glibc: /^(libc\.so\.6|libstdc\+\+\.so\.6|libm\.so\.6|libgcc_s\.so\.1)$/,
+    glibc: /^(libc\.so\.6|libstdc\+\+\.so\.6)$/,
     musl: /^libc\.so$/,
-    darwin: /^\/usr\/lib\/lib(System\.B|c\+\+\.1)\.dylib$/,
+    darwin: /^\/usr\/lib\/libSystem\.B\.dylib$/,
   }[target.libc];
   const otherLibraries = libraries.filter((library) => !allowed.test(library));
   if (otherLibraries.length) problems.push(`links libraries beyond libc: ${otherLibraries.join(' ')}`);

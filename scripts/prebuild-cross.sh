@@ -61,7 +61,7 @@ build() {
     case "$source" in
       *.c) "$zig" cc -target "$triple" -std=gnu11 "${flags[@]}" "${defines[@]}" -I "$node_headers" -c "$source" -o "$object" ;;
       *.cc | *.cpp)
-        # node-addon-api's headers, if the glue uses them; libc++ is then linked in statically.
+        # The glue, with node-addon-api's headers; the little of libc++ it uses (operator new and delete) is linked in statically.
         "$zig" c++ -target "$triple" -std=gnu++17 -fno-exceptions -fno-rtti "${flags[@]}" "${defines[@]}" -I "$node_headers" -I "$addon_api" \
           -c "$source" -o "$object"
         linker=c++ ;;

@@ -126,10 +126,12 @@ export const TCP_STATES: readonly TcpState[] = [
 ];
 
 /**
- * The addon's slot order (its tcpInfoFields), relied on by index below so the
- * per-call path does no lookups; checked once against the loaded addon.
+ * The addon's slot order (its tcpInfoFields, from KA_TCP_INFO_FIELDS in
+ * native/keepalive.h), relied on by index below so the per-call path does no
+ * lookups; checked once against the loaded addon, and with the decoders and
+ * TcpInfo by test/health/tcp-info-fields.test.ts.
  */
-const FIELDS = [
+export const FIELDS = [
   'state',
   'caState',
   'retransmits',
@@ -187,7 +189,7 @@ function reported(value: number): number | undefined {
   return value === value ? value : undefined;
 }
 
-function decodeEach(v: Float64Array): TcpInfo {
+export function decodeEach(v: Float64Array): TcpInfo {
   return {
     state: TCP_STATES[v[0]!] ?? 'unknown',
     caState: reported(v[1]!),
@@ -242,7 +244,7 @@ function decodeEach(v: Float64Array): TcpInfo {
  */
 const whole = Math.floor;
 
-function decodeComplete(v: Float64Array): TcpInfo {
+export function decodeComplete(v: Float64Array): TcpInfo {
   return {
     state: TCP_STATES[v[0]!] ?? 'unknown',
     caState: whole(v[1]!),
