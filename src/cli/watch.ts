@@ -8,7 +8,7 @@
 import { parseDuration, UsageError } from './args';
 import type { ConnectionReport, DoctorReport } from './doctor';
 import { endpoint, type Style, styleFor, table } from './format';
-import type { Io } from './main';
+import type { Io } from './io';
 
 /** Splits `--watch <duration>` (or `--watch=<duration>`) out of doctor's arguments; undefined when not given. */
 export function splitWatch(argv: readonly string[]): { intervalMs: number; rest: string[] } | undefined {

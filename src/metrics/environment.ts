@@ -6,9 +6,18 @@
  */
 import type http from 'node:http';
 import type * as PromClient from 'prom-client';
-import type { MetricsConfig } from '../register/metrics-env';
 import { startTelemetry, type Telemetry } from './index';
 import { requirePeer } from './peer';
+
+/** What the environment asks for (TCP_KEEPALIVE_METRICS, TCP_KEEPALIVE_METRICS_INTERVAL), parsed by tcp-keepalive/register. */
+export interface MetricsConfig {
+  readonly exporter: 'otel' | 'prometheus';
+  /** prometheus: where /metrics is served. */
+  readonly port: number;
+  readonly host: string | undefined;
+  /** ms between two samples of a connection, on average. */
+  readonly interval: number;
+}
 
 export interface EnvironmentTelemetry {
   readonly telemetry: Telemetry;

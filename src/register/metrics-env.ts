@@ -9,16 +9,10 @@
  * from prom-client's default registry on that port (9464, OpenTelemetry's
  * Prometheus port, when none is given).
  */
+import type { MetricsConfig } from '../metrics/environment';
 import { parseDuration, RegisterConfigError } from './env';
 
-export interface MetricsConfig {
-  readonly exporter: 'otel' | 'prometheus';
-  /** prometheus: where /metrics is served. */
-  readonly port: number;
-  readonly host: string | undefined;
-  /** ms between two samples of a connection, on average. */
-  readonly interval: number;
-}
+export type { MetricsConfig } from '../metrics/environment';
 
 export const DEFAULT_METRICS_PORT = 9464;
 export const DEFAULT_METRICS_INTERVAL = 60_000;
