@@ -77,7 +77,7 @@ describeInLab('namespaces', '2. vanished client, server side: the accepted socke
   });
 });
 
-describeInLab('loadBalancer', "3. load balancer forgets idle flows (an MQ server behind a load balancer)", () => {
+describeInLab('loadBalancer', '3. load balancer forgets idle flows (an MQ server behind a load balancer)', () => {
   const balancerIdleSeconds = 2;
   const silenceMs = 4000; // twice the balancer's idle timeout
   const userTimeout = 8000; // the kernel adds ~0.4–0.6 s of retransmission granularity: +10 % holds from ~6 s

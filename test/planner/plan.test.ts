@@ -17,7 +17,7 @@ describe('presets', () => {
     expect(preset.note.length).toBeGreaterThan(20);
   });
 
-  test("the published defaults: NLB 350 s, Azure 4 min, GCP conntrack 10 min, NAT gateway 350 s, nginx stream 10 min", () => {
+  test('the published defaults: NLB 350 s, Azure 4 min, GCP conntrack 10 min, NAT gateway 350 s, nginx stream 10 min', () => {
     expect(IDLE_TIMEOUT_PRESETS['aws-nlb'].idleTimeout).toBe(350_000);
     expect(IDLE_TIMEOUT_PRESETS['azure-lb'].idleTimeout).toBe(240_000);
     expect(IDLE_TIMEOUT_PRESETS['gcp-conntrack'].idleTimeout).toBe(600_000);
