@@ -10,6 +10,7 @@ export {
   type ConnectionFilter,
   type ConnectionTarget,
   type KeepaliveInstallation,
+  type InstallationCounts,
 } from './process-wide';
 export { keepaliveServer } from './server';
 export { keepaliveOnEvent } from './event';

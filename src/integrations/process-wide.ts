@@ -68,6 +68,16 @@ export interface KeepaliveInstallation {
   readonly seesTlsConnect: boolean;
   /** Whether this Node line needed the `net.Socket.prototype.connect` hook (it does not publish from Socket#connect, nodejs/node#58349). */
   readonly hooksSocketConnect: boolean;
+  /**
+   * Connections counted as they happen: `configured`, and `notApplied` — those the installation meant to
+   * configure and could not (each also reported with a TCP_KEEPALIVE_NOT_APPLIED warning). Live values.
+   */
+  readonly counts: InstallationCounts;
+}
+
+export interface InstallationCounts {
+  readonly configured: number;
+  readonly notApplied: number;
 }
 
 /** Internal: what an installation reports as it configures (the register entry's debug log). */
@@ -255,6 +265,7 @@ export function startInstallation(options: InstallOptions, hooks: InstallHooks):
   }
   const accepts = compileFilter(match);
   const considered = new WeakSet<net.Socket>();
+  const counts = { configured: 0, notApplied: 0 };
   let installed = true;
 
   const decide = (socket: net.Socket, channel: string, hostAsked: string | undefined): void => {
@@ -266,6 +277,7 @@ export function startInstallation(options: InstallOptions, hooks: InstallHooks):
       // Nothing may be thrown here: this runs inside the socket's 'connect' emit, the client's own event.
       const reason = `its peer could not be read: ${error instanceof Error ? error.message : String(error)}`;
       reportNotApplied(`a connection (${channel})`, new Error(reason));
+      counts.notApplied += 1;
       hooks.onNotApplied?.(socket, undefined, reason);
       return;
     }
@@ -279,13 +291,19 @@ export function startInstallation(options: InstallOptions, hooks: InstallHooks):
         `installKeepalive: the match function threw for ${target.host}:${target.port}; that connection is left unconfigured: ${String(error)}`,
         { code: 'TCP_KEEPALIVE_MATCH_THREW' },
       );
+      counts.notApplied += 1;
       return;
     }
     if (!accepted) return;
     // Reported as configured only when it was: a refusal was already reported, as a warning or the socket's error.
     const outcome = configureQuietly(socket, policy);
-    if (outcome === 'configured') hooks.onConfigured?.(socket, target);
-    else if (typeof outcome === 'object') hooks.onNotApplied?.(socket, target, outcome.refused.message);
+    if (outcome === 'configured') {
+      counts.configured += 1;
+      hooks.onConfigured?.(socket, target);
+    } else if (typeof outcome === 'object') {
+      counts.notApplied += 1;
+      hooks.onNotApplied?.(socket, target, outcome.refused.message);
+    }
   };
 
   /**
@@ -360,5 +378,6 @@ export function startInstallation(options: InstallOptions, hooks: InstallHooks):
     channels: subscriptions.map(([name]) => name),
     seesTlsConnect: true,
     hooksSocketConnect,
+    counts,
   };
 }

@@ -134,6 +134,29 @@ test('a socket whose first connect was refused, reconnected after close (the sam
   }
 });
 
+test('the installation counts what it configured and what it could not (a match function that threw)', async () => {
+  const { port } = await listen();
+  let calls = 0;
+  const installation = installKeepalive({
+    ...POLICY,
+    match: (target) => {
+      calls += 1;
+      if (target.port === port && calls === 2) throw new Error('a bug in the filter');
+      return target.port === port;
+    },
+  });
+  try {
+    expect(installation.counts).toEqual({ configured: 0, notApplied: 0 });
+    const first = await connectedSocket(port);
+    expectConfigured(first);
+    const second = await connectedSocket(port);
+    expect(getKeepalive(second).enable).toBe(false); // left alone, and counted
+    expect(installation.counts).toEqual({ configured: 1, notApplied: 1 });
+  } finally {
+    installation.uninstall();
+  }
+});
+
 const describeHook = /netClientSocketChannel/.test(Function.prototype.toString.call(nodeConnect)) ? describe.skip : describe;
 
 describeHook('the Socket#connect hook (Node lines that do not publish from Socket#connect)', () => {
