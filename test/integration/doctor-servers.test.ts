@@ -9,8 +9,8 @@ import { spawnSync } from 'node:child_process';
 import net from 'node:net';
 import path from 'node:path';
 import pg from 'pg';
-import { describeService, describeWhen, within } from '../integration/support';
-import { assertCliBuilt, connectionOn, doctorJson, runCli, settledDoctorJson, startTarget, sysctl, type Target } from './support';
+import { describeService, describeWhen, within } from './support';
+import { assertCliBuilt, connectionOn, doctorJson, runCli, settledDoctorJson, startTarget, sysctl, type Target } from '../cli/support';
 
 jest.setTimeout(60_000);
 
@@ -173,7 +173,7 @@ interface PythonTarget {
   pid: number;
   sockets: Array<{ name: string; fd: number; localPort: number; remotePort: number }>;
 }
-const pythonFixture = path.join(__dirname, 'fixtures', 'python-target.py');
+const pythonFixture = path.join(__dirname, '..', 'cli', 'fixtures', 'python-target.py');
 
 describeWhen('doctor without privilege', unprivilegedMissing, () => {
   const asNobody = ['setpriv', `--reuid=${nobody}`, `--regid=${nobody}`, '--clear-groups', '--'];
