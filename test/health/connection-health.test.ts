@@ -5,10 +5,14 @@
  */
 import diagnosticsChannel from 'node:diagnostics_channel';
 import net from 'node:net';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { configureKeepalive, connectionHealth, DEAD_CHANNEL, type HealthThresholds } from '../../src';
+import { configureKeepalive, connectionHealth, DEAD_CHANNEL, type HealthThresholds, tcpInfo } from '../../src';
 import { watchForDeath } from '../../src/health/dead-channel';
 import { closeAll, connection } from '../helpers/sockets';
+import { eventually } from '../helpers/wait';
+
+/** Waits until the kernel holds `state` for the socket. */
+const kernelState = (socket: net.Socket, state: string): Promise<true> =>
+  eventually(2000, `the kernel to hold ${state}`, () => tcpInfo(socket).state === state || undefined);
 
 afterEach(closeAll);
 
@@ -29,9 +33,8 @@ describe('connectionHealth', () => {
     const { client, accepted } = await connection();
     client.pause();
     accepted.write(Buffer.alloc(100 * 1024)); // over the high-water mark: Node stops reading
-    await sleep(50);
     accepted.end();
-    await sleep(50);
+    await kernelState(client, 'close-wait');
     const health = connectionHealth(client);
     expect(health).toMatchObject({ verdict: 'dead', reasons: ['not-established'], info: { state: 'close-wait' } });
   });
@@ -41,11 +44,10 @@ describe('connectionHealth', () => {
     client.on('error', () => undefined);
     client.pause();
     accepted.write(Buffer.alloc(100 * 1024));
-    await sleep(50);
     const sawError = jest.fn();
     client.on('error', sawError);
     accepted.resetAndDestroy();
-    await sleep(50);
+    await kernelState(client, 'closed');
     expect(connectionHealth(client)).toMatchObject({ verdict: 'dead', info: { state: 'closed' } });
     expect(sawError).not.toHaveBeenCalled();
   });

@@ -7,11 +7,11 @@ import net from 'node:net';
 import os from 'node:os';
 import tls from 'node:tls';
 import path from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { ssInfoFor } from '../../lab/ss-info';
 import { tcpInfo } from '../../src/health';
 import { closeAll, connection, tlsServer, track } from '../helpers/sockets';
 import { selfSignedCertificate } from '../helpers/tls-cert';
+import { eventually } from '../helpers/wait';
 
 afterEach(closeAll);
 
@@ -39,7 +39,11 @@ describe('tcpInfo', () => {
       client.write('x'.repeat(1000));
       await once(client, 'data');
     }
-    await sleep(50); // let the delayed ACKs settle, so only the clocks move between the reads
+    // Past the delayed-ACK timeout since the last data arrived, the client owes no ACK: only the clocks move between the reads.
+    await eventually(2000, 'the delayed ACK to be sent', () => {
+      const info = tcpInfo(client);
+      return info.lastDataReceived! > info.ato! + 20 || undefined;
+    });
     const before = tcpInfo(client);
     const ss = ssInfoFor(client.localPort!, client.remotePort!);
     const after = tcpInfo(client);
@@ -82,9 +86,8 @@ describe('tcpInfo', () => {
     // the rest stays in the kernel, with the FIN behind it.
     client.pause();
     accepted.write(Buffer.alloc(100 * 1024));
-    await sleep(50);
     accepted.end();
-    await sleep(50);
+    await eventually(2000, 'the kernel to hold close-wait', () => tcpInfo(client).state === 'close-wait' || undefined);
     const ended = jest.fn();
     client.on('end', ended);
     const info = tcpInfo(client);
