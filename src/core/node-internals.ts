@@ -1,4 +1,13 @@
 /**
+ * Node's internals, in one room: every private field, symbol and method of
+ * Node that the library reads or wraps, and the Node versions that publish
+ * the diagnostics channels it depends on. Nothing else in src reads `_handle`,
+ * `_parent`, `_destroy`, `onconnection`, a handle's setKeepAlive or Node's
+ * private symbols. Each entry says why it is needed and the Node lines it was
+ * checked on; test/core/node-internals.test.ts fails when Node changes one.
+ * "Checked on" means: Node 20.20, 22.23, 24.22 and 26.12 (the lines CI runs),
+ * unless an entry says otherwise.
+ *
  * The one file descriptor a Node socket owns — and nothing else.
  *
  * The rule: the fd is read, through Node's own native `fd` accessor, from the
@@ -274,3 +283,252 @@ export function upgradedFrom(socket: net.Socket, fd: number): net.Socket | undef
     return undefined;
   }
 }
+
+/*
+ * Plain reads of private fields. Each is one property load that V8 inlines
+ * where it is called; they exist so that no other file names the field.
+ */
+
+/** What the library reads of any Node handle: the native fd accessor, a TLSWrap's `_parent`, symbols. */
+export interface NodeHandle {
+  readonly fd?: unknown;
+  readonly _parent?: unknown;
+  setKeepAlive?: unknown;
+  readonly getpeername?: (out: Record<string, unknown>) => number;
+  readonly [key: symbol]: unknown;
+}
+
+/**
+ * `socket._handle` / `server._handle`: the native handle (TCPWrap, TLSWrap,
+ * Pipe, JSStream) a socket or server keeps, null once closed. Needed for the
+ * fd, the peer of a non-extensible socket, and the handle's setKeepAlive.
+ * Checked on 20.20, 22.23, 24.22, 26.12.
+ */
+export function handleOf(owner: net.Socket | net.Server): NodeHandle | null | undefined {
+  return (owner as unknown as { _handle?: NodeHandle | null })._handle;
+}
+
+/**
+ * `tlsSocket._parent`: the raw socket under a TLS socket made by
+ * `tls.connect({ socket })` (the raw socket itself for a TLSSocket wrapped
+ * over a connected socket). Needed to find a raw socket still connecting and
+ * the raw socket clients also call setKeepAlive on. Checked on 20.20, 22.23,
+ * 24.22, 26.12.
+ */
+export function parentSocketOf(socket: net.Socket): unknown {
+  return (socket as unknown as { _parent?: unknown })._parent;
+}
+
+/**
+ * `handle._parent` of a TLSWrap: the TCP handle under it, the one every
+ * setKeepAlive of the TLS socket and of its raw socket ends at. Checked on
+ * 20.20, 22.23, 24.22, 26.12.
+ */
+export function parentHandleOf(handle: NodeHandle): unknown {
+  return handle._parent;
+}
+
+/**
+ * A TCP handle's setKeepAlive as Node defines it, on the handle's prototype
+ * (TCPWrap.prototype, native): the library's wrappers are own properties of
+ * the handle, so the prototype's is always Node's. Every setKeepAlive in Node
+ * ends here (the socket's, a TLS socket's, an agent's). Checked on 20.20,
+ * 22.23, 24.22, 26.12.
+ */
+export function nativeSetKeepAlive(handle: object): unknown {
+  return Reflect.get(Object.getPrototypeOf(handle) as object, 'setKeepAlive', handle);
+}
+
+/**
+ * A handle setKeepAlive wrapper: Node's native method (see nativeSetKeepAlive)
+ * with the exact arguments and result, then `after` with the socket that owns
+ * the handle. Installed as an own property of the handle (one store, no
+ * prototype touched); `after` must not throw.
+ */
+export function followingSetKeepAlive(after: (owner: net.Socket) => void): (this: object) => unknown {
+  return function setKeepAlive(this: object): unknown {
+    const native = nativeSetKeepAlive(this) as (...args: unknown[]) => unknown;
+    // eslint-disable-next-line prefer-rest-params -- the exact arguments, however many
+    const result = Reflect.apply(native, this, arguments);
+    const owner = ownerOfHandle(this);
+    if (owner !== undefined) after(owner);
+    return result;
+  };
+}
+
+/** Node's destroy step of a stream: called by destroy() before the handle (and the fd) is closed. */
+export type Destroy = (this: net.Socket, error: Error | null, callback: (error?: Error | null) => void) => void;
+
+/**
+ * `socket._destroy`: Node's last step before it closes the handle — the only
+ * place where a destroyed socket's fd can still be read (TCP_INFO at death).
+ * The library wraps it as an own property of one socket, never on the
+ * prototype. Checked on 20.20, 22.23, 24.22, 26.12.
+ */
+export const destroyStep = {
+  /** The `_destroy` the socket runs now (its own, or Net.Socket.prototype's). */
+  of(socket: net.Socket): Destroy {
+    return (socket as unknown as { _destroy: Destroy })._destroy;
+  },
+  /** The socket's own `_destroy` property, if it has one. */
+  own(socket: net.Socket): PropertyDescriptor | undefined {
+    return Object.getOwnPropertyDescriptor(socket, '_destroy');
+  },
+  /** Puts `destroy` on the socket as its own `_destroy`. */
+  set(socket: net.Socket, destroy: Destroy, enumerable = false): void {
+    Object.defineProperty(socket, '_destroy', { configurable: true, writable: true, enumerable, value: destroy });
+  },
+  /** Puts back what `own()` returned before `set()`. */
+  restore(socket: net.Socket, previous: PropertyDescriptor | undefined): void {
+    if (previous === undefined) delete (socket as unknown as { _destroy?: unknown })._destroy;
+    else Object.defineProperty(socket, '_destroy', previous);
+  },
+};
+
+/** A listening handle's per-connection callback: Node sets it as an own property at listen. */
+export type OnConnection = (this: unknown, error: unknown, accepted: NodeHandle | null | undefined) => unknown;
+
+const MEETS_CONNECTIONS = Symbol('tcp-keepalive.onconnection');
+
+/**
+ * Wraps a listening handle's `onconnection` (an own property Node sets on the
+ * TCP handle, a Pipe, or a cluster worker's round-robin stand-in, called once
+ * per accepted connection before Node makes its socket), once per handle:
+ * `wrap` gets Node's function and returns the one to install. Checked on
+ * 20.20, 22.23, 24.22, 26.12.
+ */
+export function wrapOnConnection(handle: object, wrap: (original: OnConnection) => OnConnection): void {
+  const target = handle as { onconnection?: unknown };
+  const original = target.onconnection;
+  if (typeof original !== 'function' || (original as { [MEETS_CONNECTIONS]?: true })[MEETS_CONNECTIONS] === true) return;
+  const wrapper = wrap(original as OnConnection);
+  Object.defineProperty(wrapper, MEETS_CONNECTIONS, { value: true });
+  target.onconnection = wrapper;
+}
+
+/*
+ * Which diagnostics channels this Node publishes, by version: the first
+ * release of each line that has the publish (lib/net.js). Lines before the
+ * first listed major have none of them; a later major has all of them.
+ */
+
+/** [major, minor] of the running Node (Deno reports the Node version it implements). */
+function nodeVersion(): readonly [number, number] {
+  const [major = 0, minor = 0] = process.versions.node.split('.').map(Number);
+  return [major, minor];
+}
+
+function atLeast(firstByMajor: Readonly<Record<number, number>>, laterMajorsFrom: number): boolean {
+  const [major, minor] = nodeVersion();
+  if (major >= laterMajorsFrom) return true;
+  const first = firstByMajor[major];
+  return first !== undefined && minor >= first;
+}
+
+/**
+ * Whether Node publishes `net.client.socket` from Socket#connect, so that
+ * `new net.Socket().connect()` and tls.connect() are seen (before, only
+ * net.connect / net.createConnection published). nodejs/node#58349 ("net:
+ * always publish to 'net.client.socket' diagnostics channel"): in 22.17.0
+ * (its changelog) and in 24.x from 24.2.0 (the first 24 release cut after it
+ * merged; earlier 24 releases get the hook, which is then only redundant),
+ * and every 25+ release; never on 20.x. Checked on 20.20 (absent), 22.23,
+ * 24.22, 26.12 (published).
+ */
+export function publishesSocketConnect(): boolean {
+  return atLeast({ 22: 17, 24: 2 }, 25);
+}
+
+/**
+ * Whether Node publishes the `tracing:net.server.listen` channel (right after
+ * listen(2)): nodejs/node#53136 ("net: add new net.server.listen tracing
+ * channel"), semver-minor, first in 22.3.0 and backported to 20.x in 20.16.0;
+ * every 23+ release has it. Checked on 20.20, 22.23, 24.22, 26.12 (published).
+ */
+export function publishesListen(): boolean {
+  return atLeast({ 20: 16, 22: 3 }, 23);
+}
+
+/**
+ * `server.keepAlive`: a server's `keepAlive` option as Node keeps it on the
+ * instance; with it, Node calls setKeepAlive on each accepted handle itself.
+ * Checked on 20.20, 22.23, 24.22, 26.12.
+ */
+export function serverKeepAliveOption(server: net.Server): boolean {
+  return (server as net.Server & { keepAlive?: unknown }).keepAlive === true;
+}
+
+/**
+ * `socket.server`: the server that accepted a socket, set by Node just before
+ * 'connection' (undefined before, and on client sockets). Checked on 20.20,
+ * 22.23, 24.22, 26.12.
+ */
+export function acceptingServerOf(socket: net.Socket): net.Server | null | undefined {
+  return (socket as net.Socket & { server?: net.Server | null }).server;
+}
+
+type ConnectListener = (socket: net.Socket) => void;
+
+/**
+ * `net.Socket.prototype.connect`, wrapped where Node does not publish
+ * `net.client.socket` from it (see publishesSocketConnect): the one way to
+ * see `new net.Socket().connect()` and tls.connect() sockets there. Checked
+ * on 20.20 (needed) and 22.23, 24.22, 26.12 (not installed there).
+ *
+ * The one `net.Socket.prototype.connect` wrapper of this copy of the package,
+ * shared by every installation (installKeepalive, and so the register entry).
+ * Installed with the first listener, taken off with the last when it is still
+ * the prototype's `connect`; if something wrapped it after us (an APM agent),
+ * it stays as a pass-through (no listeners) rather than cut that wrapper off,
+ * and is reused by the next install.
+ */
+export const socketConnectHook = (() => {
+  const listeners = new Set<ConnectListener>();
+  let wrapper: ((this: net.Socket, ...args: unknown[]) => unknown) | undefined;
+  let wrapped: ((this: net.Socket, ...args: unknown[]) => unknown) | undefined;
+
+  const notify = (socket: net.Socket): void => {
+    for (const listener of listeners) {
+      try {
+        listener(socket);
+      } catch {
+        // Never into the caller of connect(); the listeners below do not throw by design.
+      }
+    }
+  };
+
+  return {
+    /** Node's own Socket#connect if we wrapped it (or what it is now, if we did not). */
+    original(): (...args: unknown[]) => unknown {
+      return wrapped ?? (socketClass().prototype.connect as unknown as (...args: unknown[]) => unknown);
+    },
+    add(listener: ConnectListener): void {
+      listeners.add(listener);
+      const prototype = socketClass().prototype as unknown as { connect: (...args: unknown[]) => unknown };
+      if (wrapper !== undefined) return; // installed, or left dormant under someone else's wrapper
+      const previous = prototype.connect as (this: net.Socket, ...args: unknown[]) => unknown;
+      wrapped = previous;
+      wrapper = function connect(this: net.Socket, ...args: unknown[]): unknown {
+        // Reported before connecting, where newer Node lines publish net.client.socket.
+        if (listeners.size > 0 && this instanceof socketClass()) notify(this);
+        return previous.apply(this, args);
+      };
+      Object.defineProperty(wrapper, 'length', { value: previous.length });
+      prototype.connect = wrapper;
+    },
+    remove(listener: ConnectListener): void {
+      listeners.delete(listener);
+      if (listeners.size > 0 || wrapper === undefined) return;
+      const prototype = socketClass().prototype as unknown as { connect: unknown };
+      if (prototype.connect === wrapper) {
+        prototype.connect = wrapped;
+        wrapper = undefined;
+        wrapped = undefined;
+      }
+    },
+    /** Whether our wrapper is in the prototype chain of calls (on top, or under another wrapper). */
+    installed(): boolean {
+      return wrapper !== undefined;
+    },
+  };
+})();
