@@ -59,6 +59,13 @@ let ownerSymbol: symbol | undefined;
  * and answers this handle with an integer; and exactly one own symbol
  * described 'owner_symbol' names `owner`. A hand-made `{ fd, [symbol]: owner }`
  * fails, so it cannot poison the check for the rest of the process.
+ *
+ * Node internals relied on: every handle carries its socket (or server) under
+ * Node's private `owner_symbol` (lib/internal/async_hooks.js, not exported),
+ * and a handle's `fd` is a native accessor on its prototype that throws
+ * ("Illegal invocation") on any other receiver. Needed to refuse a copied or
+ * hand-made `_handle`, which could otherwise configure another socket's fd.
+ * Checked on 20.20, 22.23, 24.22, 26.12.
  */
 function learnOwnerSymbol(handle: InternalHandle, owner: object): boolean {
   if (types.isProxy(handle) || Object.prototype.hasOwnProperty.call(handle, 'fd')) return false;
@@ -92,7 +99,8 @@ function owns(owner: object, handle: InternalHandle): boolean {
  * the handle's own setKeepAlive, so no fd can be misdirected). What is checked
  * is what stops a copied handle, the one thing that could configure another
  * socket: not a Proxy, and exactly one own symbol described 'ownerSymbol'
- * (Deno's name for Node's owner_symbol) that names this socket.
+ * (Deno's name for Node's owner_symbol) that names this socket. Checked by
+ * the Deno smoke run of .ci/runtimes.sh, not by the Node test suites.
  */
 const fdlessHandles = typeof process.versions.deno === 'string';
 
@@ -116,7 +124,10 @@ function notOwned(socket: unknown): TypeError {
 /**
  * HTTP/2 sessions (client and server) hide their socket behind a Proxy that
  * refuses stream calls. The session itself keeps the real socket under its
- * own 'socket' symbol; both facts together identify one.
+ * own symbol described 'socket' (kSocket in lib/internal/http2/util.js, not
+ * exported); both facts together identify one. Needed so that
+ * configureKeepalive(session) reaches the TCP socket. Checked on 20.20, 22.23,
+ * 24.22, 26.12.
  */
 export function http2SessionSocket(value: unknown): net.Socket | undefined {
   if (value === null || typeof value !== 'object' || types.isProxy(value)) return undefined;
