@@ -5,6 +5,8 @@
  * line is checked here before anything else breaks in the field.
  */
 import diagnosticsChannel from 'node:diagnostics_channel';
+import fs from 'node:fs';
+import path from 'node:path';
 import { once } from 'node:events';
 import http2 from 'node:http2';
 import net from 'node:net';
@@ -242,5 +244,25 @@ describe('diagnostics channels, by Node version', () => {
       socketConnectHook.remove(listener);
     }
     expect(net.Socket.prototype.connect).toBe(before);
+  });
+});
+
+describe('one room', () => {
+  test("no other file in src reads a private field or symbol of Node, or reads Node's function source", () => {
+    const src = path.join(__dirname, '..', '..', 'src');
+    const reach =
+      /\._handle\b|\._parent\b|\._destroy\b|'_destroy'|\.onconnection\b|getOwnPropertySymbols|Function\.prototype\.toString|\.keepAlive\b/;
+    const offenders: string[] = [];
+    for (const file of fs.readdirSync(src, { recursive: true }) as string[]) {
+      if (!file.endsWith('.ts') || file.endsWith('.d.ts') || file === path.join('core', 'node-internals.ts')) continue;
+      fs.readFileSync(path.join(src, file), 'utf8')
+        .split('\n')
+        .forEach((line, index) => {
+          const code = line.trimStart();
+          if (code.startsWith('*') || code.startsWith('//') || code.startsWith('/*')) return;
+          if (reach.test(code)) offenders.push(`src/${file}:${index + 1}: ${code}`);
+        });
+    }
+    expect(offenders).toEqual([]);
   });
 });
