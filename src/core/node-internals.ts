@@ -440,11 +440,10 @@ function atLeast(firstByMajor: Readonly<Record<number, number>>, laterMajorsFrom
  * Whether Node publishes `net.client.socket` from Socket#connect, so that
  * `new net.Socket().connect()` and tls.connect() are seen (before, only
  * net.connect / net.createConnection published). nodejs/node#58349 ("net:
- * always publish to 'net.client.socket' diagnostics channel"): in 22.17.0
- * (its changelog) and in 24.x from 24.2.0 (the first 24 release cut after it
- * merged; earlier 24 releases get the hook, which is then only redundant),
- * and every 25+ release; never on 20.x. Checked on 20.20 (absent), 22.23,
- * 24.22, 26.12 (published).
+ * always publish to 'net.client.socket' diagnostics channel"): first in
+ * 24.2.0 (commit b0e0b1afae) and 22.17.0 (commit fecd841c93), per Node's
+ * CHANGELOG_V24.md and CHANGELOG_V22.md; in every 25+ release; never on 20.x.
+ * Checked on 20.20 (not published), 22.23, 24.22, 26.12 (published).
  */
 export function publishesSocketConnect(): boolean {
   return atLeast({ 22: 17, 24: 2 }, 25);
@@ -453,8 +452,9 @@ export function publishesSocketConnect(): boolean {
 /**
  * Whether Node publishes the `tracing:net.server.listen` channel (right after
  * listen(2)): nodejs/node#53136 ("net: add new net.server.listen tracing
- * channel"), semver-minor, first in 22.3.0 and backported to 20.x in 20.16.0;
- * every 23+ release has it. Checked on 20.20, 22.23, 24.22, 26.12 (published).
+ * channel"), first in 22.3.0 (commit a0766bdf0e) and, backported, 20.16.0
+ * (commit f3ba1eb72f), per Node's CHANGELOG_V22.md and CHANGELOG_V20.md; in
+ * every 23+ release. Checked on 20.20, 22.23, 24.22, 26.12 (published).
  */
 export function publishesListen(): boolean {
   return atLeast({ 20: 16, 22: 3 }, 23);
