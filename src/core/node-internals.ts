@@ -423,13 +423,22 @@ export function wrapOnConnection(handle: object, wrap: (original: OnConnection) 
  * first listed major have none of them; a later major has all of them.
  */
 
-/** [major, minor] of the running Node (Deno reports the Node version it implements). */
+/** [major, minor] of the running Node. */
 function nodeVersion(): readonly [number, number] {
   const [major = 0, minor = 0] = process.versions.node.split('.').map(Number);
   return [major, minor];
 }
 
+/**
+ * Bun and Deno report the Node version they implement, not what their node:net
+ * publishes: there the table does not apply, and the library takes the path
+ * that works without the channel (the connect hook; a server found at its
+ * first accepted connection). A redundant hook only costs a check per socket.
+ */
+const otherRuntime = typeof process.versions.bun === 'string' || typeof process.versions.deno === 'string';
+
 function atLeast(firstByMajor: Readonly<Record<number, number>>, laterMajorsFrom: number): boolean {
+  if (otherRuntime) return false;
   const [major, minor] = nodeVersion();
   if (major >= laterMajorsFrom) return true;
   const first = firstByMajor[major];
