@@ -41,15 +41,17 @@ import {
 import { currentCapabilities, untouchedKeepalive } from './platform';
 import {
   assertNotProxy,
+  followingSetKeepAlive,
   isPending,
-  ownerOfHandle,
+  nativeSetKeepAlive,
   ownFd,
+  parentSocketOf,
   resolveSocket,
   socketClass,
   socketFd,
   tcpHandleOf,
   upgradedFrom,
-} from './socket-handle';
+} from './node-internals';
 
 /**
  * The death watch, registered from above (src/health) so that this floor
@@ -197,8 +199,7 @@ function writeWithNode(socket: net.Socket, config: KernelConfig): void {
   const interval = full ? pick('intervalSeconds', 'interval', SECONDS_MAX) : UNCHANGED;
   const count = full ? pick('count', 'count', COUNT_MAX) : UNCHANGED;
   const handle = tcpHandleOf(socket);
-  const native =
-    handle === undefined ? undefined : (Reflect.get(Object.getPrototypeOf(handle) as object, 'setKeepAlive', handle) as unknown);
+  const native = handle === undefined ? undefined : nativeSetKeepAlive(handle);
   if (typeof native !== 'function') throw unavailableOnPlatform('configureKeepalive()', "the socket's handle has no setKeepAlive");
   const enable = config.enable === 1;
   const args = full ? [enable, idle, interval, count] : [enable, idle];
@@ -291,14 +292,7 @@ interface TcpHandle {
  * that owns the handle. Shared by every handle: installing it is one store.
  * Same arguments, return value (libuv's status) and throws as the native.
  */
-function stickySetKeepAlive(this: TcpHandle): unknown {
-  const native = Reflect.get(Object.getPrototypeOf(this) as object, 'setKeepAlive', this) as (...args: unknown[]) => unknown;
-  // eslint-disable-next-line prefer-rest-params -- the exact arguments, however many
-  const result = Reflect.apply(native, this, arguments);
-  const owner = ownerOfHandle(this);
-  if (owner !== undefined) reapply(owner);
-  return result;
-}
+const stickySetKeepAlive = followingSetKeepAlive(reapply);
 Object.defineProperty(stickySetKeepAlive, STICKY, { value: true });
 
 /** Whether `key` can be assigned on `object` (an own or inherited data property that is writable, or a new one on an extensible object). */
@@ -396,7 +390,7 @@ export function configureKeepalive<S extends net.Socket | Http2Session>(input: S
 
 /** A TLS socket upgraded over a raw socket that is still connecting: the raw socket's 'connect' is the one to wait for. */
 function pendingRawSocket(socket: net.Socket): net.Socket | undefined {
-  const parent = (socket as { _parent?: unknown })._parent;
+  const parent = parentSocketOf(socket);
   if (parent == null) return undefined; // a plain socket: no class lookup on the hot path
   return parent instanceof socketClass() && parent !== socket && isPending(parent) ? parent : undefined;
 }

@@ -12,7 +12,7 @@ import fs from 'node:fs';
 import { addonLoad, runtime } from '../native/load';
 import { unavailableOnPlatform } from './errors';
 import type { OptionSupport } from './options';
-import { socketClass } from './socket-handle';
+import { socketClass } from './node-internals';
 
 export interface Capabilities extends OptionSupport {
   /** The JavaScript runtime running the library: Node.js, or Bun or Deno through their node:net. */

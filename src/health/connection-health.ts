@@ -7,7 +7,7 @@ import { invalidArgType, invalidArgValue, outOfRange, unavailableOnPlatform } fr
 import { policyOf } from '../core/keepalive';
 import { survivableStall } from '../core/kernel-timers';
 import { addon } from '../native/load';
-import { socketFd } from '../core/socket-handle';
+import { socketFd } from '../core/node-internals';
 import { heldTimerPolicy } from './held-policy';
 import { readTcpInfo, type TcpInfo } from './tcp-info';
 

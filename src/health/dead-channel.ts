@@ -34,6 +34,7 @@ import { type DeathWatch, registerDeathWatch } from '../core/keepalive';
 import type { TimerPolicy } from '../core/kernel-timers';
 import type { KeepaliveOptions } from '../core/options';
 import { systemError } from '../core/errors';
+import { type Destroy, destroyStep, handleOf, parentHandleOf } from '../core/node-internals';
 import { addon } from '../native/load';
 import type { HealthReason } from './connection-health';
 import type { TcpInfo } from './tcp-info';
@@ -102,8 +103,6 @@ function deadChannel(): diagnosticsChannel.Channel {
   return (channel ??= (require('node:diagnostics_channel') as typeof diagnosticsChannel).channel(DEAD_CHANNEL));
 }
 
-type Destroy = (this: net.Socket, error: Error | null, callback: (error?: Error | null) => void) => void;
-
 /** Marks a TCP handle whose death was published, whichever copy of the package published it (a TLS socket and the raw socket under it share one). */
 const PUBLISHED = Symbol.for('tcp-keepalive.death-published.v1');
 
@@ -114,16 +113,14 @@ const PUBLISHED = Symbol.for('tcp-keepalive.death-published.v1');
  * was configured.
  */
 function closingHandle(socket: net.Socket): { handle: Record<symbol, unknown>; fd: number } | undefined {
-  const handle = (
-    socket as unknown as { _handle?: ({ readonly fd?: unknown; readonly _parent?: unknown } & Record<symbol, unknown>) | null }
-  )._handle;
+  const handle = handleOf(socket);
   if (handle == null) return undefined;
   try {
     const fd = handle.fd;
     if (typeof fd !== 'number' || fd < 0) return undefined;
     // A TLSWrap: the TCP handle under it is the one shared with the raw socket.
-    const parent = handle._parent;
-    const tcp = parent != null && typeof parent === 'object' ? (parent as Record<symbol, unknown>) : handle;
+    const parent = parentHandleOf(handle);
+    const tcp = parent != null && typeof parent === 'object' ? (parent as Record<symbol, unknown>) : (handle as Record<symbol, unknown>);
     return { handle: tcp, fd };
   } catch {
     return undefined;
@@ -247,22 +244,18 @@ export function deathSubscribed(): boolean {
  */
 export function watchForDeath(socket: net.Socket, policyOf: (socket: net.Socket) => Readonly<KeepaliveOptions> | undefined): void {
   try {
-    if (Object.prototype.hasOwnProperty.call(socket, '_destroy') || !Object.isExtensible(socket)) return;
-    const nodeDestroy = (socket as unknown as { _destroy: Destroy })._destroy;
+    if (destroyStep.own(socket) !== undefined || !Object.isExtensible(socket)) return;
+    const nodeDestroy: Destroy = destroyStep.of(socket);
     if (typeof nodeDestroy !== 'function') return;
-    Object.defineProperty(socket, '_destroy', {
-      configurable: true,
-      writable: true,
-      value: function _destroy(this: net.Socket, error: Error | null, callback: (error?: Error | null) => void): void {
-        if ((error === null || error === undefined || isKernelTimeout(error)) && deadChannel().hasSubscribers) {
-          try {
-            reportDeath(socket, error ?? null, policyOf);
-          } catch {
-            // Never into Node's destroy path: the socket must still close and emit its error.
-          }
+    destroyStep.set(socket, function _destroy(this: net.Socket, error: Error | null, callback: (error?: Error | null) => void): void {
+      if ((error === null || error === undefined || isKernelTimeout(error)) && deadChannel().hasSubscribers) {
+        try {
+          reportDeath(socket, error ?? null, policyOf);
+        } catch {
+          // Never into Node's destroy path: the socket must still close and emit its error.
         }
-        nodeDestroy.call(this, error, callback);
-      },
+      }
+      nodeDestroy.call(this, error, callback);
     });
   } catch {
     // A socket we cannot watch is not worth failing configureKeepalive for.

@@ -5,7 +5,7 @@
  */
 import type net from 'node:net';
 import { nativeError, unavailableOnPlatform } from '../core/errors';
-import { socketFd } from '../core/socket-handle';
+import { socketFd } from '../core/node-internals';
 import { addon } from '../native/load';
 
 /** A TCP state, as RFC 9293 names it (Linux's TCP_CLOSE is 'closed'). */

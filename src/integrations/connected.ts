@@ -24,6 +24,7 @@ import type net from 'node:net';
 import { configureKeepalive } from '../core/keepalive';
 import { type KeepaliveOptions, optionsOf, validateOptions } from '../core/options';
 import { currentCapabilities } from '../core/platform';
+import { handleOf } from '../core/node-internals';
 import { installDeathWatch } from '../health/dead-channel';
 
 // Sockets the integrations configure are reported on tcp-keepalive:dead too (src/core cannot import the watch).
@@ -85,7 +86,7 @@ export function configureQuietly(socket: net.Socket, options: Readonly<Keepalive
  * the same socket and reports it, outside this check.
  */
 function isConnected(socket: net.Socket): boolean {
-  const handle = (socket as net.Socket & { _handle?: unknown })._handle;
+  const handle = handleOf(socket);
   if (socket.connecting || handle == null) return false;
   try {
     return socket.remoteAddress !== undefined;

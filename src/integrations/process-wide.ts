@@ -34,6 +34,7 @@ import type http from 'node:http';
 import net from 'node:net';
 import type { KeepaliveOptions } from '../core/options';
 import { invalidArgType, invalidArgValue } from '../core/errors';
+import { handleOf, publishesSocketConnect, socketConnectHook } from '../core/node-internals';
 import { checkedOptions, configureQuietly, reportNotApplied, whenConnected } from './connected';
 
 /** The connection a filter decides on, known once the socket has connected. */
@@ -98,86 +99,6 @@ const HTTP_REQUEST_START = 'http.client.request.start';
 /** Not a channel: the Socket#connect hook, reported under this name. */
 const SOCKET_CONNECT_HOOK = 'net.Socket#connect';
 
-/**
- * Feature test on Node's own (JS) source, before anyone wrapped it: is the
- * publish inside Socket#connect? Evaluated on first install (importing the
- * package must not touch node:net's prototypes, or even read them).
- */
-let nodePublishesSocketConnect: boolean | undefined;
-function publishesFromSocketConnect(): boolean {
-  if (nodePublishesSocketConnect === undefined) {
-    // Under an APM agent's shimmer-style wrapper (`__original`), look at what it wraps; an unknown
-    // wrapper reads as "not published" and costs only a redundant hook (each socket is considered once).
-    let connect: unknown = socketConnectHook.original();
-    for (let depth = 0; depth < 8 && typeof (connect as { __original?: unknown }).__original === 'function'; depth++) {
-      connect = (connect as { __original: unknown }).__original;
-    }
-    nodePublishesSocketConnect = /netClientSocketChannel/.test(Function.prototype.toString.call(connect));
-  }
-  return nodePublishesSocketConnect;
-}
-
-type ConnectListener = (socket: net.Socket) => void;
-
-/**
- * The one `net.Socket.prototype.connect` wrapper of this copy of the package,
- * shared by every installation (installKeepalive, and so the register entry).
- * Installed with the first listener, taken off with the last when it is still
- * the prototype's `connect`; if something wrapped it after us (an APM agent),
- * it stays as a pass-through (no listeners) rather than cut that wrapper off,
- * and is reused by the next install.
- */
-const socketConnectHook = (() => {
-  const listeners = new Set<ConnectListener>();
-  let wrapper: ((this: net.Socket, ...args: unknown[]) => unknown) | undefined;
-  let wrapped: ((this: net.Socket, ...args: unknown[]) => unknown) | undefined;
-
-  const notify = (socket: net.Socket): void => {
-    for (const listener of listeners) {
-      try {
-        listener(socket);
-      } catch {
-        // Never into the caller of connect(); the listeners below do not throw by design.
-      }
-    }
-  };
-
-  return {
-    /** Node's own Socket#connect if we wrapped it (or what it is now, if we did not). */
-    original(): (...args: unknown[]) => unknown {
-      return wrapped ?? (net.Socket.prototype.connect as unknown as (...args: unknown[]) => unknown);
-    },
-    add(listener: ConnectListener): void {
-      listeners.add(listener);
-      const prototype = net.Socket.prototype as unknown as { connect: (...args: unknown[]) => unknown };
-      if (wrapper !== undefined) return; // installed, or left dormant under someone else's wrapper
-      const previous = prototype.connect as (this: net.Socket, ...args: unknown[]) => unknown;
-      wrapped = previous;
-      wrapper = function connect(this: net.Socket, ...args: unknown[]): unknown {
-        // Reported before connecting, where newer Node lines publish net.client.socket.
-        if (listeners.size > 0 && this instanceof net.Socket) notify(this);
-        return previous.apply(this, args);
-      };
-      Object.defineProperty(wrapper, 'length', { value: previous.length });
-      prototype.connect = wrapper;
-    },
-    remove(listener: ConnectListener): void {
-      listeners.delete(listener);
-      if (listeners.size > 0 || wrapper === undefined) return;
-      const prototype = net.Socket.prototype as unknown as { connect: unknown };
-      if (prototype.connect === wrapper) {
-        prototype.connect = wrapped;
-        wrapper = undefined;
-        wrapped = undefined;
-      }
-    },
-    /** Whether our wrapper is in the prototype chain of calls (on top, or under another wrapper). */
-    installed(): boolean {
-      return wrapper !== undefined;
-    },
-  };
-})();
-
 /** For tests: the hook's state. */
 export const socketConnectHookState = { installed: (): boolean => socketConnectHook.installed() };
 
@@ -225,7 +146,7 @@ function peerOf(socket: net.Socket): Peer | undefined {
     port = socket.remotePort;
     family = socket.remoteFamily;
   } catch (error) {
-    const handle = (socket as { _handle?: { getpeername?: (out: Record<string, unknown>) => number } | null })._handle;
+    const handle = handleOf(socket);
     const out: Record<string, unknown> = {};
     if (handle == null || typeof handle.getpeername !== 'function' || handle.getpeername(out) !== 0) throw error;
     address = typeof out.address === 'string' ? out.address : undefined;
@@ -364,7 +285,7 @@ export function startInstallation(options: InstallOptions, hooks: InstallHooks):
   // subscribe(name) (not channel(name).subscribe) keeps the subscription alive however channels are garbage-collected.
   for (const [name, handler] of subscriptions) diagnosticsChannel.subscribe(name, handler);
   // Node 20 (and 22 before #58349): the same handler, called from the Socket#connect hook.
-  const hooksSocketConnect = !publishesFromSocketConnect();
+  const hooksSocketConnect = !publishesSocketConnect();
   const onSocketConnect = (socket: net.Socket): void => onNetClientSocket({ socket }, SOCKET_CONNECT_HOOK);
   if (hooksSocketConnect) socketConnectHook.add(onSocketConnect);
 

@@ -46,7 +46,18 @@ import type { KeepaliveOptions, KernelConfig, PolicyConfig } from '../core/optio
 import { validateOptions } from '../core/options';
 import { currentCapabilities } from '../core/platform';
 import { invalidArgType } from '../core/errors';
-import { ownerOfHandle, serverFd } from '../core/socket-handle';
+import {
+  acceptingServerOf,
+  followingSetKeepAlive,
+  handleOf,
+  type NodeHandle,
+  type OnConnection,
+  ownerOfHandle,
+  publishesListen,
+  serverFd,
+  serverKeepAliveOption,
+  wrapOnConnection,
+} from '../core/node-internals';
 import { addon } from '../native/load';
 import { checkedOptions, configureQuietly } from './connected';
 
@@ -84,22 +95,8 @@ const servers = new WeakMap<net.Server, ServerState>();
 /** Errors meaning "not a TCP socket": keepalive does not apply. */
 const NOT_TCP = new Set(['EAFNOSUPPORT', 'ENOTSOCK', 'EOPNOTSUPP', 'ENOPROTOOPT', 'EPROTONOSUPPORT', 'EPROTOTYPE']);
 
-interface InternalServer extends net.Server {
-  _handle?: ListeningHandle | null;
-  keepAlive?: boolean;
-}
-
-/** Node's listening handle (TCP, Pipe, or a cluster worker's round-robin stand-in): it calls `onconnection` per accepted connection. */
-interface ListeningHandle {
-  fd?: unknown;
-  onconnection?: unknown;
-}
-
 /** An accepted connection's handle, before Node makes a socket of it. */
-interface AcceptedHandle {
-  fd?: unknown;
-  setKeepAlive?: unknown;
-}
+type AcceptedHandle = NodeHandle;
 
 function listeningFd(server: net.Server): number | undefined {
   try {
@@ -141,7 +138,7 @@ const listenerInheritance = process.platform === 'linux';
 
 /** Configures the listening socket of `server` if it can; otherwise leaves the server on the per-socket path. */
 function configureListener(server: net.Server, state: ServerState): void {
-  const handle = (server as InternalServer)._handle;
+  const handle = handleOf(server);
   // Once per listening handle: 'listening' follows the listen channel's report of the same listen().
   if (handle != null && handle === state.decidedHandle) return;
   state.decidedHandle = handle ?? undefined;
@@ -182,17 +179,10 @@ function configureListener(server: net.Server, state: ServerState): void {
  * shared function, finding the policy through the handle's socket and its
  * `server`: no closure per socket, and installing it is one property store.
  */
-function inheritedSetKeepAlive(this: object): unknown {
-  const method = Reflect.get(Object.getPrototypeOf(this) as object, 'setKeepAlive', this) as (...args: unknown[]) => unknown;
-  // eslint-disable-next-line prefer-rest-params -- the exact arguments, however many
-  const result = Reflect.apply(method, this, arguments);
-  const socket = ownerOfHandle(this);
-  if (socket !== undefined) {
-    const state = serverStateOf(socket);
-    if (state !== undefined) configureQuietly(socket, state.policy);
-  }
-  return result;
-}
+const inheritedSetKeepAlive = followingSetKeepAlive((socket) => {
+  const state = serverStateOf(socket);
+  if (state !== undefined) configureQuietly(socket, state.policy);
+});
 
 /**
  * The server state of the connection a quiet server is accepting right now:
@@ -202,7 +192,7 @@ function inheritedSetKeepAlive(this: object): unknown {
 let accepting: ServerState | undefined;
 
 function serverStateOf(socket: net.Socket): ServerState | undefined {
-  const server = (socket as net.Socket & { server?: net.Server | null }).server;
+  const server = acceptingServerOf(socket);
   return server == null ? accepting : servers.get(server); // Node sets it just before 'connection'
 }
 
@@ -217,15 +207,12 @@ Object.defineProperty(inheritedSetKeepAlive, INHERITED_POLICY, {
 
 function onAccepted(server: net.Server, state: ServerState, socket: net.Socket): void {
   if (state.notTcp) return;
-  let inherited =
-    state.configuredHandle !== undefined &&
-    state.configuredHandle === (server as InternalServer)._handle &&
-    (server as InternalServer).keepAlive !== true;
+  let inherited = state.configuredHandle !== undefined && state.configuredHandle === handleOf(server) && !serverKeepAliveOption(server);
   if (inherited && state.catchUp > 0) {
     state.catchUp -= 1;
     inherited = false;
   }
-  const handle = (socket as { _handle?: { setKeepAlive?: unknown } | null })._handle;
+  const handle = handleOf(socket);
   if (inherited && handle != null) {
     // A plain assignment: V8's store fast path, where defineProperty took ~0.7 µs more per accepted
     // connection (measured on real accepted sockets).
@@ -237,19 +224,18 @@ function onAccepted(server: net.Server, state: ServerState, socket: net.Socket):
   state.hooks.onAccepted?.(socket, inherited ? 'inherited' : 'configured');
 }
 
-/** Marks our `onconnection` wrapper, so a listening handle is wrapped once. */
-const MEETS_CONNECTIONS = Symbol('tcp-keepalive.onconnection');
-
 /**
- * A quiet server: Node's `onconnection` of the listening handle (an own
- * property Node sets on it at listen) is wrapped, so each accepted
- * connection is met before Node makes its socket and emits 'connection' —
- * the application's listeners, listenerCount and listeners() are untouched.
+ * A quiet server: Node's `onconnection` of the listening handle is wrapped,
+ * so each accepted connection is met before Node makes its socket and emits
+ * 'connection' — the application's listeners, listenerCount and listeners()
+ * are untouched.
  */
-function meetConnectionsAt(handle: ListeningHandle, server: net.Server, state: ServerState): void {
-  const original = handle.onconnection;
-  if (typeof original !== 'function' || (original as { [MEETS_CONNECTIONS]?: true })[MEETS_CONNECTIONS] === true) return;
-  const onconnection = function (this: unknown, error: unknown, accepted: AcceptedHandle | null | undefined): unknown {
+function meetConnectionsAt(handle: object, server: net.Server, state: ServerState): void {
+  wrapOnConnection(handle, (original) => meetConnections(original, server, state));
+}
+
+function meetConnections(original: OnConnection, server: net.Server, state: ServerState): OnConnection {
+  return function onconnection(this: unknown, error: unknown, accepted: AcceptedHandle | null | undefined): unknown {
     // eslint-disable-next-line prefer-rest-params -- Node's exact arguments
     const args = arguments;
     if (error || accepted == null || typeof accepted !== 'object' || state.notTcp) return Reflect.apply(original, this, args);
@@ -268,8 +254,6 @@ function meetConnectionsAt(handle: ListeningHandle, server: net.Server, state: S
       afterAccepted(state, accepted, how);
     }
   };
-  Object.defineProperty(onconnection, MEETS_CONNECTIONS, { value: true });
-  handle.onconnection = onconnection;
 }
 
 type QuietAccept = AcceptedHow | 'left-alone' | 'failed';
@@ -283,8 +267,8 @@ type QuietAccept = AcceptedHow | 'left-alone' | 'failed';
  * the follower hands the socket to configureKeepalive.
  */
 function prepareAccepted(server: net.Server, state: ServerState, accepted: AcceptedHandle): QuietAccept {
-  const keepAlive = (server as InternalServer).keepAlive === true;
-  let inherited = state.configuredHandle !== undefined && state.configuredHandle === (server as InternalServer)._handle && !keepAlive;
+  const keepAlive = serverKeepAliveOption(server);
+  let inherited = state.configuredHandle !== undefined && state.configuredHandle === handleOf(server) && !keepAlive;
   if (inherited && state.catchUp > 0) {
     state.catchUp -= 1;
     inherited = false;
@@ -315,22 +299,13 @@ function afterAccepted(state: ServerState, accepted: AcceptedHandle, how: QuietA
 
 const LISTEN_CHANNEL = 'tracing:net.server.listen:asyncEnd';
 
-let listenPublished: boolean | undefined;
-/** Whether this Node publishes `tracing:net.server.listen` (right after listen(2)): checked in its own source, once. */
-function nodePublishesListen(): boolean {
-  listenPublished ??=
-    /netServerListen/.test(Function.prototype.toString.call(net.Server.prototype.listen)) ||
-    /netServerListen/.test(Function.prototype.toString.call((net.Server.prototype as unknown as { _listen2: () => void })._listen2));
-  return listenPublished;
-}
-
 /**
  * Whether a server can be attached without listeners: the listen channel
  * tells when it listens, and the addon can write an accepted connection's fd
  * before Node makes its socket.
  */
 function canAttachQuietly(): boolean {
-  return addon() !== undefined && nodePublishesListen();
+  return addon() !== undefined && publishesListen();
 }
 
 /** A quiet server listening (again: a new listening handle) is configured as it starts; one subscription for all of them. */
@@ -436,12 +411,13 @@ export function attachToEveryServer(policy: Readonly<KeepaliveOptions>, hooks: S
   };
   const onServerSocket = (message: unknown): void => {
     const socket = (message as { socket?: unknown }).socket;
-    const server = (socket as { server?: unknown } | undefined)?.server;
-    if (!(socket instanceof net.Socket) || !(server instanceof net.Server) || hasServerPolicy(server)) return;
+    if (!(socket instanceof net.Socket)) return;
+    const server = acceptingServerOf(socket);
+    if (!(server instanceof net.Server) || hasServerPolicy(server)) return;
     attachServerPolicy(server, policy, hooks)(socket);
   };
   // One channel or the other: with the listen channel, accepting publishes to no subscriber of ours.
-  const [name, handler] = nodePublishesListen() ? [LISTEN_CHANNEL, onListen] : ['net.server.socket', onServerSocket];
+  const [name, handler] = publishesListen() ? [LISTEN_CHANNEL, onListen] : ['net.server.socket', onServerSocket];
   diagnosticsChannel.subscribe(name, handler);
   return () => {
     diagnosticsChannel.unsubscribe(name, handler);

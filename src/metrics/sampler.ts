@@ -22,6 +22,7 @@ import type net from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { following } from '../core/follow';
 import { policyOf } from '../core/keepalive';
+import { type Destroy, destroyStep, handleOf } from '../core/node-internals';
 import type { KeepaliveOptions } from '../core/options';
 import { connectionHealth } from '../health/connection-health';
 import { DEAD_CHANNEL, type DeadConnectionMessage, deathSubscribed, watchForDeath } from '../health/dead-channel';
@@ -95,7 +96,7 @@ export function describePolicy(policy: Readonly<KeepaliveOptions> | undefined): 
 
 /** The fd of a socket, from its handle's native accessor (TLS: the TCP fd under it); -1 if none. */
 function handleFd(socket: net.Socket): number {
-  const handle = (socket as unknown as { _handle?: { readonly fd?: unknown } | null })._handle;
+  const handle = handleOf(socket);
   if (handle == null) return -1;
   try {
     const fd = handle.fd;
@@ -275,7 +276,7 @@ export class Sampler {
 
   follow(socket: net.Socket, inheritedPolicy: Readonly<KeepaliveOptions> | undefined): void {
     if (this.entries.has(socket) || socket.destroyed || !Object.isExtensible(socket)) return;
-    const current = (socket as unknown as { _destroy?: unknown })._destroy;
+    const current: unknown = destroyStep.of(socket);
     if (typeof current !== 'function') return;
     // An inherited socket was never configureKeepalive'd, so its death is not watched yet: watch it with the server's policy.
     if (inheritedPolicy !== undefined && deathSubscribed()) watchForDeath(socket, (s) => policyOf(s) ?? inheritedPolicy);
@@ -291,12 +292,12 @@ export class Sampler {
       slot: -1,
       index: -1,
       done: false,
-      previousDestroy: Object.getOwnPropertyDescriptor(socket, '_destroy'),
+      previousDestroy: destroyStep.own(socket),
       wrapper: undefined,
       handle: undefined,
       fd: -1,
     };
-    const inner = current as (this: net.Socket, error: Error | null, callback: (error?: Error | null) => void) => void;
+    const inner = current as Destroy;
     const closing = (): void => this.sampleClosing(entry, socket);
     const forget = (): void => this.forget(entry, socket);
     entry.wrapper = function _destroy(this: net.Socket, error: Error | null, callback: (error?: Error | null) => void): void {
@@ -312,7 +313,7 @@ export class Sampler {
       }
     };
     try {
-      Object.defineProperty(socket, '_destroy', { configurable: true, writable: true, value: entry.wrapper });
+      destroyStep.set(socket, entry.wrapper);
     } catch {
       return;
     }
@@ -408,7 +409,7 @@ export class Sampler {
     }
     let fd = -1;
     if (!socket.connecting) {
-      const handle = (socket as unknown as { _handle?: object | null })._handle ?? undefined;
+      const handle = handleOf(socket) ?? undefined;
       if (handle !== undefined && handle === entry.handle) fd = entry.fd;
       else {
         fd = handleFd(socket);
@@ -498,11 +499,8 @@ export class Sampler {
     if (socket === undefined) return;
     this.entries.delete(socket);
     try {
-      const own = Object.getOwnPropertyDescriptor(socket, '_destroy');
-      if (own?.value === entry.wrapper) {
-        if (entry.previousDestroy === undefined) delete (socket as unknown as { _destroy?: unknown })._destroy;
-        else Object.defineProperty(socket, '_destroy', entry.previousDestroy);
-      }
+      const own = destroyStep.own(socket);
+      if (own?.value === entry.wrapper) destroyStep.restore(socket, entry.previousDestroy);
     } catch {
       // Left in place: a done wrapper only passes through.
     }
