@@ -159,8 +159,8 @@ export type PolicyConfig = { -readonly [Field in keyof KernelConfig]: KernelConf
  * `update` written over `kept`, in place: a field `update` leaves unchanged
  * keeps its value. In place rather than a new object per call: storing a new
  * object on an old socket record costs an allocation, a write barrier and its
- * share of scavenges (about 240 instructions of a ~2100-instruction repeat
- * configure; docs/performance.md).
+ * share of scavenges, a noticeable share of a repeat configure's instructions
+ * (docs/performance.md).
  */
 export function mergeInto(kept: PolicyConfig, update: KernelConfig): void {
   kept.enable = update.enable;

@@ -41,7 +41,7 @@ import type { TcpInfo } from './tcp-info';
 
 /**
  * Loaded on the first death, not at import: every entry point that configures sockets loads this module,
- * so it stays small (each module file costs about 0.2 ms to load).
+ * so it stays small (every module file adds to the import cost: docs/performance.md).
  */
 let tcpInfoModule: typeof import('./tcp-info') | undefined;
 let timers: typeof import('../core/kernel-timers') | undefined;

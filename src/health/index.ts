@@ -2,8 +2,8 @@
  * Connection health from the kernel's TCP_INFO: see docs/health.md.
  *
  * tcpInfo and connectionHealth load their modules on the first call, not at
- * import: most importers never call them, and each module file costs about
- * 0.2 ms to load. The dead channel's module is loaded here: it registers its
+ * import: most importers never call them, and each module file adds to the
+ * import cost (docs/performance.md). The dead channel's module is loaded here: it registers its
  * watch with src/core, which calls it when it configures a socket.
  */
 import type net from 'node:net';

@@ -291,8 +291,8 @@ export function decodeComplete(v: Float64Array): TcpInfo {
  * The kernel fills the struct up to its own length, and the addon reports NaN
  * past it; so on Linux, when the last field (receiveWindow, Linux 5.4+) is
  * there, every Linux field is, and only the macOS-only sendQueue is missing.
- * That common case skips the per-field NaN check (about 55 ns of the ~145 ns
- * a decode costs, bench/benchmarks/health.js).
+ * That common case skips the per-field NaN check, a large share of a decode's
+ * cost (bench/benchmarks/health.js, docs/performance.md).
  */
 const onLinux = process.platform === 'linux';
 

@@ -214,8 +214,8 @@ function onAccepted(server: net.Server, state: ServerState, socket: net.Socket):
   }
   const handle = handleOf(socket);
   if (inherited && handle != null) {
-    // A plain assignment: V8's store fast path, where defineProperty took ~0.7 µs more per accepted
-    // connection (measured on real accepted sockets).
+    // A plain assignment: V8's store fast path; defineProperty cost measurably more per accepted
+    // connection (docs/performance.md, the servers benchmark).
     handle.setKeepAlive = inheritedSetKeepAlive;
     if (following.socket !== undefined) following.socket(socket, state.policy);
   } else {
