@@ -20,13 +20,15 @@ module.exports = {
   // `npm run coverage`: the core suite's coverage of the library (src/). CI fails below these floors.
   collectCoverageFrom: ['src/**/*.ts', '!src/**/*.d.ts'],
   coverageReporters: ['text-summary', 'text', 'lcov'],
-  // A few points under what the core suite measured (November 2026: core 88/82/95/92, planner 96/92/88/98, the
-  // rest 54/42/52/56 % statements/branches/functions/lines). The rest is lower because the command line,
-  // register and the client integrations are mostly exercised in child processes and by the integration suite,
-  // which coverage does not follow.
+  // A few points under what the core suite measured (November 2026: core 88/82/95/92, planner 96/92/88/98 %
+  // statements/branches/functions/lines; December 2026: the command line 89/72/94/91 — it runs in-process now, split
+  // into gather, judge and render — and the rest 81/65/80/85). `global` is the rest: the files no folder entry
+  // names. It stays lower because register and the client integrations are mostly exercised in child processes
+  // and by the integration suite, which coverage does not follow.
   coverageThreshold: {
     './src/core/': { statements: 85, branches: 78, functions: 90, lines: 88 },
     './src/planner/': { statements: 93, branches: 88, functions: 85, lines: 95 },
-    global: { statements: 50, branches: 38, functions: 48, lines: 52 },
+    './src/cli/': { statements: 85, branches: 66, functions: 88, lines: 85 },
+    global: { statements: 77, branches: 60, functions: 75, lines: 80 },
   },
 };

@@ -3,7 +3,7 @@
  * section `doctor` prints for connections at risk.
  */
 import type { KeepalivePlan } from '../planner';
-import { type CliHop, parseDuration, parseFlags, parsePath, UsageError } from './args';
+import { type CliHop, parseDuration, parseFlags, type ParsedFlags, parsePath, UsageError } from './args';
 import { duration, msLiteral, type Style, styleFor, table } from './format';
 import { NO_PATH_LABEL, planRequest, resolveHops } from './judge';
 import type { Io } from './io';
@@ -181,24 +181,17 @@ function presetsOutput(planner: Planner, json: boolean, style: Style): string {
   return `${table(['PRESET', 'IDLE TIMEOUT', 'PROBES KEEP IT OPEN', 'WHAT'], rows)}\n\nSources:\n${sources.join('\n')}`;
 }
 
-export function runPlan(argv: readonly string[], io: Io): number {
-  const flags = parseFlags(
-    argv,
-    { values: ['path', 'detect-within', 'stall-tolerance', 'count', 'margin'], switches: ['json', 'presets', 'help'] },
-    'plan',
-  );
-  if (flags.switches.has('help')) {
-    io.stdout.write(`${PLAN_HELP}\n`);
-    return 0;
-  }
-  const style = styleFor(io.stdout, io.env);
-  const json = flags.switches.has('json');
-  const planner = loadPlanner();
-  if (flags.switches.has('presets')) {
-    if (flags.values.size > 0) throw new UsageError('--presets takes no other options but --json', 'plan');
-    io.stdout.write(`${presetsOutput(planner, json, style)}\n`);
-    return 0;
-  }
+/** plan's command line, checked (--presets and --help are handled before). */
+export interface PlanOptions {
+  hops: CliHop[];
+  /** --path as given (the heading repeats it). */
+  pathText: string | undefined;
+  detectWithin: number;
+  extra: PlanExtra;
+  json: boolean;
+}
+
+export function planOptions(flags: ParsedFlags, planner: Planner): PlanOptions {
   const pathText = flags.values.get('path');
   const hops = pathText === undefined ? [] : parsePath(pathText, Object.keys(planner.IDLE_TIMEOUT_PRESETS), 'plan');
   const detectWithinText = flags.values.get('detect-within');
@@ -218,14 +211,37 @@ export function runPlan(argv: readonly string[], io: Io): number {
     if (!/^\d*\.?\d+$/.test(marginText) || !(extra.margin < 1))
       throw new UsageError(`--margin "${marginText}" must be a fraction from 0 to below 1 (e.g. 0.2)`, 'plan');
   }
-  const plan = makePlan(planner, hops, detectWithin, extra, 'plan');
-  if (json) {
-    io.stdout.write(
-      `${JSON.stringify({ schema: 'tcp-keepalive.plan/1', request: { path: hops, detectWithin, ...extra }, ...planJson(plan) }, (_key, value: unknown) => (value === Infinity ? null : value), 2)}\n`,
-    );
-  } else {
-    const pathWords = hops.length === 0 ? 'Plan with no --path' : `Plan for path ${pathText}`;
-    io.stdout.write(`${pathWords}, a dead peer noticed within ${duration(detectWithin)}:\n${formatPlan(plan, style)}\n`);
+  return { hops, pathText, detectWithin, extra, json: flags.switches.has('json') };
+}
+
+/** The plan as `plan` prints it: JSON (with the request) or text. No I/O. */
+export function renderPlan(plan: KeepalivePlan, options: PlanOptions, style: Style): string {
+  const { hops, pathText, detectWithin, extra } = options;
+  if (options.json) {
+    return `${JSON.stringify({ schema: 'tcp-keepalive.plan/1', request: { path: hops, detectWithin, ...extra }, ...planJson(plan) }, (_key, value: unknown) => (value === Infinity ? null : value), 2)}\n`;
   }
+  const pathWords = hops.length === 0 ? 'Plan with no --path' : `Plan for path ${pathText}`;
+  return `${pathWords}, a dead peer noticed within ${duration(detectWithin)}:\n${formatPlan(plan, style)}\n`;
+}
+
+export function runPlan(argv: readonly string[], io: Io): number {
+  const flags = parseFlags(
+    argv,
+    { values: ['path', 'detect-within', 'stall-tolerance', 'count', 'margin'], switches: ['json', 'presets', 'help'] },
+    'plan',
+  );
+  if (flags.switches.has('help')) {
+    io.stdout.write(`${PLAN_HELP}\n`);
+    return 0;
+  }
+  const style = styleFor(io.stdout, io.env);
+  const planner = loadPlanner();
+  if (flags.switches.has('presets')) {
+    if (flags.values.size > 0) throw new UsageError('--presets takes no other options but --json', 'plan');
+    io.stdout.write(`${presetsOutput(planner, flags.switches.has('json'), style)}\n`);
+    return 0;
+  }
+  const options = planOptions(flags, planner);
+  io.stdout.write(renderPlan(makePlan(planner, options.hops, options.detectWithin, options.extra, 'plan'), options, style));
   return 0;
 }
