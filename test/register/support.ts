@@ -74,7 +74,9 @@ export function socketsOf(pid: number, filter: { remotePort?: number; localPort?
     const match = /^socket:\[(\d+)\]$/.exec(link);
     if (match) byInode.set(match[1]!, Number(entry));
   }
-  return tcpTable(pid)
+  // /proc/PID/net/tcp is read in pages while connections come and go, so a row can be listed twice: one entry per inode.
+  const rows = new Map(tcpTable(pid).map((row) => [row.inode, row]));
+  return [...rows.values()]
     .filter(
       (row) =>
         row.state === '01' &&
