@@ -53,9 +53,12 @@ function buckets(): Buckets {
   return { counts: new Array<number>(RTT_BUCKETS.length + 1).fill(0), sum: 0, count: 0 };
 }
 
+/** The bounds as a plain array: a frozen one is read through V8's generic keyed load on every comparison. */
+const BOUNDS: number[] = [...RTT_BUCKETS];
+
 function observe(histogram: Buckets, value: number): void {
   let index = 0;
-  while (index < RTT_BUCKETS.length && value > RTT_BUCKETS[index]!) index++;
+  while (index < BOUNDS.length && value > BOUNDS[index]!) index++;
   histogram.counts[index]! += 1;
   histogram.sum += value;
   histogram.count += 1;

@@ -27,7 +27,6 @@ import type { KeepaliveOptions } from '../core/options';
 import { connectionHealth } from '../health/connection-health';
 import { DEAD_CHANNEL, type DeadConnectionMessage, deathSubscribed, watchForDeath } from '../health/dead-channel';
 import { readTcpInfo, type TcpInfo } from '../health/tcp-info';
-import type { NativeAddon } from '../native/addon';
 import { addon } from '../native/load';
 import { CAUSES, OTHER, type Series, type Verdict, VERDICTS } from './series';
 
@@ -77,6 +76,12 @@ interface Entry {
   /** The handle the fd was read from, and that fd: a connected handle keeps its fd, a reconnect brings a new handle. */
   handle: object | undefined;
   fd: number;
+  /**
+   * The socket, held strongly only while its handle is cached above: an open handle refers back to its socket,
+   * so this retains nothing the handle does not, and spares the sample a WeakRef deref (which makes V8 keep
+   * the target until the end of the job, a hash-set insertion per sample).
+   */
+  owner: net.Socket | undefined;
 }
 
 const SECONDS_PER_MS = 0.001;
@@ -168,39 +173,42 @@ function fromInfo(info: TcpInfo): void {
  */
 function readSample(socket: net.Socket, fd: number): number {
   const raw = (rawRead ??= rawReader());
-  if (raw !== false && raw.native.tcpInfo(fd) === undefined) {
-    const v = raw.values;
-    const at = raw.slots;
-    // state 1 = established; NaN (not reported) never compares equal, so it goes to connectionHealth.
-    if (
-      v[at.state] === 1 &&
-      v[at.probes] === 0 &&
-      v[at.retransmits] === 0 &&
-      v[at.backoff] === 0 &&
-      v[at.unacked] === 0 &&
-      !(v[at.notSent]! > 0)
-    ) {
-      reading.unacked = 0;
-      reading.notSent = v[at.notSent]!;
-      reading.totalRetransmits = v[at.totalRetransmits]!;
-      reading.bytesRetransmitted = v[at.bytesRetransmitted]!;
-      reading.rtt = v[at.rtt]!;
-      reading.minRtt = v[at.minRtt]!;
-      return HEALTHY;
-    }
-  }
+  if (raw !== false && raw(fd)) return HEALTHY;
   const health = connectionHealth(socket);
   fromInfo(health.info);
   const verdict = VERDICTS.indexOf(health.verdict as Verdict);
   return verdict < 0 ? VERDICTS.indexOf('suspect') : verdict;
 }
 
-/** The addon, its output array and slots, looked up once (the addon's properties are accessors); false without TCP_INFO. */
-let rawRead: { native: NativeAddon; values: Float64Array; slots: Slots } | false | undefined;
-function rawReader(): { native: NativeAddon; values: Float64Array; slots: Slots } | false {
+/**
+ * The addon's read, specialised once (the addon's exports are looked up, and the slots found, at the first
+ * sample only): reads TCP_INFO into the addon's array and, for an idle established connection, fills
+ * `reading` from the few slots a sample uses and answers true; false sends the sample to connectionHealth.
+ * False for good without TCP_INFO.
+ */
+let rawRead: ((fd: number) => boolean) | false | undefined;
+function rawReader(): ((fd: number) => boolean) | false {
   const native = addon();
   if (native === undefined || !native.capabilities.tcpInfo) return false;
-  return { native, values: native.tcpInfoValues, slots: slotsOf(native.tcpInfoFields) };
+  // The function itself, called without its object: a property lookup on the addon's exports saved per sample.
+  const tcpInfo = native.tcpInfo;
+  const v = native.tcpInfoValues;
+  const at = slotsOf(native.tcpInfoFields);
+  const { state, probes, retransmits, backoff, unacked, notSent, totalRetransmits, bytesRetransmitted, rtt, minRtt } = at;
+  return (fd) => {
+    if (tcpInfo(fd) !== undefined) return false;
+    // state 1 = established; NaN (not reported) never compares equal, so it goes to connectionHealth.
+    if (v[state] !== 1 || v[probes] !== 0 || v[retransmits] !== 0 || v[backoff] !== 0 || v[unacked] !== 0) return false;
+    const waiting = v[notSent]!;
+    if (waiting > 0) return false;
+    reading.unacked = 0;
+    reading.notSent = waiting;
+    reading.totalRetransmits = v[totalRetransmits]!;
+    reading.bytesRetransmitted = v[bytesRetransmitted]!;
+    reading.rtt = v[rtt]!;
+    reading.minRtt = v[minRtt]!;
+    return true;
+  };
 }
 
 export class Sampler {
@@ -214,6 +222,8 @@ export class Sampler {
   private other: Series | undefined;
   private readonly wheel: Entry[][];
   private cursor = 0;
+  /** The wheel's lists sampleAll is sampling. */
+  private readonly drained: Entry[][] = [];
   private timer: NodeJS.Timeout | undefined;
   private readonly onDead = (message: unknown): void => this.countDeath(message as DeadConnectionMessage);
   /** Followed connections now open (for tests and the bench). */
@@ -296,6 +306,7 @@ export class Sampler {
       wrapper: undefined,
       handle: undefined,
       fd: -1,
+      owner: undefined,
     };
     const inner = current as Destroy;
     const closing = (): void => this.sampleClosing(entry, socket);
@@ -386,21 +397,33 @@ export class Sampler {
 
   /** Samples every followed connection once, now, in this call (the benchmark's per-sample measurement); returns how many. */
   sampleAll(): number {
-    const all: Entry[] = [];
-    for (const list of this.wheel) {
+    // Each non-empty slot's list is taken whole and replaced, as a tick takes its slot (emptying it in place
+    // instead, by setting its length, is a runtime call per slot that no tick makes).
+    const lists = this.drained;
+    const wheel = this.wheel;
+    for (let slot = 0; slot < wheel.length; slot++) {
+      const list = wheel[slot]!;
       if (list.length === 0) continue;
-      for (const entry of list) all.push(entry);
-      list.length = 0;
+      lists.push(list);
+      wheel[slot] = [];
     }
-    for (const entry of all) {
-      entry.slot = -1;
-      this.sampleOpen(entry);
+    let count = 0;
+    for (let at = 0; at < lists.length; at++) {
+      const list = lists[at]!;
+      for (let index = 0; index < list.length; index++) {
+        const entry = list[index]!;
+        entry.slot = -1;
+        this.sampleOpen(entry);
+      }
+      count += list.length;
     }
-    return all.length;
+    // Reused by the next call (the benchmark calls this in a loop), and holding no connection in between.
+    lists.length = 0;
+    return count;
   }
 
   private sampleOpen(entry: Entry): void {
-    const socket = entry.socket.deref();
+    const socket = entry.owner ?? entry.socket.deref();
     if (socket === undefined || socket.destroyed) {
       // Collected or destroyed without its _destroy (a subclass that replaced it): nothing more to read.
       if (socket !== undefined) this.forget(entry, socket);
@@ -414,6 +437,7 @@ export class Sampler {
       else {
         fd = handleFd(socket);
         entry.handle = fd < 0 ? undefined : handle;
+        entry.owner = fd < 0 ? undefined : socket;
         entry.fd = fd;
       }
     }
@@ -495,6 +519,8 @@ export class Sampler {
     entry.done = true;
     this.unschedule(entry);
     entry.series = undefined;
+    entry.handle = undefined;
+    entry.owner = undefined;
     const socket = entry.socket.deref();
     if (socket === undefined) return;
     this.entries.delete(socket);
