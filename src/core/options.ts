@@ -172,9 +172,9 @@ export function ownCopy(policy: KernelPolicy): KernelPolicy {
 }
 
 /**
- * `update` written over `kept`, in place: a field `update` leaves unchanged
- * keeps its value. `kept` must be an own copy (ownCopy), never a shared
- * policy. In place rather than a new object per call: storing a new
+ * `update` written over `own`, in place: a field `update` leaves unchanged
+ * keeps its value. `own` must be a socket's own copy (ownCopy, or the fresh
+ * object an inherited-policy lookup returns), never a shared policy. In place rather than a new object per call: storing a new
  * object on an old socket record costs an allocation, a write barrier and its
  * share of scavenges, a noticeable share of a repeat configure's instructions
  * (docs/performance.md).
