@@ -30,10 +30,10 @@ import { type CodedError, invalidArgValue, nativeError, outOfRange, systemError,
 import {
   COUNT_MAX,
   type KeepaliveOptions,
-  type KernelConfig,
+  type KernelPolicy,
   mergeInto,
   optionsOf,
-  type PolicyConfig,
+  ownCopy,
   SECONDS_MAX,
   UNCHANGED,
   validateOptions,
@@ -93,8 +93,8 @@ export interface KeepaliveState {
  * of the registered symbol's name: change both together).
  */
 interface SocketPolicy {
-  /** Everything configureKeepalive was asked for on this socket, merged in place (mergeInto). */
-  readonly config: PolicyConfig;
+  /** Everything configureKeepalive was asked for on this socket: the socket's own copy, merged in place (mergeInto). */
+  readonly config: KernelPolicy;
   /** The 'connect' listener that re-applies it (the first copy's). */
   readonly onConnect: (this: net.Socket) => void;
 }
@@ -127,7 +127,7 @@ function failure(fd: number, result: NativeFailure, context: string): Error & Co
   return error;
 }
 
-function hasTuning(config: KernelConfig): boolean {
+function hasTuning(config: KernelPolicy): boolean {
   return (
     config.idleSeconds !== UNCHANGED ||
     config.intervalSeconds !== UNCHANGED ||
@@ -141,20 +141,20 @@ function hasTuning(config: KernelConfig): boolean {
  * throws the coded error. A handle that cannot be made sticky is refused
  * before the kernel is touched: all or nothing.
  */
-function writeConfig(socket: net.Socket, fd: number, config: KernelConfig): void {
+function writeConfig(socket: net.Socket, fd: number, config: KernelPolicy): void {
   const handle = handleToMakeSticky(socket);
   writeKernel(socket, fd, config);
   if (handle !== undefined) handle.setKeepAlive = stickySetKeepAlive;
 }
 
-function writeKernel(socket: net.Socket, fd: number, config: KernelConfig): void {
+function writeKernel(socket: net.Socket, fd: number, config: KernelPolicy): void {
   const native = addon();
   if (native === undefined) writeWithNode(socket, config);
   else writeFd(native, fd, config, 'cannot configure keepalive');
 }
 
 /** The addon's apply() on one fd; throws the coded error, with `operation` in its message. */
-function writeFd(native: NativeAddon, fd: number, config: KernelConfig, operation: string): void {
+function writeFd(native: NativeAddon, fd: number, config: KernelPolicy, operation: string): void {
   // SO_KEEPALIVE alone is accepted by any socket: only then is the TCP check a syscall of its own.
   if (!hasTuning(config)) {
     const check = native.checkTcp(fd);
@@ -176,7 +176,7 @@ function writeFd(native: NativeAddon, fd: number, config: KernelConfig, operatio
  * Every value is checked before the one call, and a refusal is a coded error.
  * On earlier lines (capabilities.interval false), and on Deno, the handle takes the idle time only.
  */
-function writeWithNode(socket: net.Socket, config: KernelConfig): void {
+function writeWithNode(socket: net.Socket, config: KernelPolicy): void {
   const kept = policyRecord(socket)?.config;
   const support = currentCapabilities();
   const pick = (field: 'idleSeconds' | 'intervalSeconds' | 'count', name: string, max: number): number => {
@@ -351,7 +351,22 @@ function attach(socket: net.Socket, policy: SocketPolicy): void {
  */
 export function configureKeepalive<S extends net.Socket | Http2Session>(input: S, options?: KeepaliveOptions): S {
   const socket = resolveSocket(input);
-  let config = validateOptions(options, currentCapabilities());
+  applyToSocket(socket, validateOptions(options, currentCapabilities()));
+  return input;
+}
+
+/**
+ * configureKeepalive without the validation, for a policy validated once
+ * already (an integration's, a server's, the register entry's): the same
+ * checks of the socket, the same throws, nothing per connection about options.
+ */
+export function applyPolicy<S extends net.Socket | Http2Session>(input: S, policy: KernelPolicy): S {
+  applyToSocket(resolveSocket(input), policy);
+  return input;
+}
+
+function applyToSocket(socket: net.Socket, policy: KernelPolicy): void {
+  let config = policy;
   const rawPending = pendingRawSocket(socket);
   const pending = rawPending !== undefined || isPending(socket);
   // Decided now, never at connect time: a pending Proxy would otherwise be accepted and its connection hurt later.
@@ -374,9 +389,9 @@ export function configureKeepalive<S extends net.Socket | Http2Session>(input: S
   }
   if (!pending) writeConfig(socket, fd, config);
   // Kept only once the kernel accepted: a refused call leaves the policy as it was.
-  const policy = known ?? { config: { ...config }, onConnect: reapplyOnConnect };
+  const record = known ?? { config: config === inherited ? config : ownCopy(config), onConnect: reapplyOnConnect };
   if (known !== undefined) mergeInto(known.config, config);
-  attach(socket, policy);
+  attach(socket, record);
   if (known === undefined) {
     // The tcp-keepalive:dead channel costs nothing until someone subscribes (src/health/dead-channel.ts).
     if (deathChannel.hasSubscribers) deathWatch.watch(socket, policyOf);
@@ -384,8 +399,7 @@ export function configureKeepalive<S extends net.Socket | Http2Session>(input: S
     if (following.socket !== undefined) following.socket(socket, undefined);
   }
   const raw = rawPending ?? (pending ? undefined : upgradedFrom(socket, fd));
-  if (raw !== undefined) attach(raw, policy);
-  return input;
+  if (raw !== undefined) attach(raw, record);
 }
 
 /** A TLS socket upgraded over a raw socket that is still connecting: the raw socket's 'connect' is the one to wait for. */
@@ -403,10 +417,10 @@ function pendingRawSocket(socket: net.Socket): net.Socket | undefined {
  */
 export const INHERITED_POLICY = Symbol.for('tcp-keepalive.inherited-policy.v1');
 
-type InheritedLookup = (socket: net.Socket) => PolicyConfig | undefined;
+type InheritedLookup = (socket: net.Socket) => KernelPolicy | undefined;
 
 /** The policy `socket` inherited, if its TCP handle says it did. */
-function inheritedConfig(socket: net.Socket): PolicyConfig | undefined {
+function inheritedConfig(socket: net.Socket): KernelPolicy | undefined {
   const handle = tcpHandleOf(socket) as TcpHandle | undefined;
   const setKeepAlive = handle?.setKeepAlive;
   const lookup = typeof setKeepAlive === 'function' ? (setKeepAlive as { [INHERITED_POLICY]?: unknown })[INHERITED_POLICY] : undefined;
@@ -420,7 +434,7 @@ export function policyOf(socket: net.Socket): Readonly<KeepaliveOptions> | undef
 }
 
 /** Applies a validated config to a raw fd (a listening socket, say); throws the coded error. */
-export function applyToFd(fd: number, config: KernelConfig, operation: string): void {
+export function applyToFd(fd: number, config: KernelPolicy, operation: string): void {
   const native = addon();
   if (native === undefined) throw unavailableOnPlatform(operation, currentCapabilities().reason);
   writeFd(native, fd, config, operation);

@@ -2,7 +2,8 @@
  * Validation of KeepaliveOptions into the kernel's units. Everything is checked
  * before anything is applied, and every option is read exactly once, so a
  * getter or Proxy cannot show one value to the check and another to the kernel.
- * This runs on every configureKeepalive call: one small object.
+ * This runs on every configureKeepalive call (one small object) and once per
+ * integration, server or register entry, never per connection they configure.
  */
 import { invalidArgType, invalidArgValue, outOfRange, unavailableOnPlatform } from './errors';
 
@@ -31,13 +32,24 @@ export interface KeepaliveOptions {
   userTimeout?: number;
 }
 
-/** Validated options in the kernel's units; -1 = unchanged. */
-export interface KernelConfig {
+declare const validated: unique symbol;
+
+/**
+ * The one internal form of a keepalive policy: KeepaliveOptions after
+ * validateOptions, in the kernel's units (seconds for idle and interval),
+ * -1 = unchanged. Maps one-to-one to the addon's apply() arguments. Read-only,
+ * and branded so that only validateOptions (and a socket's own kept copy,
+ * mergeInto) make one: whatever holds a KernelPolicy was validated, and is
+ * passed down (integrations, servers, the register entry) without being
+ * validated again. Users see it only as KeepaliveOptions (optionsOf).
+ */
+export interface KernelPolicy {
   readonly enable: number;
   readonly idleSeconds: number;
   readonly intervalSeconds: number;
   readonly count: number;
   readonly userTimeoutMs: number;
+  readonly [validated]: true;
 }
 
 export const UNCHANGED = -1;
@@ -74,13 +86,13 @@ function integer(name: string, value: unknown, min: number, max: number, unit: s
 const NO_OTHER_KEYS: readonly string[] = [];
 
 /** Turns keepalive on and leaves every other option as the socket has it. */
-const ENABLE_ONLY: KernelConfig = Object.freeze({
+const ENABLE_ONLY = Object.freeze({
   enable: 1,
   idleSeconds: UNCHANGED,
   intervalSeconds: UNCHANGED,
   count: UNCHANGED,
   userTimeoutMs: UNCHANGED,
-});
+}) as KernelPolicy;
 
 /**
  * Checks every option and returns them in the kernel's units as a fresh
@@ -88,7 +100,7 @@ const ENABLE_ONLY: KernelConfig = Object.freeze({
  * `otherKeys`: keys of the same object that belong to the caller (an
  * integration's own options, such as installKeepalive's `match`), read there.
  */
-export function validateOptions(options: unknown, support: OptionSupport, otherKeys: readonly string[] = NO_OTHER_KEYS): KernelConfig {
+export function validateOptions(options: unknown, support: OptionSupport, otherKeys: readonly string[] = NO_OTHER_KEYS): KernelPolicy {
   if (options === undefined) return ENABLE_ONLY;
   if (options === null || typeof options !== 'object') throw invalidArgType('options', 'of type object', options);
   let enable: unknown;
@@ -149,20 +161,26 @@ export function validateOptions(options: unknown, support: OptionSupport, otherK
     throw unavailableOnPlatform('options.userTimeout (TCP_USER_TIMEOUT)', support.reason);
   // Fresh for every call, and not frozen: freezing costs about as much as the rest of a repeat
   // configure's JavaScript (docs/performance.md); it is read-only by type.
-  return { enable: enable === false ? 0 : 1, idleSeconds, intervalSeconds, count: probes, userTimeoutMs };
+  return { enable: enable === false ? 0 : 1, idleSeconds, intervalSeconds, count: probes, userTimeoutMs } as KernelPolicy;
 }
 
-/** A socket's kept policy: the same fields, updated in place by each later configureKeepalive. */
-export type PolicyConfig = { -readonly [Field in keyof KernelConfig]: KernelConfig[Field] };
+type Writable<T> = { -readonly [Field in keyof T]: T[Field] };
+
+/** A copy of `policy` that belongs to one socket (or one lookup): the only kind mergeInto may write over. */
+export function ownCopy(policy: KernelPolicy): KernelPolicy {
+  return { ...policy };
+}
 
 /**
- * `update` written over `kept`, in place: a field `update` leaves unchanged
- * keeps its value. In place rather than a new object per call: storing a new
+ * `update` written over `own`, in place: a field `update` leaves unchanged
+ * keeps its value. `own` must be a socket's own copy (ownCopy, or the fresh
+ * object an inherited-policy lookup returns), never a shared policy. In place rather than a new object per call: storing a new
  * object on an old socket record costs an allocation, a write barrier and its
  * share of scavenges, a noticeable share of a repeat configure's instructions
  * (docs/performance.md).
  */
-export function mergeInto(kept: PolicyConfig, update: KernelConfig): void {
+export function mergeInto(own: KernelPolicy, update: KernelPolicy): void {
+  const kept = own as Writable<KernelPolicy>;
   kept.enable = update.enable;
   if (update.idleSeconds !== UNCHANGED) kept.idleSeconds = update.idleSeconds;
   if (update.intervalSeconds !== UNCHANGED) kept.intervalSeconds = update.intervalSeconds;
@@ -170,8 +188,8 @@ export function mergeInto(kept: PolicyConfig, update: KernelConfig): void {
   if (update.userTimeoutMs !== UNCHANGED) kept.userTimeoutMs = update.userTimeoutMs;
 }
 
-/** The options a validated config stands for, in milliseconds: for callers that keep a policy to apply later. */
-export function optionsOf(config: KernelConfig): KeepaliveOptions {
+/** The options a policy stands for, in milliseconds: only where a policy is shown to users (policyOf, the dead channel, metrics). */
+export function optionsOf(config: KernelPolicy): KeepaliveOptions {
   const options: KeepaliveOptions = { enable: config.enable === 1 };
   if (config.idleSeconds !== UNCHANGED) options.idle = config.idleSeconds * 1000;
   if (config.intervalSeconds !== UNCHANGED) options.interval = config.intervalSeconds * 1000;

@@ -1,6 +1,7 @@
 /**
  * The one step every integration shares: once a client's socket is connected,
- * hand it to configureKeepalive — without ever throwing into the client.
+ * apply the policy validated when the integration was made (the core's
+ * configureKeepalive without validating again) — without ever throwing into the client.
  *
  * Why the integrations wait for 'connect' themselves instead of relying on
  * configureKeepalive's own pending-socket handling: they must decide AFTER the
@@ -21,8 +22,8 @@
  *   silently without it.
  */
 import type net from 'node:net';
-import { configureKeepalive } from '../core/keepalive';
-import { type KeepaliveOptions, optionsOf, validateOptions } from '../core/options';
+import { applyPolicy } from '../core/keepalive';
+import { type KeepaliveOptions, type KernelPolicy, optionsOf, validateOptions } from '../core/options';
 import { currentCapabilities } from '../core/platform';
 import { handleOf } from '../core/node-internals';
 import { installDeathWatch } from '../health/dead-channel';
@@ -39,13 +40,18 @@ const REFUSED = new Set(['ERR_INVALID_ARG_TYPE', 'ERR_INVALID_ARG_VALUE', 'ERR_F
 /**
  * Checks the options once, when the integration is created (so a typo throws
  * at setup, in the caller's stack, not later inside a client's event), and
- * keeps what was validated: the core reads each option exactly once, as
- * properties (a class instance's getters count), and the caller cannot change
- * the policy afterwards.
+ * keeps what was validated, frozen, in the kernel's units: the core reads each
+ * option exactly once, as properties (a class instance's getters count), the
+ * caller cannot change the policy afterwards, and no connection validates it again.
  * `otherKeys`: the integration's own keys in the same object (read by it, not refused as typos).
  */
+export function checkedPolicy(options: KeepaliveOptions | undefined, otherKeys?: readonly string[]): KernelPolicy {
+  return Object.freeze(validateOptions(options, currentCapabilities(), otherKeys));
+}
+
+/** checkedPolicy shown back in milliseconds: the register entry's reading of the environment (RegisterConfig.options). */
 export function checkedOptions(options: KeepaliveOptions | undefined, otherKeys?: readonly string[]): Readonly<KeepaliveOptions> {
-  return optionsOf(validateOptions(options, currentCapabilities(), otherKeys));
+  return optionsOf(checkedPolicy(options, otherKeys));
 }
 
 /** Reports that an integration left a connection unconfigured; never throws. */
@@ -58,10 +64,10 @@ export function reportNotApplied(what: string, error: unknown): void {
 export type QuietOutcome = 'configured' | 'left-alone' | { refused: Error } | 'destroyed';
 
 /** Applies the policy, reporting instead of throwing (see the channel above). */
-export function configureQuietly(socket: net.Socket, options: Readonly<KeepaliveOptions>): QuietOutcome {
+export function configureQuietly(socket: net.Socket, policy: KernelPolicy): QuietOutcome {
   try {
     if (socket.destroyed) return 'left-alone';
-    configureKeepalive(socket, options);
+    applyPolicy(socket, policy);
     return 'configured';
   } catch (error) {
     const code = (error as { code?: unknown }).code;
@@ -126,8 +132,8 @@ export function whenConnected(socket: net.Socket, then: () => void, connectUnder
 }
 
 /** Configures `socket` (now or when it connects) if it turns out to be TCP. */
-export function configureOnConnect(socket: net.Socket, options: Readonly<KeepaliveOptions>): void {
+export function configureOnConnect(socket: net.Socket, policy: KernelPolicy): void {
   whenConnected(socket, () => {
-    configureQuietly(socket, options);
+    configureQuietly(socket, policy);
   });
 }

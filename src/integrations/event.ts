@@ -8,7 +8,7 @@
 import net from 'node:net';
 import type { KeepaliveOptions } from '../core/options';
 import { invalidArgType } from '../core/errors';
-import { checkedOptions, configureOnConnect } from './connected';
+import { checkedPolicy, configureOnConnect } from './connected';
 
 /**
  * On every `event` of `emitter`, configures the socket `socketOf(emitter,
@@ -40,7 +40,7 @@ export function keepaliveOnEvent<E extends object>(
     throw invalidArgType('emitter', 'an EventEmitter', emitter);
   }
   if (typeof socketOf !== 'function') throw invalidArgType('socketOf', 'of type function', socketOf);
-  const policy = checkedOptions(options);
+  const policy = checkedPolicy(options);
   const listener = (...eventArgs: unknown[]): void => {
     let socket: unknown;
     try {

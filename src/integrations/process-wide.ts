@@ -32,10 +32,10 @@
 import diagnosticsChannel from 'node:diagnostics_channel';
 import type http from 'node:http';
 import net from 'node:net';
-import type { KeepaliveOptions } from '../core/options';
+import type { KeepaliveOptions, KernelPolicy } from '../core/options';
 import { invalidArgType, invalidArgValue } from '../core/errors';
 import { handleOf, publishesSocketConnect, socketConnectHook } from '../core/node-internals';
-import { checkedOptions, configureQuietly, reportNotApplied, whenConnected } from './connected';
+import { checkedPolicy, configureQuietly, reportNotApplied, whenConnected } from './connected';
 
 /** The connection a filter decides on, known once the socket has connected. */
 export interface ConnectionTarget {
@@ -177,13 +177,18 @@ export function installKeepalive(options: InstallOptions = {}): KeepaliveInstall
 export function startInstallation(options: InstallOptions, hooks: InstallHooks): KeepaliveInstallation {
   if (options === null || typeof options !== 'object') throw invalidArgType('options', 'of type object', options);
   // Read as properties, like every entry point (a class instance's getters count); not spread, which drops them.
-  const policy = checkedOptions(options, ['match']);
+  const policy = checkedPolicy(options, ['match']);
   let match: ConnectionFilter | undefined;
   try {
     match = options.match;
   } catch (cause) {
     throw invalidArgValue('options.match', 'could not be read (a getter or Proxy trap threw)', options, cause);
   }
+  return installPolicy(policy, match, hooks);
+}
+
+/** startInstallation for a policy validated already (the register entry's, from the environment). */
+export function installPolicy(policy: KernelPolicy, match: ConnectionFilter | undefined, hooks: InstallHooks): KeepaliveInstallation {
   const accepts = compileFilter(match);
   const considered = new WeakSet<net.Socket>();
   const counts = { configured: 0, notApplied: 0 };

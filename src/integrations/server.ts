@@ -42,9 +42,7 @@ import net from 'node:net';
 import diagnosticsChannel from 'node:diagnostics_channel';
 import { following } from '../core/follow';
 import { applyToFd, INHERITED_POLICY } from '../core/keepalive';
-import type { KeepaliveOptions, KernelConfig, PolicyConfig } from '../core/options';
-import { validateOptions } from '../core/options';
-import { currentCapabilities } from '../core/platform';
+import { type KeepaliveOptions, type KernelPolicy, optionsOf, ownCopy } from '../core/options';
 import { invalidArgType } from '../core/errors';
 import {
   acceptingServerOf,
@@ -59,7 +57,7 @@ import {
   wrapOnConnection,
 } from '../core/node-internals';
 import { addon } from '../native/load';
-import { checkedOptions, configureQuietly } from './connected';
+import { checkedPolicy, configureQuietly } from './connected';
 
 /** How an accepted socket got the policy. */
 export type AcceptedHow = 'inherited' | 'configured';
@@ -72,8 +70,10 @@ export interface ServerHooks {
 }
 
 interface ServerState {
+  /** Validated once, by whoever attached it (keepaliveServer, the register entry). */
+  config: KernelPolicy;
+  /** The same policy in milliseconds, for telemetry (tcp-keepalive/metrics) of inherited sockets. */
   policy: Readonly<KeepaliveOptions>;
-  config: KernelConfig;
   hooks: ServerHooks;
   /** The listening handle whose fd holds the policy; accepted sockets of any other handle are configured one by one. */
   configuredHandle: object | undefined;
@@ -106,7 +106,7 @@ function listeningFd(server: net.Server): number | undefined {
   }
 }
 
-function applyToListener(fd: number, config: KernelConfig): { code: string; message: string } | undefined {
+function applyToListener(fd: number, config: KernelPolicy): { code: string; message: string } | undefined {
   try {
     applyToFd(fd, config, 'keepaliveServer (listening socket)');
     return undefined;
@@ -181,7 +181,7 @@ function configureListener(server: net.Server, state: ServerState): void {
  */
 const inheritedSetKeepAlive = followingSetKeepAlive((socket) => {
   const state = serverStateOf(socket);
-  if (state !== undefined) configureQuietly(socket, state.policy);
+  if (state !== undefined) configureQuietly(socket, state.config);
 });
 
 /**
@@ -199,9 +199,9 @@ function serverStateOf(socket: net.Socket): ServerState | undefined {
 // What configureKeepalive starts from on an inherited socket, so a partial call updates the
 // server's policy instead of replacing it (the core finds this through the handle's method).
 Object.defineProperty(inheritedSetKeepAlive, INHERITED_POLICY, {
-  value: (socket: net.Socket): PolicyConfig | undefined => {
+  value: (socket: net.Socket): KernelPolicy | undefined => {
     const state = serverStateOf(socket);
-    return state === undefined ? undefined : { ...state.config };
+    return state === undefined ? undefined : ownCopy(state.config);
   },
 });
 
@@ -219,7 +219,7 @@ function onAccepted(server: net.Server, state: ServerState, socket: net.Socket):
     handle.setKeepAlive = inheritedSetKeepAlive;
     if (following.socket !== undefined) following.socket(socket, state.policy);
   } else {
-    if (configureQuietly(socket, state.policy) !== 'configured') return;
+    if (configureQuietly(socket, state.config) !== 'configured') return;
   }
   state.hooks.onAccepted?.(socket, inherited ? 'inherited' : 'configured');
 }
@@ -287,7 +287,7 @@ function afterAccepted(state: ServerState, accepted: AcceptedHandle, how: QuietA
   if (how === 'left-alone') return;
   const socket = ownerOfHandle(accepted);
   if (socket === undefined || socket.destroyed) return;
-  if (how === 'failed' && configureQuietly(socket, state.policy) !== 'configured') return;
+  if (how === 'failed' && configureQuietly(socket, state.config) !== 'configured') return;
   // Telemetry (tcp-keepalive/metrics) follows what the kernel gave this connection; configureQuietly already did for 'failed'.
   if (how !== 'failed' && following.socket !== undefined) following.socket(socket, state.policy);
   try {
@@ -328,12 +328,12 @@ function watchListens(): void {
  */
 export function attachServerPolicy(
   server: net.Server,
-  policy: Readonly<KeepaliveOptions>,
+  config: KernelPolicy,
   hooks: ServerHooks,
   quiet = canAttachQuietly(),
 ): (socket: net.Socket) => void {
   const known = servers.get(server);
-  const config = validateOptions(policy, currentCapabilities());
+  const policy = Object.freeze(optionsOf(config));
   if (known !== undefined) {
     known.policy = policy;
     known.config = config;
@@ -384,7 +384,7 @@ export function hasServerPolicy(server: net.Server): boolean {
  */
 export function keepaliveServer<S extends net.Server>(server: S, options?: KeepaliveOptions): S {
   if (!(server instanceof net.Server)) throw invalidArgType('server', 'an instance of net.Server (or tls/http/https.Server)', server);
-  attachServerPolicy(server, checkedOptions(options), {});
+  attachServerPolicy(server, checkedPolicy(options), {});
   return server;
 }
 
@@ -403,7 +403,7 @@ export function keepaliveServer<S extends net.Server>(server: S, options?: Keepa
  * attaches the policy that way — that connection is configured on its own.
  * Returns the uninstall function.
  */
-export function attachToEveryServer(policy: Readonly<KeepaliveOptions>, hooks: ServerHooks): () => void {
+export function attachToEveryServer(policy: KernelPolicy, hooks: ServerHooks): () => void {
   const onListen = (message: unknown): void => {
     const server = (message as { server?: unknown }).server;
     // A server known already is configured again by onAnyListen (quiet) or its 'listening' listener.

@@ -10,7 +10,7 @@
 import net from 'node:net';
 import { invalidArgType } from '../core/errors';
 import type { KeepaliveOptions } from '../core/options';
-import { checkedOptions, configureOnConnect } from './connected';
+import { checkedPolicy, configureOnConnect } from './connected';
 
 /**
  * Returns a factory with the same signature as `factory` whose sockets get the
@@ -38,7 +38,7 @@ export function withKeepalive<Args extends unknown[], Result>(
   if (typeof factory !== 'function') {
     throw invalidArgType('factory', 'of type function', factory);
   }
-  const policy = checkedOptions(options);
+  const policy = checkedPolicy(options);
   const configureIfSocket = (value: unknown): void => {
     if (value instanceof net.Socket) configureOnConnect(value, policy);
   };

@@ -19,9 +19,9 @@
  */
 import type net from 'node:net';
 import { getKeepalive } from '../core/keepalive';
-import type { KeepaliveOptions } from '../core/options';
-import { checkedOptions } from '../integrations/connected';
-import { type ConnectionTarget, type KeepaliveInstallation, startInstallation } from '../integrations/process-wide';
+import { type KeepaliveOptions, type KernelPolicy, optionsOf } from '../core/options';
+import { checkedPolicy } from '../integrations/connected';
+import { type ConnectionTarget, installPolicy, type KeepaliveInstallation } from '../integrations/process-wide';
 import { type AcceptedHow, attachToEveryServer } from '../integrations/server';
 import type * as Planner from '../planner';
 import type * as EnvironmentTelemetryModule from '../metrics/environment';
@@ -82,33 +82,37 @@ function debugLine(text: string): void {
 
 /** Reads the environment and installs; throws RegisterConfigError (or a coded error) on a bad value. */
 export function registerFromEnvironment(env: NodeJS.ProcessEnv = process.env): Registration {
+  // Validated here, once: clients and servers are given this policy and do not validate it again.
+  const checked: { policy?: KernelPolicy } = {};
   const config = parseEnvironment(env, {
     plan: (request) => (require('../planner') as typeof Planner).planKeepalive(request).options,
-    check: (options) => checkedOptions(options),
+    check: (options) => {
+      checked.policy = checkedPolicy(options);
+      return optionsOf(checked.policy);
+    },
   });
+  const policy = checked.policy;
+  if (policy === undefined) throw new Error('tcp-keepalive: the environment was read without its policy being checked');
   const debug = config.debug;
   const metrics = parseMetricsEnvironment(env);
   const telemetry = startMetrics(metrics, debug);
-  const clients = startInstallation(
-    { ...config.options, ...(config.match === undefined ? {} : { match: config.match }) },
-    {
-      onConfigured: debug
-        ? (socket: net.Socket, target: ConnectionTarget) => {
-            const name = target.host === target.address ? '' : ` (${target.host})`;
-            debugLine(`configured client ${target.address}:${target.port}${name} [${target.channel}]; ${kernelState(socket)}`);
-          }
-        : undefined,
-      onNotApplied: debug
-        ? (_socket: net.Socket, target: ConnectionTarget | undefined, reason: string) => {
-            const where = target === undefined ? 'a client connection' : `client ${target.address}:${target.port} [${target.channel}]`;
-            debugLine(`left unconfigured: ${where}; ${reason}`);
-          }
-        : undefined,
-    },
-  );
+  const clients = installPolicy(policy, config.match, {
+    onConfigured: debug
+      ? (socket: net.Socket, target: ConnectionTarget) => {
+          const name = target.host === target.address ? '' : ` (${target.host})`;
+          debugLine(`configured client ${target.address}:${target.port}${name} [${target.channel}]; ${kernelState(socket)}`);
+        }
+      : undefined,
+    onNotApplied: debug
+      ? (_socket: net.Socket, target: ConnectionTarget | undefined, reason: string) => {
+          const where = target === undefined ? 'a client connection' : `client ${target.address}:${target.port} [${target.channel}]`;
+          debugLine(`left unconfigured: ${where}; ${reason}`);
+        }
+      : undefined,
+  });
   const detachServers = config.server
     ? attachToEveryServer(
-        config.options,
+        policy,
         debug
           ? {
               onListener: (server, fd, reason) => {

@@ -33,6 +33,8 @@ jest.setTimeout(60_000);
 const POLICY = { idle: 7000, interval: 3000, count: 4, userTimeout: 25000 } as const;
 const CONFIGURED = { enable: true, ...POLICY };
 const DEFAULTS = { enable: false };
+/** POLICY as the internal attach functions take it: validated once by their caller. */
+const kernelPolicy = () => validateOptions(POLICY, currentCapabilities());
 
 const linux = process.platform === 'linux';
 /** Child processes this test started, ended after each test. */
@@ -63,7 +65,7 @@ function expectKernel(socket: net.Socket, expected: typeof CONFIGURED | typeof D
 /** Attaches the policy with the internal hooks, so a test can tell inherited from configured. */
 function attach(server: net.Server): Array<[net.Socket, AcceptedHow]> {
   const seen: Array<[net.Socket, AcceptedHow]> = [];
-  attachServerPolicy(server, POLICY, { onAccepted: (socket, how) => seen.push([socket, how]) });
+  attachServerPolicy(server, kernelPolicy(), { onAccepted: (socket, how) => seen.push([socket, how]) });
   return seen;
 }
 
@@ -162,7 +164,7 @@ describeWhen(
       await new Promise<void>((resolve) =>
         process.nextTick(() =>
           process.nextTick(() => {
-            attachServerPolicy(server, POLICY, { onAccepted: (socket, how) => seen.push([socket, how]) });
+            attachServerPolicy(server, kernelPolicy(), { onAccepted: (socket, how) => seen.push([socket, how]) });
             resolve();
           }),
         ),
@@ -315,7 +317,7 @@ describeWhen(
       const socketPath = path.join(dir, 'server.sock');
       const seen: string[] = [];
       const server = track(net.createServer());
-      attachServerPolicy(server, POLICY, {
+      attachServerPolicy(server, kernelPolicy(), {
         onAccepted: (_socket, how) => seen.push(how),
         onListener: (_server, fd, reason) => seen.push(`listener ${fd} ${reason}`),
       });
