@@ -49,9 +49,10 @@ runs(
     expect(result.series).toBe(MAX_SERIES + 1);
     expect(result.connections).toBe(0);
     expect(result.endHeapMB - result.warmHeapMB - (control.endHeapMB - control.warmHeapMB)).toBeLessThan(HEAP_GROWTH_MB);
-    // Closed sockets are collected: telemetry holds none strongly. (The last batch or two may still be
-    // referenced when the final collections run, with or without telemetry: the control shows 7 999 to 8 999.)
-    expect(result.collected).toBeGreaterThanOrEqual(TOTAL - 3 * BATCH);
+    // Closed sockets are collected: telemetry holds none strongly. The last batches may still be referenced
+    // when the final collections run, with or without telemetry (the control shows 7 999 to 8 999, and one
+    // batch fewer on a loaded machine); a socket telemetry kept would keep its whole batch.
+    expect(result.collected).toBeGreaterThanOrEqual(TOTAL - 4 * BATCH);
   },
   240_000,
 );
