@@ -10,10 +10,11 @@ import { once } from 'node:events';
 import https from 'node:https';
 import net from 'node:net';
 import path from 'node:path';
-import { closeAll, track } from '../helpers/sockets';
+import { track } from '../helpers/sockets';
 import { selfSignedCertificate } from '../helpers/tls-cert';
 import {
   apps,
+  appsStoppedAfterEach,
   assertRegisterBuilt,
   expectedRaw,
   outsideReader,
@@ -22,18 +23,13 @@ import {
   readChild,
   requireOutsideReader,
   runApp,
-  type RunningApp,
   waitForSockets,
 } from '../register/support';
 import { describeService, describeWhen } from './support';
 
 jest.setTimeout(60_000);
 
-const running: RunningApp[] = [];
-afterEach(async () => {
-  await Promise.all(running.splice(0).map((app) => app.stop()));
-  await closeAll();
-});
+const running = appsStoppedAfterEach();
 
 const MODES = [
   ['--require', 'a CommonJS app', path.join(apps, 'libraries.cjs')],

@@ -9,9 +9,10 @@ import { once } from 'node:events';
 import net from 'node:net';
 import path from 'node:path';
 import { CATCH_UP_MARGIN } from '../../src/integrations/server';
-import { closeAll, track } from '../helpers/sockets';
+import { track } from '../helpers/sockets';
 import {
   apps,
+  appsStoppedAfterEach,
   assertRegisterBuilt,
   expectedRaw,
   outsideReader,
@@ -29,11 +30,7 @@ jest.setTimeout(60_000);
 
 const CONNECTIONS = CATCH_UP_MARGIN + 4;
 
-const running: RunningApp[] = [];
-afterEach(async () => {
-  await Promise.all(running.splice(0).map((app) => app.stop()));
-  await closeAll();
-});
+const running = appsStoppedAfterEach();
 
 async function serve(app: string, env: Record<string, string>): Promise<{ child: RunningApp; kernels: object[] }> {
   const child = runApp(app, { NODE_NO_WARNINGS: '1', ...env });

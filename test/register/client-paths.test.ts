@@ -12,10 +12,11 @@
 import { once } from 'node:events';
 import net from 'node:net';
 import path from 'node:path';
-import { closeAll, track } from '../helpers/sockets';
+import { track } from '../helpers/sockets';
 import { describeWhen } from '../integration/support';
 import {
   apps,
+  appsStoppedAfterEach,
   assertRegisterBuilt,
   expectedRaw,
   outsideReader,
@@ -30,11 +31,7 @@ import {
 
 jest.setTimeout(60_000);
 
-const running: RunningApp[] = [];
-afterEach(async () => {
-  await Promise.all(running.splice(0).map((app) => app.stop()));
-  await closeAll();
-});
+const running = appsStoppedAfterEach();
 
 /** A port nothing listens on now (bound, then released), for a server that starts later. */
 async function freePort(): Promise<number> {

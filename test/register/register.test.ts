@@ -11,11 +11,12 @@ import https from 'node:https';
 import net from 'node:net';
 import path from 'node:path';
 import tls from 'node:tls';
-import { closeAll, track } from '../helpers/sockets';
+import { track } from '../helpers/sockets';
 import { selfSignedCertificate } from '../helpers/tls-cert';
 import { describeWhen } from '../integration/support';
 import {
   apps,
+  appsStoppedAfterEach,
   assertRegisterBuilt,
   expectedRaw,
   outsideReader,
@@ -37,11 +38,7 @@ const ESM = path.join(apps, 'clients.mjs');
 type Kind = 'net' | 'socket' | 'tls' | 'http' | 'https' | 'fetch';
 const ALL_KINDS: Kind[] = ['net', 'socket', 'tls', 'http', 'https', 'fetch'];
 
-const running: RunningApp[] = [];
-afterEach(async () => {
-  await Promise.all(running.splice(0).map((app) => app.stop()));
-  await closeAll();
-});
+const running = appsStoppedAfterEach();
 
 /** One loopback server per kind (so each child socket is known by its peer port), holding connections open. */
 async function serverFor(kind: Kind): Promise<number> {

@@ -15,6 +15,7 @@ import { closeAll, track } from '../helpers/sockets';
 import { describeWhen } from '../integration/support';
 import {
   apps,
+  appsStoppedAfterEach,
   assertRegisterBuilt,
   expectedRaw,
   outsideReader,
@@ -23,17 +24,12 @@ import {
   readChild,
   requireOutsideReader,
   runApp,
-  type RunningApp,
   waitForSockets,
 } from './support';
 
 jest.setTimeout(60_000);
 
-const running: RunningApp[] = [];
-afterEach(async () => {
-  await Promise.all(running.splice(0).map((app) => app.stop()));
-  await closeAll();
-});
+const running = appsStoppedAfterEach();
 
 const APP = path.join(apps, 'ws-server.cjs');
 

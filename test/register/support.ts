@@ -10,6 +10,7 @@ import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { kernelReader, type RawKernelState } from '../helpers/independent-kernel';
+import { closeAll } from '../helpers/sockets';
 
 export const root = path.resolve(__dirname, '..', '..');
 export const apps = path.join(__dirname, 'apps');
@@ -239,4 +240,14 @@ export function assertRegisterBuilt(): void {
   if (!fs.existsSync(path.join(root, 'dist', 'register', 'index.js'))) {
     throw new Error('dist/register is missing: run `npm run build` first (npm test does)');
   }
+}
+
+/** The apps a test file starts: push each one; after every test they are stopped, and the tracked sockets closed. */
+export function appsStoppedAfterEach(): RunningApp[] {
+  const running: RunningApp[] = [];
+  afterEach(async () => {
+    await Promise.all(running.splice(0).map((app) => app.stop()));
+    await closeAll();
+  });
+  return running;
 }
