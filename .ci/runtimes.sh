@@ -17,9 +17,9 @@ rm -rf "$work"
 mkdir -p "$work/project" "$work/tools"
 
 ka_log "building and packing the package"
-npm run --silent build >&2
-# The build is done: no lifecycle script needs to run again while packing.
-tarball="$(npm pack --silent --ignore-scripts --pack-destination "$work" | tail -n 1)"
+# Packed as it is published: prepack builds and writes the consumer package.json (no install script), postpack
+# puts the repository's back.
+tarball="$(npm pack --silent --pack-destination "$work" | tail -n 1)"
 (cd "$work/project" && npm init -y >/dev/null && npm install --no-audit --no-fund "$work/$tarball" >&2) ||
   ka_die "npm install of $tarball into $work/project"
 

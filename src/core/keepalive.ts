@@ -25,7 +25,7 @@ import type net from 'node:net';
 import type { NativeAddon, NativeFailure } from '../native/addon';
 import { addon } from '../native/load';
 import { following } from './follow';
-import { getSystemErrorName } from 'node:util';
+import { getSystemErrorMap, getSystemErrorName } from 'node:util';
 import { type CodedError, invalidArgValue, nativeError, outOfRange, systemError, unavailableOnPlatform } from './errors';
 import {
   COUNT_MAX,
@@ -200,12 +200,27 @@ function writeWithNode(socket: net.Socket, config: KernelPolicy): void {
   const count = full ? pick('count', 'count', COUNT_MAX) : UNCHANGED;
   const handle = tcpHandleOf(socket);
   const native = handle === undefined ? undefined : nativeSetKeepAlive(handle);
-  if (typeof native !== 'function') throw unavailableOnPlatform('configureKeepalive()', "the socket's handle has no setKeepAlive");
+  if (typeof native !== 'function') throw notTcpThroughNode();
   const enable = config.enable === 1;
   const args = full ? [enable, idle, interval, count] : [enable, idle];
   // The prototype's native method, not the sticky wrapper: it must not re-apply the policy it is writing.
   const status: unknown = Reflect.apply(native as (...args: unknown[]) => unknown, handle, args);
   if (status !== 0) throw nodeRefused(status, enable, idle, interval, count);
+}
+
+/**
+ * A socket whose handle has no setKeepAlive is not TCP (a Unix-domain socket or a named pipe): the same
+ * EAFNOSUPPORT the addon's TCP check reports, so callers branch on one code and a pending socket that
+ * turns out to be a pipe is left alone with a warning, as with the addon.
+ */
+function notTcpThroughNode(): Error & CodedError {
+  const errno = [...getSystemErrorMap()].find(([, [name]]) => name === 'EAFNOSUPPORT')?.[0] ?? 0;
+  return systemError(
+    'EAFNOSUPPORT',
+    errno,
+    'setsockopt',
+    'not a TCP socket: its handle has no setKeepAlive (a pipe or Unix-domain socket)',
+  );
 }
 
 /** A non-zero answer from the handle's setKeepAlive, as a system error (libuv's negative errno). */
@@ -431,6 +446,15 @@ function inheritedConfig(socket: net.Socket): KernelPolicy | undefined {
 export function policyOf(socket: net.Socket): Readonly<KeepaliveOptions> | undefined {
   const config = policyRecord(socket)?.config ?? inheritedConfig(socket);
   return config === undefined ? undefined : Object.freeze(optionsOf(config));
+}
+
+/**
+ * For a connection that holds a server's policy without being configured itself (inherited from its
+ * listener, or written to its fd before Node made the socket): the tcp-keepalive:dead watch, as a
+ * configured socket gets it. One field read while nobody subscribes. Never throws.
+ */
+export function watchServerConnection(socket: net.Socket): void {
+  if (deathChannel.hasSubscribers) deathWatch.watch(socket, policyOf);
 }
 
 /** Applies a validated config to a raw fd (a listening socket, say); throws the coded error. */

@@ -200,8 +200,18 @@ export function ownFd(socket: net.Socket, pending = false): number {
   return fd;
 }
 
-/** The socket a genuine handle names as its owner, or undefined. */
+/**
+ * The socket a genuine handle names as its owner, or undefined. Learns the
+ * owner symbol from this handle when nothing has yet (a server whose accepted
+ * connections are met before any socket was configured in this process: a
+ * cluster worker's round-robin handle has no fd to learn it from).
+ */
 export function ownerOfHandle(handle: object): net.Socket | undefined {
+  if (!fdlessHandles && ownerSymbol === undefined && !types.isProxy(handle)) {
+    const named = Object.getOwnPropertySymbols(handle).filter((candidate) => candidate.description === 'owner_symbol');
+    const candidate = named.length === 1 ? (handle as InternalHandle)[named[0]!] : undefined;
+    if (candidate instanceof socketClass()) learnOwnerSymbol(handle as InternalHandle, candidate as object);
+  }
   const symbol = fdlessHandles
     ? Object.getOwnPropertySymbols(handle).find((candidate) => candidate.description === 'ownerSymbol')
     : ownerSymbol;

@@ -153,12 +153,14 @@ export function validateOptions(options: unknown, support: OptionSupport, otherK
   const idleSeconds = idle === undefined ? UNCHANGED : seconds('idle', idle);
   const intervalSeconds = interval === undefined ? UNCHANGED : seconds('interval', interval);
   const probes = count === undefined ? UNCHANGED : integer('count', count, 1, COUNT_MAX, 'probes');
-  const userTimeoutMs = userTimeout === undefined ? UNCHANGED : integer('userTimeout', userTimeout, 0, USER_TIMEOUT_MAX, 'milliseconds');
+  let userTimeoutMs = userTimeout === undefined ? UNCHANGED : integer('userTimeout', userTimeout, 0, USER_TIMEOUT_MAX, 'milliseconds');
   if (idleSeconds !== UNCHANGED && !support.idle) throw unavailableOnPlatform('options.idle', support.reason);
   if (intervalSeconds !== UNCHANGED && !support.interval) throw unavailableOnPlatform('options.interval (TCP_KEEPINTVL)', support.reason);
   if (probes !== UNCHANGED && !support.count) throw unavailableOnPlatform('options.count (TCP_KEEPCNT)', support.reason);
-  if (userTimeoutMs !== UNCHANGED && !support.userTimeout)
-    throw unavailableOnPlatform('options.userTimeout (TCP_USER_TIMEOUT)', support.reason);
+  // userTimeout 0 asks for no user timeout: where the platform has none, that already holds (a plan with
+  // stallTolerance Infinity applies everywhere).
+  if (userTimeoutMs > 0 && !support.userTimeout) throw unavailableOnPlatform('options.userTimeout (TCP_USER_TIMEOUT)', support.reason);
+  if (userTimeoutMs === 0 && !support.userTimeout) userTimeoutMs = UNCHANGED;
   // Fresh for every call, and not frozen: freezing costs about as much as the rest of a repeat
   // configure's JavaScript (docs/performance.md); it is read-only by type.
   return { enable: enable === false ? 0 : 1, idleSeconds, intervalSeconds, count: probes, userTimeoutMs } as KernelPolicy;

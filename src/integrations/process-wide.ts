@@ -71,7 +71,8 @@ export interface KeepaliveInstallation {
   readonly hooksSocketConnect: boolean;
   /**
    * Connections counted as they happen: `configured`, and `notApplied` — those the installation meant to
-   * configure and could not (each also reported with a TCP_KEEPALIVE_NOT_APPLIED warning). Live values.
+   * configure and could not (each also reported: a TCP_KEEPALIVE_NOT_APPLIED warning, the socket's own error
+   * when the kernel refused, or TCP_KEEPALIVE_MATCH_THREW). Live values.
    */
   readonly counts: InstallationCounts;
 }
@@ -229,6 +230,9 @@ export function installPolicy(policy: KernelPolicy, match: ConnectionFilter | un
     } else if (typeof outcome === 'object') {
       counts.notApplied += 1;
       hooks.onNotApplied?.(socket, target, outcome.refused.message);
+    } else if (outcome === 'destroyed') {
+      counts.notApplied += 1;
+      hooks.onNotApplied?.(socket, target, "the kernel refused the policy; the connection was ended with the kernel's error");
     }
   };
 

@@ -41,7 +41,7 @@
 import net from 'node:net';
 import diagnosticsChannel from 'node:diagnostics_channel';
 import { following } from '../core/follow';
-import { applyToFd, INHERITED_POLICY } from '../core/keepalive';
+import { applyToFd, INHERITED_POLICY, watchServerConnection } from '../core/keepalive';
 import { type KeepaliveOptions, type KernelPolicy, optionsOf, ownCopy } from '../core/options';
 import { invalidArgType } from '../core/errors';
 import {
@@ -217,6 +217,7 @@ function onAccepted(server: net.Server, state: ServerState, socket: net.Socket):
     // A plain assignment: V8's store fast path; defineProperty cost measurably more per accepted
     // connection (docs/performance.md, the servers benchmark).
     handle.setKeepAlive = inheritedSetKeepAlive;
+    watchServerConnection(socket);
     if (following.socket !== undefined) following.socket(socket, state.policy);
   } else {
     if (configureQuietly(socket, state.config) !== 'configured') return;
@@ -288,8 +289,12 @@ function afterAccepted(state: ServerState, accepted: AcceptedHandle, how: QuietA
   const socket = ownerOfHandle(accepted);
   if (socket === undefined || socket.destroyed) return;
   if (how === 'failed' && configureQuietly(socket, state.config) !== 'configured') return;
-  // Telemetry (tcp-keepalive/metrics) follows what the kernel gave this connection; configureQuietly already did for 'failed'.
-  if (how !== 'failed' && following.socket !== undefined) following.socket(socket, state.policy);
+  // The dead channel's watch and telemetry (tcp-keepalive/metrics) follow what the kernel gave this connection;
+  // configureQuietly already did both for 'failed'.
+  if (how !== 'failed') {
+    watchServerConnection(socket);
+    if (following.socket !== undefined) following.socket(socket, state.policy);
+  }
   try {
     state.hooks.onAccepted?.(socket, how === 'inherited' ? 'inherited' : 'configured');
   } catch {

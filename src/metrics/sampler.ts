@@ -262,8 +262,11 @@ export class Sampler {
     clearInterval(this.timer);
     diagnosticsChannel.unsubscribe(DEAD_CHANNEL, this.onDead);
     for (const slot of this.wheel) {
-      for (const entry of slot) this.release(entry);
-      slot.length = 0;
+      // Taken out first: release() unschedules by swapping within the slot being walked.
+      for (const entry of slot.splice(0)) {
+        entry.slot = -1;
+        this.release(entry);
+      }
     }
     this.series.clear();
     this.other = undefined;
@@ -495,7 +498,11 @@ export class Sampler {
     // A connection that never carried data has no RTT estimate (0), and min RTT is ~0U µs until it has one.
     const rtt = reading.rtt > 0 ? reading.rtt * SECONDS_PER_MS : NaN;
     const minRtt = reading.minRtt > 0 && reading.minRtt < 4294967 ? reading.minRtt * SECONDS_PER_MS : NaN;
-    this.exporter?.record(series, rtt, minRtt, segments, retransmittedBytes);
+    try {
+      this.exporter?.record(series, rtt, minRtt, segments, retransmittedBytes);
+    } catch {
+      // A meter provider's instrument that throws must not reach the sampler's timer (and the process).
+    }
   }
 
   /** The connection closed: its entry leaves the wheel and its series' up-down sums. */

@@ -5,9 +5,14 @@
  * socket.setKeepAlive. The kernel is then read with the real addon, which the
  * strategy under test never touches.
  */
+import { once } from 'node:events';
+import fs from 'node:fs';
 import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
 import { addon } from '../../src/native/load';
-import { closeAll, connection } from '../helpers/sockets';
+import { planKeepalive } from '../../src/planner';
+import { closeAll, connection, track } from '../helpers/sockets';
 
 type Package = typeof import('../../src');
 
@@ -82,6 +87,35 @@ test('what Node cannot do is refused before the socket is touched', async () => 
   expect(() => windows.getKeepalive(client)).toThrow(expect.objectContaining({ code: 'ERR_FEATURE_UNAVAILABLE_ON_PLATFORM' }));
   expect(() => windows.systemDefaults()).toThrow(expect.objectContaining({ code: 'ERR_FEATURE_UNAVAILABLE_ON_PLATFORM' }));
   expect(kernel(client)).toEqual(before);
+});
+
+test('userTimeout 0 (no user timeout) is what this platform holds: a plan with stallTolerance Infinity applies', async () => {
+  const { client } = await connection();
+  const plan = planKeepalive({ path: 'aws-nlb', detectWithin: 60_000, stallTolerance: Infinity });
+  expect(plan.options.userTimeout).toBe(0);
+  const { count: _count, interval: _interval, ...idleOnly } = plan.options;
+  windows.configureKeepalive(client, nodeHasIntervalAndCount ? plan.options : idleOnly);
+  expect(kernel(client)).toMatchObject({ enable: true, idle: plan.options.idle });
+});
+
+test('a Unix-domain socket is not TCP: refused with EAFNOSUPPORT when connected, left alone (not destroyed) when it was pending', async () => {
+  const directory = fs.mkdtempSync(path.join(os.tmpdir(), 'tcp-keepalive-unix-'));
+  const file = path.join(directory, 'server.sock');
+  const server = track(net.createServer((peer) => peer.resume()));
+  server.listen(file);
+  await once(server, 'listening');
+  try {
+    const pending = track(new net.Socket());
+    windows.configureKeepalive(pending, { idle: 5000 });
+    pending.connect(file);
+    await once(pending, 'connect');
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(pending.destroyed).toBe(false);
+    expect(() => windows.configureKeepalive(pending, { idle: 5000 })).toThrow(expect.objectContaining({ code: 'EAFNOSUPPORT' }));
+  } finally {
+    await closeAll();
+    fs.rmSync(directory, { recursive: true, force: true });
+  }
 });
 
 test('enable: false turns keepalive off through Node', async () => {

@@ -12,6 +12,7 @@ import tls from 'node:tls';
 import { once } from 'node:events';
 import { configureKeepalive, connectionHealth, DEAD_CHANNEL, type DeadConnectionMessage, getKeepalive } from '../../src';
 import { kernelTimes } from '../../src/core/kernel-timers';
+import { keepaliveServer } from '../../src/integrations';
 import { eventually, within } from '../integration/support';
 import { closeAll, connection, tlsServer, track } from '../helpers/sockets';
 import { selfSignedCertificate } from '../helpers/tls-cert';
@@ -116,6 +117,36 @@ onLinux('a peer that stops reading', () => {
       expect(message!.error).toBe(error);
       expect(message!.lastInfo).toMatchObject({ state: 'closed', sendWindow: 0, retransmits: 0 });
       expect(message!.lastInfo!.notSentBytes).toBeGreaterThan(0);
+    } finally {
+      seen.stop();
+    }
+  });
+
+  test.each([
+    ['the first connection (configured by the server)', 0],
+    ['a connection past the catch-up (it inherited the policy from its listener)', 12],
+  ])('on a keepaliveServer, %s: published when TCP_USER_TIMEOUT ends it', async (_what, before) => {
+    const seen = deaths();
+    const server = track(keepaliveServer(net.createServer(), { idle: 1000, interval: 1000, count: 3, userTimeout: 1000 }));
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    const port = (server.address() as net.AddressInfo).port;
+    try {
+      const accepted: net.Socket[] = [];
+      server.on('connection', (socket: net.Socket) => accepted.push(socket));
+      for (let i = 0; i <= before; i++) {
+        const client = track(net.connect(port, '127.0.0.1'));
+        await once(client, 'connect');
+        client.pause(); // the client stops reading
+      }
+      const last = await eventually(2000, 'the server to accept', () => accepted[before]);
+      const ended = closed(last);
+      keepWriting(last);
+      const error = await within(8000, 'the kernel to end the stalled connection', ended);
+      expect((error as NodeJS.ErrnoException | undefined)?.code).toBe('ETIMEDOUT');
+      expect(seen.messages.filter((message) => message.socket === last)).toMatchObject([
+        { cause: 'user-timeout', reason: 'peer-not-reading' },
+      ]);
     } finally {
       seen.stop();
     }

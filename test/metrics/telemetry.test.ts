@@ -71,6 +71,26 @@ afterEach(async () => {
   await closeAll();
 });
 
+onLinux('stop() lets go of every followed socket: closing them afterwards samples nothing', async () => {
+  const registry = new Registry();
+  // A long interval: every socket waits in the wheel, several to a slot.
+  telemetry = startTelemetry({ exporter: 'prometheus', registry, interval: 60_000 });
+  const { port } = await listen();
+  const sockets = await Promise.all(
+    Array.from({ length: 40 }, async () => {
+      const socket = track(net.connect(port, '127.0.0.1'));
+      await once(socket, 'connect');
+      configureKeepalive(socket, { idle: 30_000 });
+      return socket;
+    }),
+  );
+  telemetry.stop();
+  // A socket still followed would take its last sample at close: a series and a connection count again.
+  await Promise.all(sockets.map((socket) => new Promise((resolve) => socket.once('close', resolve).destroy())));
+  expect(telemetry.connections).toBe(0);
+  expect(telemetry.series).toBe(0);
+});
+
 describe('startTelemetry with OpenTelemetry', () => {
   onLinux('a configured connection is counted healthy, its RTT recorded in seconds; a normal close counts no death', async () => {
     const reader = new TestReader();

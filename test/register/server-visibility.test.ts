@@ -85,6 +85,10 @@ describeWhen('TCP_KEEPALIVE_SERVER=1 leaves no trace the application can see', '
     ['a server with the keepAlive option (Node calls setKeepAlive on each accepted connection)', { SERVER: 'keepalive' }],
     ['a cluster worker, round-robin (the primary accepts)', { SERVER: 'cluster', NODE_CLUSTER_SCHED_POLICY: 'rr' }],
     ['a cluster worker on a shared listener', { SERVER: 'cluster', NODE_CLUSTER_SCHED_POLICY: 'none' }],
+    [
+      'a cluster worker, round-robin, whose server has the keepAlive option (no socket configured before it)',
+      { SERVER: 'cluster', NODE_CLUSTER_SCHED_POLICY: 'rr', KEEPALIVE: '1' },
+    ],
   ])('%s: every accepted connection holds the policy, the first ones and those past the catch-up', async (_what, env) => {
     const app = runApp(path.join(apps, 'plain-servers.cjs'), {
       NODE_OPTIONS: '--require tcp-keepalive/register',

@@ -26,7 +26,9 @@ if (process.env.SERVER === 'sealing') {
   });
   process.stdin.on('end', () => worker.kill());
 } else {
-  const server = http.createServer(respond);
+  // KEEPALIVE=1: the worker's server has the keepAlive option too.
+  const options = process.env.KEEPALIVE === '1' ? { keepAlive: true, keepAliveInitialDelay: 5000 } : {};
+  const server = http.createServer(options, respond);
   server.listen(0, '127.0.0.1', () => process.send({ port: server.address().port }));
 }
 process.stdin.resume();
