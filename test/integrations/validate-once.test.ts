@@ -10,6 +10,9 @@ import { getKeepalive } from '../../src';
 import { installKeepalive, keepaliveConnector, keepaliveServer, withKeepalive } from '../../src/integrations';
 import { closeAll, track } from '../helpers/sockets';
 
+// Each test starts servers and connections; under emulation (the arm64 suite runs under qemu) that takes seconds.
+jest.setTimeout(30_000);
+
 jest.mock('../../src/core/options', () => {
   const actual = jest.requireActual<typeof Options>('../../src/core/options');
   return { ...actual, validateOptions: jest.fn(actual.validateOptions) };
