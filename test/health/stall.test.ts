@@ -52,6 +52,29 @@ function closed(socket: net.Socket): Promise<Error | undefined> {
   });
 }
 
+/**
+ * A configured raw socket upgraded with tls.connect({ socket }) to a TLS server whose end stops reading;
+ * `configureTls` may configure the TLS socket too. Resolves when the kernel has ended the connection.
+ */
+async function stalledTlsUpgrade(
+  configureTls: (secure: tls.TLSSocket) => void,
+): Promise<{ raw: net.Socket; secure: tls.TLSSocket; error: Error | undefined }> {
+  const { key, cert } = selfSignedCertificate();
+  const { server, port } = await tlsServer(key, cert);
+  const stalledPeer = new Promise<tls.TLSSocket>((resolve) => server.once('secureConnection', resolve));
+  const raw = track(net.connect(port, '127.0.0.1'));
+  await once(raw, 'connect');
+  configureKeepalive(raw, { idle: 1000, interval: 1000, count: 3, userTimeout: 1000 });
+  const secure = track(tls.connect({ socket: raw, rejectUnauthorized: false }));
+  await once(secure, 'secureConnect');
+  configureTls(secure);
+  (await stalledPeer).pause();
+  const ended = closed(secure);
+  keepWriting(secure);
+  const error = await within(8000, 'the kernel to end the stalled connection', ended);
+  return { raw, secure, error };
+}
+
 onLinux('a peer that stops reading', () => {
   test("is 'stalled' (peer-not-reading) once the kernel probes its zero window, with the stall's times from the kernel", async () => {
     const { client, accepted } = await connection();
@@ -188,20 +211,9 @@ onLinux('a peer that stops reading', () => {
   });
 
   test('under a TLS socket upgraded over the configured socket (tls.connect({ socket })): published once, from the configured socket', async () => {
-    const { key, cert } = selfSignedCertificate();
-    const { server, port } = await tlsServer(key, cert);
-    const stalledPeer = new Promise<tls.TLSSocket>((resolve) => server.once('secureConnection', resolve));
     const seen = deaths();
     try {
-      const raw = track(net.connect(port, '127.0.0.1'));
-      await once(raw, 'connect');
-      configureKeepalive(raw, { idle: 1000, interval: 1000, count: 3, userTimeout: 1000 });
-      const secure = track(tls.connect({ socket: raw, rejectUnauthorized: false }));
-      await once(secure, 'secureConnect');
-      (await stalledPeer).pause();
-      const ended = closed(secure);
-      keepWriting(secure);
-      const error = await within(8000, 'the kernel to end the stalled connection', ended);
+      const { raw, secure, error } = await stalledTlsUpgrade(() => undefined);
       expect((error as NodeJS.ErrnoException | undefined)?.code).toBe('ETIMEDOUT');
       expect(seen.messages).toHaveLength(1);
       const [message] = seen.messages;
@@ -215,21 +227,9 @@ onLinux('a peer that stops reading', () => {
   });
 
   test('a TLS socket configured itself over a configured raw socket is published once, as itself', async () => {
-    const { key, cert } = selfSignedCertificate();
-    const { server, port } = await tlsServer(key, cert);
-    const stalledPeer = new Promise<tls.TLSSocket>((resolve) => server.once('secureConnection', resolve));
     const seen = deaths();
     try {
-      const raw = track(net.connect(port, '127.0.0.1'));
-      await once(raw, 'connect');
-      configureKeepalive(raw, { idle: 1000, interval: 1000, count: 3, userTimeout: 1000 });
-      const secure = track(tls.connect({ socket: raw, rejectUnauthorized: false }));
-      await once(secure, 'secureConnect');
-      configureKeepalive(secure, { userTimeout: 1000 });
-      (await stalledPeer).pause();
-      const ended = closed(secure);
-      keepWriting(secure);
-      const error = await within(8000, 'the kernel to end the stalled connection', ended);
+      const { secure, error } = await stalledTlsUpgrade((tlsSocket) => configureKeepalive(tlsSocket, { userTimeout: 1000 }));
       expect(seen.messages).toHaveLength(1);
       expect(seen.messages[0]).toMatchObject({ socket: secure, cause: 'user-timeout', error });
     } finally {
