@@ -9,6 +9,10 @@
 //   configuring costs); under register with TCP_KEEPALIVE_MATCH matching the
 //   server (configured); and matching nothing (the hook's cost alone).
 // The server runs in its own process, so its accept work is in no arm.
+// Two more arms show what Node itself charges any zero-code approach, for context: loading `node:net` at
+// start (the Socket#connect hook needs it on lines that do not publish from Socket#connect), and a minimal
+// `net.client.socket` subscriber that only reads each connection's peer port on 'connect' (the least any
+// filter by peer can do).
 const { execFileSync, spawn } = require('node:child_process');
 const fs = require('node:fs');
 const os = require('node:os');
@@ -18,6 +22,14 @@ const { packageRoot } = require('../lib/per-call');
 const report = require('../lib/report');
 
 const POLICY = 'idle=15s,interval=15s,count=9,userTimeout=60s';
+
+/** Preloaded by the context arms. */
+const LOAD_NET = "require('node:net');\n";
+const MINIMAL_SUBSCRIBER = `
+require('node:diagnostics_channel').subscribe('net.client.socket', ({ socket }) => {
+  socket.once('connect', () => socket.remotePort === 1);
+});
+`;
 
 /** A client: `connections` sequential connect + destroy cycles after a warm-up; prints CPU ns per connection. */
 const CLIENT = `
@@ -75,6 +87,10 @@ async function run({ plan, minimalAddon, connections }) {
   const directory = fs.mkdtempSync(path.join(os.tmpdir(), 'tcp-keepalive-zero-code-'));
   const clientFile = path.join(directory, 'client.js');
   fs.writeFileSync(clientFile, CLIENT);
+  const loadNetFile = path.join(directory, 'load-net.js');
+  fs.writeFileSync(loadNetFile, LOAD_NET);
+  const subscriberFile = path.join(directory, 'minimal-subscriber.js');
+  fs.writeFileSync(subscriberFile, MINIMAL_SUBSCRIBER);
   const server = await startServer();
   const env = (extra) => ({ ...process.env, TCP_KEEPALIVE_DEBUG: '', ...extra });
   const timedProcess = (args, extra) => () => {
@@ -101,6 +117,11 @@ async function run({ plan, minimalAddon, connections }) {
           minCalls: 1,
           run: timedProcess(['--require', register, '-e', '1'], { TCP_KEEPALIVE: POLICY }),
         },
+        {
+          name: "`node --require <a file: require('node:net')> -e 1` (context)",
+          minCalls: 1,
+          run: timedProcess(['--require', loadNetFile, '-e', '1'], {}),
+        },
       ],
       processPlan,
     );
@@ -118,12 +139,19 @@ async function run({ plan, minimalAddon, connections }) {
           minCalls: 1,
           run: client(['--require', register], { TCP_KEEPALIVE: POLICY, TCP_KEEPALIVE_MATCH: '127.0.0.2:1' }),
         },
+        {
+          name: 'a minimal net.client.socket subscriber reading the peer port (context)',
+          minCalls: 1,
+          run: client(['--require', subscriberFile], {}),
+        },
       ],
       processPlan,
     );
-    const [plainStart, registerStart] = start;
-    const [plain, floor, matched, unmatched] = perConnection;
+    const [plainStart, registerStart, netStart] = start;
+    const [plain, floor, matched, unmatched, subscriber] = perConnection;
     const addedStart = pairedDifference(registerStart, plainStart);
+    const netCost = pairedDifference(netStart, plainStart);
+    const subscriberCost = pairedDifference(subscriber, plain);
     const floorCost = pairedDifference(floor, plain);
     const matchedCost = pairedDifference(matched, plain);
     const unmatchedCost = pairedDifference(unmatched, plain);
@@ -141,7 +169,9 @@ async function run({ plan, minimalAddon, connections }) {
         ),
         '',
         `Added by register to a process start: ${report.formatNs(addedStart)}. Per connection: the five setsockopt ` +
-          `${report.formatNs(floorCost)}; matched ${report.formatNs(matchedCost)}; not matched ${report.formatNs(unmatchedCost)}.`,
+          `${report.formatNs(floorCost)}; matched ${report.formatNs(matchedCost)}; not matched ${report.formatNs(unmatchedCost)}. ` +
+          `Context: loading node:net adds ${report.formatNs(netCost)} to a process start; a minimal net.client.socket subscriber ` +
+          `adds ${report.formatNs(subscriberCost)} per connection (what Node charges any zero-code approach that filters by peer).`,
       ].join('\n'),
       targets: [
         report.target(

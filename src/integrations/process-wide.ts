@@ -108,9 +108,15 @@ function asList<T>(value: T | readonly T[] | undefined): readonly T[] | undefine
   return Array.isArray(value) ? (value as readonly T[]) : [value as T];
 }
 
-function compileFilter(match: ConnectionFilter | undefined): (target: ConnectionTarget) => boolean {
-  if (match === undefined) return () => true;
-  if (typeof match === 'function') return match;
+interface CompiledFilter {
+  readonly accepts: (target: ConnectionTarget) => boolean;
+  /** Whether the filter can tell a host name from its address (a name among its hosts, or a function). */
+  readonly readsHostName: boolean;
+}
+
+function compileFilter(match: ConnectionFilter | undefined): CompiledFilter {
+  if (match === undefined) return { accepts: () => true, readsHostName: false };
+  if (typeof match === 'function') return { accepts: match, readsHostName: true };
   if (match === null || typeof match !== 'object') throw invalidArgType('options.match', 'an object ({ host, port }) or a function', match);
   const hosts = asList(match.host)?.map((host) => {
     if (typeof host !== 'string') throw invalidArgType('options.match.host', 'a string or an array of strings', host);
@@ -121,9 +127,29 @@ function compileFilter(match: ConnectionFilter | undefined): (target: Connection
     if (!Number.isInteger(port) || port < 0 || port > 65535)
       throw invalidArgType('options.match.port', 'a port number or an array of them', port);
   });
-  return (target) =>
-    (hosts === undefined || hosts.includes(target.host.toLowerCase()) || hosts.includes(target.address.toLowerCase())) &&
-    (ports === undefined || ports.includes(target.port));
+  return {
+    accepts: (target) =>
+      (hosts === undefined || hosts.includes(target.host.toLowerCase()) || hosts.includes(target.address.toLowerCase())) &&
+      (ports === undefined || ports.includes(target.port)),
+    readsHostName: hosts !== undefined && hosts.some((host) => net.isIP(host) === 0),
+  };
+}
+
+/**
+ * Which sockets an installation has considered: a mark of its own on the socket (a symbol property: a WeakSet
+ * entry per connection cost more, in the collector, than the rest of an unmatched connection's handling;
+ * docs/performance.md), or, for a socket that takes no property (non-extensible), a WeakSet.
+ */
+function consideredMark(): { has(socket: net.Socket): boolean; add(socket: net.Socket): void } {
+  const mark = Symbol('tcp-keepalive.considered');
+  const unmarkable = new WeakSet<net.Socket>();
+  return {
+    has: (socket) => (socket as unknown as Record<symbol, unknown>)[mark] === true || unmarkable.has(socket),
+    add: (socket) => {
+      if (Object.isExtensible(socket)) (socket as unknown as Record<symbol, unknown>)[mark] = true;
+      else unmarkable.add(socket);
+    },
+  };
 }
 
 interface Peer {
@@ -190,8 +216,10 @@ export function startInstallation(options: InstallOptions, hooks: InstallHooks):
 
 /** startInstallation for a policy validated already (the register entry's, from the environment). */
 export function installPolicy(policy: KernelPolicy, match: ConnectionFilter | undefined, hooks: InstallHooks): KeepaliveInstallation {
-  const accepts = compileFilter(match);
-  const considered = new WeakSet<net.Socket>();
+  const { accepts, readsHostName } = compileFilter(match);
+  // The host name asked for is read (from the socket's 'lookup') only where something uses it: the filter, or the debug log.
+  const wantsHostName = readsHostName || hooks.onConfigured !== undefined || hooks.onNotApplied !== undefined;
+  const considered = consideredMark();
   const counts = { configured: 0, notApplied: 0 };
   let installed = true;
 
@@ -252,6 +280,10 @@ export function installPolicy(policy: KernelPolicy, match: ConnectionFilter | un
   const onNetClientSocket = (message: unknown, channel = NET_CLIENT_SOCKET): void => {
     const socket = (message as { socket?: unknown }).socket;
     if (!firstSight(socket, true)) return;
+    if (!wantsHostName) {
+      whenConnected(socket, () => decide(socket, channel, undefined), true);
+      return;
+    }
     let hostAsked: string | undefined;
     const onLookup = (_error: unknown, _address: unknown, _family: unknown, host: unknown): void => {
       if (typeof host === 'string') hostAsked = host;

@@ -22,7 +22,7 @@ import { getKeepalive } from '../core/keepalive';
 import { type KeepaliveOptions, type KernelPolicy, optionsOf } from '../core/options';
 import { checkedPolicy } from '../integrations/connected';
 import { type ConnectionTarget, installPolicy, type KeepaliveInstallation } from '../integrations/process-wide';
-import { type AcceptedHow, attachToEveryServer } from '../integrations/server';
+import type * as ServerModule from '../integrations/server';
 import type * as Planner from '../planner';
 import type * as EnvironmentTelemetryModule from '../metrics/environment';
 import { parseEnvironment, RegisterConfigError, type RegisterConfig } from './env';
@@ -111,7 +111,7 @@ export function registerFromEnvironment(env: NodeJS.ProcessEnv = process.env): R
       : undefined,
   });
   const detachServers = config.server
-    ? attachToEveryServer(
+    ? (require('../integrations/server') as typeof ServerModule).attachToEveryServer(
         policy,
         debug
           ? {
@@ -124,7 +124,7 @@ export function registerFromEnvironment(env: NodeJS.ProcessEnv = process.env): R
                     : `server ${where}: accepted connections are configured one by one (${reason ?? 'no listener fd'})`,
                 );
               },
-              onAccepted: (socket: net.Socket, how: AcceptedHow) => {
+              onAccepted: (socket: net.Socket, how: ServerModule.AcceptedHow) => {
                 debugLine(
                   `${how === 'inherited' ? 'accepted (inherited from the listener)' : 'accepted and configured'} ` +
                     `${endpoints(socket)}; ${kernelState(socket)}`,
