@@ -166,7 +166,7 @@ async function main() {
       () =>
         require('./benchmarks/zero-code').run({
           minimalAddon,
-          plan: { rounds: quick ? 3 : 15, warmupRounds: 1 },
+          plan: { rounds: quick ? 3 : 21, warmupRounds: 1 },
           connections: quick ? 500 : 3000,
         }),
     ],
