@@ -3,7 +3,7 @@
 // - process start: `node -e 1` against `node --require <package>/register -e 1`,
 //   whole processes timed from the parent (what a service's start pays);
 // - per connection: CPU time (process.cpuUsage, user + system) of a client
-//   process that connects to a server in another process and destroys each
+//   process that connects to a server in another process and resets each
 //   socket on 'connect', sequentially. Four arms: plain; plain plus the five
 //   setsockopt of the minimal addon on each socket (the floor: what any
 //   configuring costs); under register with TCP_KEEPALIVE_MATCH matching the
@@ -41,7 +41,10 @@ function once() {
     const socket = net.connect(port, '127.0.0.1');
     socket.once('connect', () => {
       if (minimal) minimal.apply(socket._handle.fd, 15, 15, 9, 60000);
-      socket.destroy();
+      // RST: no TIME_WAIT. Closed normally, the client's TIME_WAIT sockets pile up across the rounds (tens of
+      // thousands within their 60 s) and make every later connect() search longer for a free port, which
+      // charged the contenders run later in a round for the order they ran in.
+      socket.resetAndDestroy();
       resolve();
     });
     socket.once('error', reject);
