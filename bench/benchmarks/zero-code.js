@@ -31,7 +31,7 @@ require('node:diagnostics_channel').subscribe('net.client.socket', ({ socket }) 
 });
 `;
 
-/** A client: `connections` sequential connect + destroy cycles after a warm-up; prints CPU ns per connection. */
+/** A client: `connections` sequential connect + reset cycles after a warm-up; prints CPU ns per connection. */
 const CLIENT = `
 const net = require('node:net');
 const [port, connections, minimalAddon] = process.argv.slice(2).map((v, i) => (i < 2 ? Number(v) : v));
@@ -130,7 +130,7 @@ async function run({ plan, minimalAddon, connections }) {
     );
     const perConnection = await interleave(
       [
-        { name: 'plain connect + destroy', minCalls: 1, run: client([], {}) },
+        { name: 'plain connect + reset', minCalls: 1, run: client([], {}) },
         { name: 'plain + the five setsockopt (minimal addon)', minCalls: 1, run: client([], {}, minimalAddon) },
         {
           name: 'under register, matched (configured)',
@@ -162,7 +162,7 @@ async function run({ plan, minimalAddon, connections }) {
       title: 'Zero-code: process start and CPU per connection',
       body: [
         'Process start: each round starts one process per contender and times it whole from the parent. ' +
-          `Per connection: CPU time of a client process making ${connections} sequential connect + destroy cycles ` +
+          `Per connection: CPU time of a client process making ${connections} sequential connect + reset cycles ` +
           '(after 200 to warm up) to a server in another process, one process per contender and round. ' +
           'Differences are medians of per-round differences against the plain contender.',
         '',
