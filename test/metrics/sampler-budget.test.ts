@@ -33,7 +33,11 @@ afterEach(async () => {
   await closeAll();
 });
 
-onLinux('a tick stops at its budget and the next ticks go on from there; a connection closed while waiting is skipped', async () => {
+/**
+ * A hand-driven sampler whose exporter spends RECORD_MS per record, following `count` connected sockets
+ * (configured, so followed, and due on the next tick); `records()` counts the records so far.
+ */
+async function slowSamplerOver(count: number): Promise<{ running: Sampler; sockets: net.Socket[]; records(): number; tick(): void }> {
   let records = 0;
   const exporter: Exporter = {
     record() {
@@ -43,68 +47,54 @@ onLinux('a tick stops at its budget and the next ticks go on from there; a conne
     dead() {},
     stop() {},
   };
-  sampler = new Sampler({ interval: 3_600_000, maxSeries: 100, policyName: undefined });
-  sampler.start(exporter);
-  handDriven(sampler);
+  const running = new Sampler({ interval: 3_600_000, maxSeries: 100, policyName: undefined });
+  sampler = running;
+  running.start(exporter);
+  handDriven(running);
   const { port } = await listen();
   const sockets = await Promise.all(
-    Array.from({ length: CONNECTIONS }, async () => {
+    Array.from({ length: count }, async () => {
       const socket = track(net.connect(port, '127.0.0.1'));
       await new Promise((resolve) => socket.once('connect', resolve));
-      configureKeepalive(socket, { idle: 30_000 }); // followed from here, due on the next tick
+      configureKeepalive(socket, { idle: 30_000 });
       return socket;
     }),
   );
-  const tick = (): void => (sampler as unknown as { tick(): void }).tick();
+  return { running, sockets, records: () => records, tick: () => (running as unknown as { tick(): void }).tick() };
+}
 
+onLinux('a tick stops at its budget and the next ticks go on from there; a connection closed while waiting is skipped', async () => {
+  const { running, sockets, records, tick } = await slowSamplerOver(CONNECTIONS);
   expect(CONNECTIONS * RECORD_MS).toBeGreaterThan(3 * TICK_BUDGET_MS);
   tick();
-  const first = records;
+  const first = records();
   expect(first).toBeGreaterThan(0);
   expect(first).toBeLessThan(CONNECTIONS); // stopped at the budget
   tick();
-  const second = records - first;
+  const second = records() - first;
   expect(second).toBeGreaterThan(0); // went on where the first stopped
   const sampledByTicks = first + second;
   expect(sampledByTicks).toBeLessThan(CONNECTIONS);
 
   // Those still waiting close now: every connection is sampled once at its close, and none again by a tick.
   for (const socket of sockets) socket.destroy();
-  expect(records).toBe(sampledByTicks + CONNECTIONS);
+  expect(records()).toBe(sampledByTicks + CONNECTIONS);
   for (let i = 0; i < 20; i++) tick();
-  expect(records).toBe(sampledByTicks + CONNECTIONS);
-  expect(sampler.open).toBe(0);
+  expect(records()).toBe(sampledByTicks + CONNECTIONS);
+  expect(running.open).toBe(0);
 });
 
 onLinux('every connection waiting in a budget-cut tick is sampled by the ticks after it', async () => {
-  let records = 0;
-  const exporter: Exporter = {
-    record() {
-      records += 1;
-      busy(RECORD_MS);
-    },
-    dead() {},
-    stop() {},
-  };
-  sampler = new Sampler({ interval: 3_600_000, maxSeries: 100, policyName: undefined });
-  sampler.start(exporter);
-  handDriven(sampler);
-  const { port } = await listen();
-  for (let i = 0; i < 30; i++) {
-    const socket = track(net.connect(port, '127.0.0.1'));
-    await new Promise((resolve) => socket.once('connect', resolve));
-    configureKeepalive(socket, { idle: 30_000 });
-  }
-  const tick = (): void => (sampler as unknown as { tick(): void }).tick();
+  const { running, records, tick } = await slowSamplerOver(30);
   tick();
-  expect(records).toBeLessThan(30);
+  expect(records()).toBeLessThan(30);
   let ticks = 1;
-  while (records < 30 && ticks < 100) {
+  while (records() < 30 && ticks < 100) {
     tick();
     ticks += 1;
   }
-  expect(records).toBe(30); // each exactly once
-  expect(sampler.open).toBe(30);
+  expect(records()).toBe(30); // each exactly once
+  expect(running.open).toBe(30);
   tick();
-  expect(records).toBe(30); // each is next due a random 10–110 % of an hour from now
+  expect(records()).toBe(30); // each is next due a random 10–110 % of an hour from now
 });
