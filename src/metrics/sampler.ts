@@ -71,7 +71,7 @@ interface Entry {
   /** Set when the entry is gone (closed, or the sampler stopped): its _destroy wrapper only passes through. */
   done: boolean;
   /** The socket's own `_destroy` before ours (undefined: it used the prototype's). */
-  readonly previousDestroy: PropertyDescriptor | undefined;
+  previousDestroy: PropertyDescriptor | undefined;
   wrapper: ((this: net.Socket, error: Error | null, callback: (error?: Error | null) => void) => void) | undefined;
   /** The handle the fd was read from, and that fd: a connected handle keeps its fd, a reconnect brings a new handle. */
   handle: object | undefined;
@@ -563,6 +563,10 @@ export class Sampler {
     } catch {
       // Left in place: a done wrapper only passes through.
     }
+    // The wrapper closes over the socket, and a done entry can wait in the backlog until a tick passes it:
+    // nothing of the socket is kept through the entry.
+    entry.wrapper = undefined;
+    entry.previousDestroy = undefined;
   }
 
   private countDeath(message: DeadConnectionMessage): void {

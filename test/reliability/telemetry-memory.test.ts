@@ -50,9 +50,12 @@ runs(
     expect(result.connections).toBe(0);
     expect(result.endHeapMB - result.warmHeapMB - (control.endHeapMB - control.warmHeapMB)).toBeLessThan(HEAP_GROWTH_MB);
     // Closed sockets are collected: telemetry holds none strongly. The last batches may still be referenced
-    // when the final collections run, with or without telemetry (the control shows 7 999 to 8 999, and one
-    // batch fewer on a loaded machine); a socket telemetry kept would keep its whole batch.
-    expect(result.collected).toBeGreaterThanOrEqual(TOTAL - 4 * BATCH);
+    // when the final collections run, with or without telemetry: the control shows 7 999 to 8 999 on a quiet
+    // machine and as few as 3 999 on a loaded one, so telemetry is held to the control of the same machine and
+    // moment. A socket telemetry kept would keep its whole batch (a done entry waiting in the sampler's backlog
+    // that still held its socket through its _destroy wrapper kept two: 5 999 against the control's 8 000).
+    expect(control.collected).toBeGreaterThanOrEqual(BATCH);
+    expect(result.collected).toBeGreaterThanOrEqual(control.collected - BATCH + 1);
   },
   240_000,
 );
