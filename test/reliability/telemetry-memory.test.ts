@@ -50,12 +50,13 @@ runs(
     expect(result.connections).toBe(0);
     expect(result.endHeapMB - result.warmHeapMB - (control.endHeapMB - control.warmHeapMB)).toBeLessThan(HEAP_GROWTH_MB);
     // Closed sockets are collected: telemetry holds none strongly. The last batches may still be referenced
-    // when the final collections run, with or without telemetry: the control shows 7 999 to 8 999 on a quiet
-    // machine and as few as 3 999 on a loaded one, so telemetry is held to the control of the same machine and
-    // moment. A socket telemetry kept would keep its whole batch (a done entry waiting in the sampler's backlog
-    // that still held its socket through its _destroy wrapper kept two: 5 999 against the control's 8 000).
+    // when the final collections run, with or without telemetry: one to two batches on a quiet machine (Node 26
+    // with telemetry: 6 999 or 7 999 in runs of the same code), as many as six on a loaded one (3 999, control
+    // and telemetry alike). So telemetry may fall short of the control of the same run by a batch, and of a
+    // full collection by four. A done entry waiting in the sampler's backlog that still held its socket through
+    // its _destroy wrapper kept 5 999 against the control's 8 000, and fails both.
     expect(control.collected).toBeGreaterThanOrEqual(BATCH);
-    expect(result.collected).toBeGreaterThanOrEqual(control.collected - BATCH + 1);
+    expect(result.collected).toBeGreaterThanOrEqual(Math.min(TOTAL - 4 * BATCH, control.collected - 2 * BATCH + 1));
   },
   240_000,
 );
