@@ -239,11 +239,6 @@ export class Sampler {
   open = 0;
   /** Samples taken, close samples included. */
   samples = 0;
-  /** The longest tick so far, and all ticks together, ms (the benchmark's measure of pauses and cost). */
-  longestTickMs = 0;
-  busyMs = 0;
-  /** The longest tick in CPU time (process.cpuUsage: without the time the process was not running), ms. */
-  longestTickCpuMs = 0;
 
   constructor(options: SamplerOptions) {
     this.interval = options.interval;
@@ -378,7 +373,6 @@ export class Sampler {
 
   private tick(): void {
     const start = performance.now();
-    const cpuStart = process.cpuUsage();
     try {
       this.exporter?.tick?.();
     } catch {
@@ -410,12 +404,6 @@ export class Sampler {
       backlog.shift();
       this.backlogAt = 0;
     }
-    const took = performance.now() - start;
-    this.busyMs += took;
-    if (took > this.longestTickMs) this.longestTickMs = took;
-    const cpu = process.cpuUsage(cpuStart);
-    const cpuMs = (cpu.user + cpu.system) / 1000;
-    if (cpuMs > this.longestTickCpuMs) this.longestTickCpuMs = cpuMs;
   }
 
   /** Samples every followed connection once, now, in this call (the benchmark's per-sample measurement); returns how many. */
